@@ -271,9 +271,7 @@ KEY_VAULT_ALERT_TYPES: tuple[AlertTypeInfo, ...] = (
     ),
 )
 
-BY_TYPE: dict[str, AlertTypeInfo] = {
-    info.alert_type: info for info in KEY_VAULT_ALERT_TYPES
-}
+BY_TYPE: dict[str, AlertTypeInfo] = {info.alert_type: info for info in KEY_VAULT_ALERT_TYPES}
 for _info in KEY_VAULT_ALERT_TYPES:
     for _alias in _info.aliases:
         BY_TYPE.setdefault(_alias, _info)

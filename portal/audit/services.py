@@ -1,0 +1,74 @@
+"""The one write path of the audit log. Every service calls it for every change it makes."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+from django.utils import timezone
+
+from portal.audit.models import AuditRecord
+
+SENSITIVE_KEYS = {"secret", "client_secret", "password", "token", "secret_encrypted", "access_token"}
+
+
+def _scrub(data: Any) -> Any:
+    """Never store a secret in the audit log, whatever a caller passes."""
+    if isinstance(data, dict):
+        return {k: ("***" if str(k).lower() in SENSITIVE_KEYS else _scrub(v)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_scrub(v) for v in data]
+    return data
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    raw = request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    before: Any = None,
+    after: Any = None,
+    request: HttpRequest | None = None,
+    subscription: Any = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+) -> AuditRecord:
+    """Record who did `action` to `obj` (when, from which address, before → after)."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:300]
+        if subscription is None:
+            if obj._meta.label_lower == "inventory.subscription":
+                subscription = obj
+            elif hasattr(obj, "subscription_id"):
+                subscription = obj.subscription_id
+    subscription_id = getattr(subscription, "pk", subscription)
+    return AuditRecord.objects.create(
+        created_at=timezone.now(),
+        actor=user,
+        actor_label=user.get_username() if user else (str(actor) if actor else "system"),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:300],
+        subscription_id=subscription_id,
+        before=_scrub(before),
+        after=_scrub(after),
+        ip_address=client_ip(request),
+        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request else ""),
+    )

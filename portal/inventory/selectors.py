@@ -1,0 +1,37 @@
+"""Reads of the Azure inventory, scoped to what the user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max, QuerySet
+from django.urls import NoReverseMatch, reverse
+
+from portal.accounts.selectors import get_for_user, scope_to_user
+from portal.inventory.models import KeyVault, Subscription, SyncRun
+
+
+def vaults_visible_to(user: Any) -> QuerySet[KeyVault]:
+    return scope_to_user(KeyVault.objects.select_related("subscription"), user)
+
+
+def vault_get_for_user(user: Any, pk: Any, *, write: bool = False) -> KeyVault:
+    return get_for_user(KeyVault.objects.select_related("subscription"), user, write=write, pk=pk)
+
+
+def sync_runs_visible_to(user: Any) -> QuerySet[SyncRun]:
+    return scope_to_user(SyncRun.objects.select_related("subscription"), user)
+
+
+def sync_indicator_for(user: Any) -> dict[str, Any] | None:
+    """The chrome's "synced N min ago" indicator over the user's subscriptions (two cheap queries)."""
+    subscriptions = scope_to_user(Subscription.objects.all(), user, field="pk")
+    last = subscriptions.aggregate(last=Max("last_sync_completed_at"))["last"]
+    running = scope_to_user(SyncRun.objects.filter(status=SyncRun.Status.RUNNING), user).exists()
+    try:
+        url = reverse("inventory:sync_status")
+    except NoReverseMatch:
+        url = ""
+    if last is None and not running and not url:
+        return None
+    return {"last": last, "running": running, "url": url, "failed": False}

@@ -1,0 +1,107 @@
+"""Writes to the Azure inventory: connections (with their secrets) and the subscriptions under them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from portal.audit.services import audit_record
+from portal.inventory import secrets
+from portal.inventory.models import AuthMethod, AzureConnection
+
+CONNECTION_FIELDS = (
+    "name",
+    "tenant_id",
+    "client_id",
+    "auth_method",
+    "secret_env_var",
+    "certificate_path",
+    "authority_host",
+    "arm_endpoint",
+    "default_group_id",
+    "default_role",
+    "is_enabled",
+)
+
+
+def _snapshot(conn: AzureConnection) -> dict[str, Any]:
+    data = {f: getattr(conn, f) for f in CONNECTION_FIELDS}
+    data["has_stored_secret"] = bool(conn.secret_encrypted)
+    return data
+
+
+@transaction.atomic
+def connection_save(
+    *,
+    actor: Any,
+    connection: AzureConnection | None = None,
+    data: dict[str, Any],
+    secret: str | None = None,
+    request: HttpRequest | None = None,
+) -> AzureConnection:
+    """Create or update a connection. `secret` (if given) is stored encrypted and never read back out."""
+    from portal.accounts.models import Role
+
+    if data.get("default_role") and data["default_role"] not in Role.values:
+        raise ValidationError({"default_role": "Unknown role."})
+    if data.get("auth_method", AuthMethod.CLIENT_SECRET) not in AuthMethod.values:
+        raise ValidationError({"auth_method": "Unknown authentication method."})
+    created = connection is None
+    conn = connection or AzureConnection()
+    before = None if created else _snapshot(conn)
+    for field, value in data.items():
+        if field in CONNECTION_FIELDS:
+            setattr(conn, field, value)
+    if secret:
+        conn.secret_encrypted = secrets.encrypt(secret)
+    conn.full_clean(exclude=["secret_encrypted"])
+    conn.save()
+    audit_record(
+        actor=actor,
+        action="connection.create" if created else "connection.update",
+        obj=conn,
+        before=before,
+        after={**_snapshot(conn), "secret_changed": bool(secret)},
+        request=request,
+    )
+    return conn
+
+
+def connection_secret(conn: AzureConnection) -> str:
+    """The client secret, for the Azure package only: from the referenced variable or decrypted."""
+    if conn.secret_env_var:
+        value = os.environ.get(conn.secret_env_var, "")
+        if not value:
+            raise secrets.SecretUnavailable(f"Environment variable {conn.secret_env_var} is not set.")
+        return value
+    if conn.secret_encrypted:
+        return secrets.decrypt(conn.secret_encrypted)
+    raise secrets.SecretUnavailable("No client secret is configured for this connection.")
+
+
+def connections_load_file(
+    *, path: Path, arm_endpoint: str = "", authority_host: str = ""
+) -> list[AzureConnection]:
+    """Load the emulator's connections file (tenant, client id, secret per tenant) as Azure connections."""
+    entries = json.loads(path.read_text())
+    result = []
+    for entry in entries:
+        existing = AzureConnection.objects.filter(name=entry["name"]).first()
+        data = {
+            "name": entry["name"],
+            "tenant_id": entry["tenant_id"],
+            "client_id": entry["client_id"],
+            "auth_method": AuthMethod.CLIENT_SECRET,
+            "arm_endpoint": arm_endpoint,
+            "authority_host": authority_host,
+        }
+        result.append(
+            connection_save(actor=None, connection=existing, data=data, secret=entry["client_secret"])
+        )
+    return result

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from portal.accounts.login import LoginView
+
+urlpatterns = [
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("portal.web.urls")),
+    path("", include("portal.inventory.urls")),
+    path("alerts/", include("alerts.urls")),
+    path("pricing/", include("pricing.urls")),
+    path("feedback/", include("feedback.urls")),
+]
+
+handler404 = "portal.web.errors.page_not_found"
+handler500 = "portal.web.errors.server_error"

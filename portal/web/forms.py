@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.contrib.auth.models import Group, User
+
+from portal.accounts.models import Role
+
+TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class PreferencesForm(forms.Form):
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=[("", "Follow my browser")] + TIMEZONE_CHOICES, required=False
+    )
+    theme = forms.ChoiceField(
+        label="Theme", choices=[("auto", "Follow the OS"), ("light", "Light"), ("dark", "Dark")]
+    )
+
+
+class BrowserTimezoneForm(forms.Form):
+    timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES)
+
+
+class ThemeForm(forms.Form):
+    theme = forms.ChoiceField(choices=[("auto", "auto"), ("light", "light"), ("dark", "dark")])
+
+
+class GrantRoleForm(forms.Form):
+    principal_type = forms.ChoiceField(label="Assign to", choices=[("user", "User"), ("group", "Group")])
+    username = forms.CharField(label="User name", required=False, max_length=150)
+    group = forms.ModelChoiceField(label="Group", queryset=Group.objects.order_by("name"), required=False)
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("principal_type") == "user":
+            username = (data.get("username") or "").strip()
+            if not username:
+                self.add_error("username", "Enter the user name to grant the role to.")
+            else:
+                user = User.objects.filter(username=username, is_active=True).first()
+                if user is None:
+                    self.add_error("username", f"No active user is called {username!r}.")
+                data["user"] = user
+        elif data.get("principal_type") == "group":
+            if not data.get("group"):
+                self.add_error("group", "Choose the group to grant the role to.")
+        return data

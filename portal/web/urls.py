@@ -1,0 +1,16 @@
+from django.urls import path
+
+from portal.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("account/preferences/", views.preferences, name="preferences"),
+    path("account/timezone/", views.browser_timezone, name="timezone"),
+    path("account/theme/", views.theme, name="theme"),
+    path("subscriptions/", views.subscriptions, name="subscriptions"),
+    path("subscriptions/<int:pk>/access/", views.subscription_access, name="subscription_access"),
+    path("subscriptions/<int:pk>/access/<int:assignment_pk>/revoke/", views.role_revoke, name="role_revoke"),
+]

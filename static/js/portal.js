@@ -1,0 +1,174 @@
+/* The portal's only script (besides htmx): theme, menu, time zone, keyboard. No inline script anywhere (CSP). */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (e) { return ""; }
+  }
+
+  function post(url, data) {
+    var body = new URLSearchParams(data);
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+    });
+  }
+
+  function setCookie(name, value) {
+    document.cookie = name + "=" + encodeURIComponent(value) + "; path=/; max-age=31536000; samesite=lax";
+  }
+
+  /* Theme: auto (follows the OS) -> light -> dark -> auto. Persisted server-side in the user's preferences. */
+  function initTheme() {
+    var button = document.getElementById("theme-toggle");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      var order = ["auto", "light", "dark"];
+      var current = document.documentElement.getAttribute("data-theme") || "auto";
+      var next = order[(order.indexOf(current) + 1) % order.length];
+      document.documentElement.setAttribute("data-theme", next);
+      button.setAttribute("data-theme-current", next);
+      button.setAttribute("aria-label", "Switch theme (now: " + next + ")");
+      button.title = "Theme: " + next;
+      setCookie("theme", next);
+      var url = document.body.getAttribute("data-theme-url");
+      if (url) { post(url, { theme: next }); }
+    });
+  }
+
+  function initMenu() {
+    var button = document.getElementById("menu-toggle");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      if (window.matchMedia("(max-width: 800px)").matches) {
+        document.body.classList.toggle("menu-open");
+        button.setAttribute("aria-expanded", document.body.classList.contains("menu-open") ? "true" : "false");
+        return;
+      }
+      var collapsed = document.body.classList.toggle("menu-collapsed");
+      button.setAttribute("aria-expanded", collapsed ? "false" : "true");
+      setCookie("menu", collapsed ? "collapsed" : "open");
+    });
+    button.setAttribute("aria-expanded", document.body.classList.contains("menu-collapsed") ? "false" : "true");
+  }
+
+  /* Time zone: the browser's, unless the user picked one in Preferences. Sent once when it differs. */
+  function initTimezone() {
+    var body = document.body;
+    var url = body.getAttribute("data-timezone-url");
+    if (!url || body.getAttribute("data-timezone-from-browser") !== "1") { return; }
+    var tz;
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (tz && tz !== body.getAttribute("data-timezone")) {
+      post(url, { timezone: tz }).then(function (r) {
+        if (r.ok) { body.setAttribute("data-timezone", tz); body.setAttribute("data-timezone-reload", "1"); }
+      });
+    }
+  }
+
+  /* Keyboard: "/" search, "?" help, j/k move, x select, Enter open, Esc close. */
+  function typingIn(target) {
+    var tag = (target && target.tagName) || "";
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-row-url]")); }
+
+  function moveCurrent(delta) {
+    var all = rows();
+    if (!all.length) { return; }
+    var index = all.findIndex(function (r) { return r.classList.contains("is-current"); });
+    var next = Math.max(0, Math.min(all.length - 1, index + delta));
+    if (index === -1) { next = delta > 0 ? 0 : all.length - 1; }
+    all.forEach(function (r) { r.classList.remove("is-current"); r.removeAttribute("aria-selected"); });
+    all[next].classList.add("is-current");
+    all[next].setAttribute("aria-selected", "true");
+    all[next].scrollIntoView({ block: "nearest" });
+    var link = all[next].querySelector("a");
+    if (link) { link.focus({ preventScroll: true }); }
+  }
+
+  function currentRow() { return document.querySelector("[data-row-url].is-current"); }
+
+  function showHelp(show) {
+    var modal = document.getElementById("shortcut-help");
+    if (!modal) { return; }
+    modal.hidden = !show;
+    if (show) { var b = modal.querySelector("[data-close-modal]"); if (b) { b.focus(); } }
+  }
+
+  function initKeyboard() {
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (event.key === "Escape") { showHelp(false); return; }
+      if (typingIn(event.target)) { return; }
+      var row;
+      switch (event.key) {
+        case "/":
+          var search = document.getElementById("global-search-input");
+          if (search) { event.preventDefault(); search.focus(); search.select(); }
+          break;
+        case "?": event.preventDefault(); showHelp(true); break;
+        case "j": event.preventDefault(); moveCurrent(1); break;
+        case "k": event.preventDefault(); moveCurrent(-1); break;
+        case "x":
+          row = currentRow();
+          if (row) {
+            var box = row.querySelector("input[type=checkbox]");
+            if (box) { event.preventDefault(); box.click(); }
+          }
+          break;
+        case "Enter":
+          row = currentRow();
+          if (row && event.target === document.body) { event.preventDefault(); window.location.href = row.getAttribute("data-row-url"); }
+          break;
+        case "a":
+          var assign = document.querySelector("[data-shortcut-assign]");
+          if (assign) { event.preventDefault(); assign.click(); }
+          break;
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (event.target.closest("[data-close-modal]")) { showHelp(false); }
+      var modal = document.getElementById("shortcut-help");
+      if (modal && event.target === modal) { showHelp(false); }
+    });
+  }
+
+  /* Generic helpers used by pages: [data-select-all] checkboxes and [data-confirm] buttons. */
+  function initHelpers() {
+    document.addEventListener("change", function (event) {
+      var all = event.target.closest("[data-select-all]");
+      if (all) {
+        var scope = document.querySelector(all.getAttribute("data-select-all"));
+        if (scope) {
+          scope.querySelectorAll("input[type=checkbox][name]").forEach(function (box) { box.checked = all.checked; });
+        }
+      }
+      document.dispatchEvent(new CustomEvent("portal:selection"));
+    });
+    document.addEventListener("click", function (event) {
+      var confirmEl = event.target.closest("[data-confirm]");
+      if (confirmEl && !window.confirm(confirmEl.getAttribute("data-confirm"))) { event.preventDefault(); event.stopPropagation(); }
+    }, true);
+    document.addEventListener("portal:selection", function () {
+      document.querySelectorAll("[data-selection-count]").forEach(function (el) {
+        var scope = document.querySelector(el.getAttribute("data-selection-count"));
+        var n = scope ? scope.querySelectorAll("input[type=checkbox][name]:checked").length : 0;
+        el.textContent = n ? n + " selected" : "";
+      });
+    });
+  }
+
+  function init() {
+    initTheme();
+    initMenu();
+    initTimezone();
+    initKeyboard();
+    initHelpers();
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+  window.portal = { csrfToken: csrfToken, post: post };
+})();

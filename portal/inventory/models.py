@@ -170,3 +170,6 @@ class SyncLease(models.Model):
     subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, related_name="lease")
     holder = models.CharField(max_length=200, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sync lease of {self.subscription_id} held by {self.holder or 'nobody'}"

@@ -12,7 +12,7 @@ TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.a
 
 class PreferencesForm(forms.Form):
     timezone = forms.ChoiceField(
-        label="Time zone", choices=[("", "Follow my browser")] + TIMEZONE_CHOICES, required=False
+        label="Time zone", choices=[("", "Follow my browser"), *TIMEZONE_CHOICES], required=False
     )
     theme = forms.ChoiceField(
         label="Theme", choices=[("auto", "Follow the OS"), ("light", "Light"), ("dark", "Dark")]
@@ -44,7 +44,6 @@ class GrantRoleForm(forms.Form):
                 if user is None:
                     self.add_error("username", f"No active user is called {username!r}.")
                 data["user"] = user
-        elif data.get("principal_type") == "group":
-            if not data.get("group"):
-                self.add_error("group", "Choose the group to grant the role to.")
+        elif data.get("principal_type") == "group" and not data.get("group"):
+            self.add_error("group", "Choose the group to grant the role to.")
         return data

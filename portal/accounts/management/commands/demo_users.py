@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 for subscription in targets:
                     role_grant(actor=None, subscription=subscription, role=role, user=user)
         if not quiet:
-            self.stdout.write("Demo sign-ins (password for all: %s):" % password)
+            self.stdout.write(f"Demo sign-ins (password for all: {password}):")
             for username, _, superuser, roles in DEMO_USERS:
                 what = (
                     "administrator (superuser)"

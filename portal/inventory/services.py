@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from portal.audit.services import audit_record
 from portal.inventory import secrets
-from portal.inventory.models import AuthMethod, AzureConnection
+from portal.inventory.models import AuthMethod, AzureConnection, Subscription
 
 CONNECTION_FIELDS = (
     "name",
@@ -105,3 +105,48 @@ def connections_load_file(
             connection_save(actor=None, connection=existing, data=data, secret=entry["client_secret"])
         )
     return result
+
+
+SUBSCRIPTION_FIELDS = ("display_name", "state", "tenant_id", "tags")
+
+
+@transaction.atomic
+def subscription_upsert(*, connection: AzureConnection, data: dict[str, Any]) -> tuple[Subscription, bool]:
+    """Create or update a subscription discovered through `connection` (keyed on its lower-cased GUID).
+
+    A newly discovered subscription gets the connection's default role for its default group, if one is set.
+    """
+    from portal.accounts.services import role_grant
+
+    sid = data["subscription_id"].lower()
+    subscription = Subscription.objects.select_for_update().filter(subscription_id=sid).first()
+    created = subscription is None
+    if created:
+        subscription = Subscription.objects.create(
+            connection=connection,
+            subscription_id=sid,
+            **{f: data[f] for f in SUBSCRIPTION_FIELDS if f in data},
+        )
+        audit_record(
+            actor=None, action="subscription.discovered", obj=subscription, after={"subscription_id": sid}
+        )
+        if connection.default_role and connection.default_group_id:
+            role_grant(
+                actor=None,
+                subscription=subscription,
+                role=connection.default_role,
+                group=connection.default_group,
+            )
+    else:
+        changed = [f for f in SUBSCRIPTION_FIELDS if f in data and getattr(subscription, f) != data[f]]
+        for f in changed:
+            setattr(subscription, f, data[f])
+        if subscription.connection_id != connection.pk:
+            subscription.connection = connection
+            changed.append("connection")
+        if not subscription.in_azure:
+            subscription.in_azure = True
+            changed.append("in_azure")
+        if changed:
+            subscription.save(update_fields=changed)
+    return subscription, created

@@ -1,0 +1,67 @@
+"""Which real services this test run has, and what to do when one is missing.
+
+Locally a test that needs PostgreSQL, Redis, a Celery worker or Chromium skips when it is absent. With
+REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1 (as .ci/run sets them) it fails instead, and any skip at all fails the run
+(see the conftest's sessionfinish hook), so CI cannot silently test less than it claims.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def require_services() -> bool:
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def require_browser() -> bool:
+    return os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def missing(what: str, *, browser: bool = False) -> None:
+    """Skip, or fail when the run requires the service."""
+    if (browser and require_browser()) or (not browser and require_services()):
+        pytest.fail(
+            f"{what} is required by this run (REQUIRE_{'BROWSER' if browser else 'SERVICES'}=1) but missing"
+        )
+    pytest.skip(f"{what} not available")
+
+
+def tcp_open(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", "")
+
+
+def need_redis() -> str:
+    url = redis_url()
+    if not url or not tcp_open(url, 6379):
+        missing("Redis (REDIS_URL)")
+    return url
+
+
+def need_postgres() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        missing("PostgreSQL (DATABASE_URL)")
+
+
+def need_chromium() -> str:
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        missing(f"Chromium at {CHROMIUM}", browser=True)
+    return CHROMIUM if os.path.exists(CHROMIUM) else str(shutil.which("chromium"))

@@ -8,6 +8,7 @@ Loaded by the root conftest (pytest_plugins). Known traps handled here:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -206,11 +207,8 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def _purge_queue() -> None:
     from portal.celery import app
 
-    with app.connection_for_write() as conn:
-        try:
-            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
-        except Exception:  # noqa: S110 - the queue may not exist yet
-            pass
+    with app.connection_for_write() as conn, contextlib.suppress(Exception):  # the queue may not exist yet
+        conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("search/", views.search, name="search"),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/timezone/", views.browser_timezone, name="timezone"),

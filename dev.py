@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""The README's two commands. Needs only Python 3.11+ (with venv) and git on the machine.
+
+    python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
+    python3 dev.py test    # ruff + the whole pytest suite in parallel (extra arguments go to pytest)
+
+Both create/update the virtualenv in .venv from the pinned requirements first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+VAR = ROOT / "var"
+
+
+def log(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+# --- virtualenv ------------------------------------------------------------------------------------------------
+
+
+def ensure_venv(requirements: str) -> None:
+    """Create .venv and install `requirements` (pinned) unless the same set is already installed."""
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is needed.")
+    if not PY.exists():
+        log("creating the virtualenv in .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", requirements):
+        digest.update((ROOT / name).read_bytes())
+    stamp = VENV / f".installed-{Path(requirements).stem}-{digest.hexdigest()[:16]}"
+    if stamp.exists():
+        return
+    log(f"installing {requirements} (first run only; a minute or two)")
+    subprocess.run(
+        [
+            str(PY),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+            str(ROOT / requirements),
+        ],
+        check=True,
+    )
+    for old in VENV.glob(f".installed-{Path(requirements).stem}-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def manage(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PY), "manage.py", *args], cwd=ROOT, env=env, check=check, text=True)
+
+
+# --- run -------------------------------------------------------------------------------------------------------
+
+
+class Supervisor:
+    """Starts child processes in their own process groups and stops them all on Ctrl-C / SIGTERM."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[str]]] = []
+        self.stopping = False
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **kw)  # type: ignore[call-overload]
+        self.children.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        self.stopping = True
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                log(f"stopping {name}")
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 20
+        for _name, proc in self.children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # Anything a child left behind in its process group goes too.
+        for _name, proc in self.children:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(sup: Supervisor, env: dict[str, str]) -> dict[str, str]:
+    """Start the bundled Azure emulator (demo preset) and return the environment it prints."""
+    data_dir = VAR / "emulator"
+    proc = sup.start(
+        "emulator",
+        [
+            str(PY),
+            "-m",
+            "emulator",
+            "--port",
+            str(free_port()),
+            "--preset",
+            "demo",
+            "--data-dir",
+            str(data_dir),
+        ],
+        env,
+        stdout=subprocess.PIPE,
+    )
+    values: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.strip()
+        if "=" in line:
+            key, _, value = line.partition("=")
+            values[key] = value
+        if line == "EMULATOR_READY=1":
+            break
+    if "AZURE_ARM_ENDPOINT" not in values:
+        raise SystemExit("The emulator did not start (see the lines above).")
+    values.pop("EMULATOR_READY", None)
+    return values
+
+
+def run() -> int:
+    ensure_venv("requirements.txt")
+    VAR.mkdir(exist_ok=True)
+    port = int(os.environ.get("PORT", "8000"))
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")
+    env.setdefault("SYNC_INTERVAL_SECONDS", "30")
+    env.setdefault("PORTAL_BASE_URL", f"http://127.0.0.1:{port}")
+    env["PYTHONUNBUFFERED"] = "1"
+    sup = Supervisor()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        log("migrating the database (SQLite under var/ unless DATABASE_URL is set)")
+        manage("migrate", "--no-input", "-v0", env=env)
+        if (ROOT / "emulator" / "__main__.py").exists() and not env.get("AZURE_CLIENT_ID"):
+            log("starting the Azure emulator with demo data")
+            env.update(start_emulator(sup, env))
+            manage("load_connections", str(VAR / "emulator" / "connections.json"), env=env)
+            manage("sync_azure", "--discover", env=env)
+        manage("demo_users", "--quiet", env=env)
+        log("starting the web server, a Celery worker and Celery beat")
+        sup.start("web", [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env)
+        sup.start(
+            "worker",
+            [
+                str(PY),
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=threads",
+                "--concurrency=4",
+                "--loglevel=INFO",
+                "-n",
+                "worker@%h",
+            ],
+            env,
+        )
+        sup.start("beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env)
+        wait_for_http(port)
+        from_password = "kv-demo-password"
+        print(
+            f"\n  The portal is running at http://127.0.0.1:{port}/\n"
+            f"  Sign in as admin / {from_password} (also: owner, secadmin, analyst, reader, outsider; same password)\n"
+            "  Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in sup.children:
+                if proc.poll() is not None:
+                    log(f"{name} exited with {proc.returncode}; stopping the rest")
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        log("Ctrl-C: stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sup.stop()
+        log("stopped")
+
+
+def wait_for_http(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"The web server did not answer on port {port}.")
+
+
+# --- test ------------------------------------------------------------------------------------------------------
+
+
+def test(extra: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    env = dict(os.environ)
+    log("ruff check")
+    lint = subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT, env=env)
+    if lint.returncode:
+        return lint.returncode
+    args = extra or ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "-q"]
+    log("pytest " + " ".join(args))
+    return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    if sys.argv[1] == "run":
+        return run()
+    return test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ Both create/update the virtualenv in .venv from the pinned requirements first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -20,6 +21,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+DEMO_PASSWORD = "kv-demo-password"  # noqa: S105 - the demo's documented sign-in (demo_users)
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 VAR = ROOT / "var"
@@ -34,8 +36,6 @@ def log(message: str) -> None:
 
 def ensure_venv(requirements: str) -> None:
     """Create .venv and install `requirements` (pinned) unless the same set is already installed."""
-    if sys.version_info < (3, 11):
-        sys.exit("Python 3.11 or newer is needed.")
     if not PY.exists():
         log("creating the virtualenv in .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -88,10 +88,8 @@ class Supervisor:
         for name, proc in reversed(self.children):
             if proc.poll() is None:
                 log(f"stopping {name}")
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 20
         for _name, proc in self.children:
             try:
@@ -101,10 +99,8 @@ class Supervisor:
                 proc.wait()
         # Anything a child left behind in its process group goes too.
         for _name, proc in self.children:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def free_port() -> int:
@@ -193,10 +189,9 @@ def run() -> int:
         )
         sup.start("beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env)
         wait_for_http(port)
-        from_password = "kv-demo-password"
         print(
             f"\n  The portal is running at http://127.0.0.1:{port}/\n"
-            f"  Sign in as admin / {from_password} (also: owner, secadmin, analyst, reader, outsider; same password)\n"
+            f"  Sign in as admin / {DEMO_PASSWORD} (also: owner, secadmin, analyst, reader, outsider; same password)\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )

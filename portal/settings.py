@@ -303,6 +303,10 @@ AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")
 AZURE_TENANT_ID = env_str("AZURE_TENANT_ID")
 AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID")
 AZURE_SUBSCRIPTION_IDS = [s.lower() for s in env_list("AZURE_SUBSCRIPTION_IDS")]
+ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)
+ARM_RETRY_BACKOFF = float(env_str("ARM_RETRY_BACKOFF", "0.8"))
+# Status write-back: at most this many ARM writes per second per subscription (ARM allows about 10).
+ARM_WRITES_PER_SECOND = env_int("ARM_WRITES_PER_SECOND", 8)
 EMULATOR_CONTROL_URL = env_str("EMULATOR_CONTROL_URL")
 EMULATOR_CONTROL_TOKEN = env_str("EMULATOR_CONTROL_TOKEN")
 # Key for secrets stored in the database (Fernet keys, comma-separated for rotation; first one encrypts).

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from portal.audit.services import audit_record
 from portal.inventory import secrets
-from portal.inventory.models import AuthMethod, AzureConnection, Subscription
+from portal.inventory.models import AuthMethod, AzureConnection, KeyVault, Subscription
 
 CONNECTION_FIELDS = (
     "name",
@@ -150,3 +150,74 @@ def subscription_upsert(*, connection: AzureConnection, data: dict[str, Any]) ->
         if changed:
             subscription.save(update_fields=changed)
     return subscription, created
+
+
+def _vault_fields(item: dict[str, Any]) -> dict[str, Any]:
+    props = item.get("properties") or {}
+    acls = props.get("networkAcls") or {}
+    sku = props.get("sku") or {}
+    arm_id = item["id"]
+    parts = arm_id.split("/")
+    lower = [p.lower() for p in parts]
+    rg = parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else ""
+    return {
+        "name": str(item.get("name") or parts[-1])[:100],
+        "resource_group": rg[:100],
+        "location": str(item.get("location") or "")[:60],
+        "tenant_id": str(props.get("tenantId") or "")[:64],
+        "sku": str(sku.get("name") or "")[:20],
+        "vault_uri": str(props.get("vaultUri") or "")[:300],
+        "enable_soft_delete": props.get("enableSoftDelete"),
+        "soft_delete_retention_days": props.get("softDeleteRetentionInDays"),
+        "enable_purge_protection": props.get("enablePurgeProtection"),
+        "enable_rbac_authorization": props.get("enableRbacAuthorization"),
+        "public_network_access": str(props.get("publicNetworkAccess") or "")[:20],
+        "network_default_action": str(acls.get("defaultAction") or "")[:20],
+        "network_bypass": str(acls.get("bypass") or "")[:60],
+        "provisioning_state": str(props.get("provisioningState") or "")[:30],
+        "tags": item.get("tags") or {},
+        "raw": item,
+    }
+
+
+@transaction.atomic
+def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> dict[str, int]:
+    """Upsert the subscription's key vaults from a complete listing; vaults no longer listed stay, marked gone."""
+    from alerts.parsing import content_hash
+
+    existing = {v.arm_id: v for v in KeyVault.objects.filter(subscription=subscription)}
+    seen: set[str] = set()
+    counts = {"new": 0, "changed": 0, "skipped": 0}
+    for item in items:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("id"), str)
+            or "/vaults/" not in item["id"].lower()
+        ):
+            counts["skipped"] += 1
+            continue
+        arm_id = item["id"].lower()
+        seen.add(arm_id)
+        digest = content_hash(item)
+        vault = existing.get(arm_id)
+        if vault is not None and vault.content_hash == digest and vault.in_azure:
+            continue
+        fields = {**_vault_fields(item), "content_hash": digest, "in_azure": True, "last_seen_at": now}
+        if vault is None:
+            KeyVault.objects.create(subscription=subscription, arm_id=arm_id, **fields)
+            counts["new"] += 1
+        else:
+            for key, value in fields.items():
+                setattr(vault, key, value)
+            vault.save(update_fields=list(fields))
+            counts["changed"] += 1
+    gone = [v.pk for arm_id, v in existing.items() if arm_id not in seen and v.in_azure]
+    if gone:
+        KeyVault.objects.filter(pk__in=gone).update(in_azure=False)
+    counts["gone"] = len(gone)
+    return counts
+
+
+def vault_index(subscription: Subscription) -> dict[str, int]:
+    """Lower-cased vault ARM id -> pk, to attach alerts to their vault."""
+    return dict(KeyVault.objects.filter(subscription=subscription).values_list("arm_id", "pk"))

@@ -1,0 +1,254 @@
+"""Security alerts as synced from Azure, and what the portal adds to them (pending status, activity).
+
+Azure owns Azure's fields; the portal owns its own. An alert's identity is its lower-cased ARM `id`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Severity(models.TextChoices):
+    HIGH = "High", "High"
+    MEDIUM = "Medium", "Medium"
+    LOW = "Low", "Low"
+    INFORMATIONAL = "Informational", "Informational"
+
+
+SEVERITY_RANK = {"High": 4, "Medium": 3, "Low": 2, "Informational": 1}
+
+
+class Status(models.TextChoices):
+    ACTIVE = "Active", "Active"
+    IN_PROGRESS = "InProgress", "In progress"
+    RESOLVED = "Resolved", "Resolved"
+    DISMISSED = "Dismissed", "Dismissed"
+
+
+OPEN_STATUSES = (Status.ACTIVE, Status.IN_PROGRESS)
+
+
+class Alert(models.Model):
+    subscription = models.ForeignKey(
+        "inventory.Subscription", on_delete=models.PROTECT, related_name="alerts"
+    )
+    vault = models.ForeignKey(
+        "inventory.KeyVault", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    arm_id = models.CharField(
+        "Alert ID", max_length=600, unique=True
+    )  # lower-cased: ARM ids are case-insensitive
+    azure_id = models.CharField(max_length=600)  # as Azure spells it (actions are addressed by it)
+    name = models.CharField(max_length=300, blank=True)
+    system_alert_id = models.CharField(max_length=300, blank=True)
+    alert_type = models.CharField(max_length=200, db_index=True)
+    title = models.TextField("Alert title", blank=True)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    severity_rank = models.PositiveSmallIntegerField(default=0)
+    # The status the portal shows: Azure's, or the one an analyst set that is still being written back.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    azure_status = models.CharField(max_length=20, blank=True)
+    intent = models.CharField("MITRE ATT&CK tactics", max_length=200, blank=True)
+    plan = models.CharField(
+        max_length=60, blank=True, db_index=True
+    )  # pricing name: KeyVaults, VirtualMachines...
+    product_component_name = models.CharField(max_length=100, blank=True)
+    product_name = models.CharField(max_length=200, blank=True)
+    vendor_name = models.CharField(max_length=100, blank=True)
+    start_time = models.DateTimeField("Activity start time", null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    time_generated = models.DateTimeField("Detected time")
+    processing_end_time = models.DateTimeField(null=True, blank=True)
+    compromised_entity = models.CharField("Affected resource", max_length=500, blank=True)
+    correlation_key = models.CharField(max_length=300, blank=True, db_index=True)
+    is_incident = models.BooleanField(default=False)
+    alert_uri = models.TextField(blank=True)
+    techniques = models.JSONField(default=list, blank=True)
+    sub_techniques = models.JSONField(default=list, blank=True)
+    entities = models.JSONField(default=list, blank=True)
+    extended_properties = models.JSONField(default=dict, blank=True)
+    supporting_evidence = models.JSONField(null=True, blank=True)
+    resource_identifiers = models.JSONField(default=list, blank=True)
+    remediation_steps = models.JSONField(default=list, blank=True)
+    extended_links = models.JSONField(default=list, blank=True)
+    extra = models.JSONField(default=dict, blank=True)  # any property this version does not map, kept as is
+    # Search helpers derived from the entities (lower-cased): IPs, UPNs, object ids, app ids, host names...
+    search_text = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=32)
+    in_azure = models.BooleanField(default=True)
+    gone_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    # Status write-back (portal-owned): the status an analyst asked for, until Azure confirms it.
+    pending_status = models.CharField(max_length=20, blank=True, choices=Status.choices)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    pending_attempts = models.PositiveSmallIntegerField(default=0)
+    pending_error = models.TextField(blank=True)
+    pending_failed = models.BooleanField(default=False)
+    suppressed_by = models.ForeignKey(
+        "alerts.SuppressionRule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suppressed_alerts",
+    )
+
+    class Meta:
+        indexes = [
+            # keyset pagination on (time_generated, id), scoped by status and subscription
+            models.Index(fields=["-time_generated", "-id"], name="alert_time_idx"),
+            models.Index(fields=["status", "-time_generated", "-id"], name="alert_status_time_idx"),
+            models.Index(
+                fields=["subscription", "status", "-time_generated", "-id"], name="alert_sub_status_time_idx"
+            ),
+            models.Index(fields=["severity_rank", "-time_generated", "-id"], name="alert_sev_time_idx"),
+            models.Index(fields=["vault", "-time_generated", "-id"], name="alert_vault_time_idx"),
+            models.Index(fields=["alert_type", "-time_generated", "-id"], name="alert_type_time_idx"),
+            models.Index(
+                fields=["pending_status"], name="alert_pending_idx", condition=~Q(pending_status="")
+            ),
+        ]
+        ordering = ["-time_generated", "-id"]
+
+    def __str__(self) -> str:
+        return self.title or self.alert_type
+
+    @property
+    def severity_class(self) -> str:
+        return self.severity.lower()
+
+    @property
+    def status_label(self) -> str:
+        return Status(self.status).label if self.status in Status.values else self.status
+
+
+class MalformedAlert(models.Model):
+    """An element of a list page that could not be parsed: kept with its raw JSON and the error, for inspection."""
+
+    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
+    arm_id = models.CharField(max_length=600, blank=True)
+    raw = models.TextField()
+    error = models.TextField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=32, unique=True)
+
+    def __str__(self) -> str:
+        return f"Malformed alert {self.arm_id or '(no id)'}: {self.error[:80]}"
+
+
+class AlertRollup(models.Model):
+    """Counts per day × severity × type × vault × subscription × status, kept current by sync and status changes."""
+
+    day = models.DateField()
+    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
+    vault_id = models.BigIntegerField(default=0)  # the KeyVault pk, 0 for none (no NULL: one bucket per key)
+    severity = models.CharField(max_length=20)
+    alert_type = models.CharField(max_length=200)
+    plan = models.CharField(max_length=60, blank=True)
+    status = models.CharField(max_length=20)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "subscription", "vault_id", "severity", "alert_type", "plan", "status"],
+                name="alertrollup_bucket",
+            )
+        ]
+        indexes = [models.Index(fields=["subscription", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.severity} {self.alert_type} {self.status}: {self.count}"
+
+
+class AlertEvent(models.Model):
+    """The alert's activity: every analyst action (status change, feedback, suppression, comment...)."""
+
+    class Kind(models.TextChoices):
+        STATUS_REQUESTED = "status_requested", "Status change requested"
+        STATUS_CONFIRMED = "status_confirmed", "Status change confirmed by Azure"
+        STATUS_FAILED = "status_failed", "Status change failed"
+        STATUS_UPSTREAM = "status_upstream", "Status changed in Azure"
+        SUPPRESSED = "suppressed", "Dismissed by a suppression rule"
+        FEEDBACK = "feedback", "Feedback"
+        COMMENT = "comment", "Comment"
+        ASSIGNED = "assigned", "Assigned"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["alert", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on alert {self.alert_id}"
+
+
+class SuppressionRule(models.Model):
+    """Mirrors Azure's alertsSuppressionRules (2019-01-01-preview). Full behaviour comes with suppression rules."""
+
+    class State(models.TextChoices):
+        ENABLED = "Enabled", "Enabled"
+        DISABLED = "Disabled", "Disabled"
+        EXPIRED = "Expired", "Expired"
+
+    subscription = models.ForeignKey(
+        "inventory.Subscription", on_delete=models.PROTECT, related_name="suppression_rules"
+    )
+    name = models.CharField(max_length=50)
+    alert_type = models.CharField(max_length=200)
+    reason = models.CharField(max_length=100)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ENABLED)
+    comment = models.TextField(blank=True)
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    conditions = models.JSONField(default=list, blank=True)  # suppressionAlertsScope.allOf
+    last_modified_utc = models.DateTimeField(null=True, blank=True)  # Azure's
+    in_azure = models.BooleanField(default=False)
+    local_only = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "name"], name="suppressionrule_unique_name")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SecurityContact(models.Model):
+    """A subscription's security contact (`default`), as Azure keeps it; edited with Email notifications."""
+
+    subscription = models.OneToOneField(
+        "inventory.Subscription", on_delete=models.CASCADE, related_name="security_contact"
+    )
+    emails = models.TextField(blank=True)  # ';'-separated, as the API spells it
+    phone = models.CharField(max_length=50, blank=True)
+    alert_notifications = models.BooleanField(default=True)
+    minimal_severity = models.CharField(max_length=20, default="High")
+    notify_by_role = models.BooleanField(default=True)
+    roles = models.JSONField(default=list, blank=True)
+    in_azure = models.BooleanField(default=False)
+    content_hash = models.CharField(max_length=32, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Security contact of {self.subscription}"
+
+    @property
+    def email_list(self) -> list[str]:
+        return [e.strip() for e in self.emails.replace(",", ";").split(";") if e.strip()]

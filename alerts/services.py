@@ -1,0 +1,144 @@
+"""Writes on alerts: status changes (saved as pending, pushed to Azure by a task), and the new-alert hook."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alerts import rollup
+from alerts.models import Alert, AlertEvent, Status
+from portal.accounts.selectors import can_write
+from portal.audit.services import audit_record
+
+log = logging.getLogger(__name__)
+
+
+def alert_set_status(
+    *, user: Any, alert: Alert, status: str, request: HttpRequest | None = None, source: str = "portal"
+) -> Alert:
+    """An analyst sets an alert's status: stored at once as pending, then written back to Azure by a task."""
+    if status not in Status.values:
+        raise ValidationError(
+            {"status": f"Unknown status {status!r}. Use Active, InProgress, Resolved or Dismissed."}
+        )
+    if user is not None and not can_write(user, alert.subscription_id):
+        raise PermissionDenied(
+            "Your role on this subscription is read-only (Security Admin or Owner required)."
+        )
+    with transaction.atomic():
+        row = Alert.objects.select_for_update().get(pk=alert.pk)
+        if row.status == status and (
+            row.pending_status == status or (not row.pending_status and row.azure_status == status)
+        ):
+            return row  # already so (a double submit): nothing to do
+        before = {"status": row.status, "pending_status": row.pending_status}
+        deltas: Counter[rollup.Bucket] = Counter()
+        old_bucket = rollup.bucket_of(row)
+        now = timezone.now()
+        row.status = status
+        row.pending_status = status
+        row.pending_since = now
+        row.pending_attempts = 0
+        row.pending_error = ""
+        row.pending_failed = False
+        row.save(
+            update_fields=[
+                "status",
+                "pending_status",
+                "pending_since",
+                "pending_attempts",
+                "pending_error",
+                "pending_failed",
+            ]
+        )
+        rollup.move(deltas, old_bucket, rollup.bucket_of(row))
+        rollup.apply(deltas)
+        AlertEvent.objects.create(
+            alert=row,
+            kind=AlertEvent.Kind.STATUS_REQUESTED,
+            actor=user if user else None,
+            created_at=now,
+            data={"from": before["status"], "to": status, "source": source},
+        )
+        audit_record(
+            actor=user,
+            action="alert.set_status",
+            obj=row,
+            before=before,
+            after={"status": status},
+            request=request,
+            subscription=row.subscription_id,
+        )
+        from alerts.tasks import push_alert_status
+
+        transaction.on_commit(lambda: push_alert_status.delay(row.pk))
+    return row
+
+
+def alert_status_confirmed(*, alert_pk: int, status: str) -> bool:
+    """Azure accepted the change (204). Conditional: a newer request for another status stays pending."""
+    now = timezone.now()
+    updated = Alert.objects.filter(pk=alert_pk, pending_status=status).update(
+        pending_status="",
+        azure_status=status,
+        pending_error="",
+        pending_failed=False,
+        pending_since=None,
+        pending_attempts=0,
+    )
+    if updated:
+        AlertEvent.objects.create(
+            alert_id=alert_pk,
+            kind=AlertEvent.Kind.STATUS_CONFIRMED,
+            created_at=now,
+            data={"status": status, "via": "write-back"},
+        )
+    return bool(updated)
+
+
+def alert_status_attempt_failed(*, alert_pk: int, status: str, error: str, final: bool) -> None:
+    """A push failed. Transient: recorded and retried. Final: the alert goes back to Azure's status, error shown."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = Alert.objects.select_for_update().filter(pk=alert_pk, pending_status=status).first()
+        if row is None:
+            return
+        row.pending_attempts += 1
+        row.pending_error = error[:2000]
+        fields = ["pending_attempts", "pending_error"]
+        if final:
+            deltas: Counter[rollup.Bucket] = Counter()
+            old_bucket = rollup.bucket_of(row)
+            row.pending_failed = True
+            row.pending_status = ""
+            row.pending_since = None
+            row.status = row.azure_status or row.status
+            fields += ["pending_failed", "pending_status", "pending_since", "status"]
+            row.save(update_fields=fields)
+            rollup.move(deltas, old_bucket, rollup.bucket_of(row))
+            rollup.apply(deltas)
+            AlertEvent.objects.create(
+                alert=row,
+                kind=AlertEvent.Kind.STATUS_FAILED,
+                created_at=now,
+                data={"status": status, "error": error[:500]},
+            )
+        else:
+            row.save(update_fields=fields)
+
+
+def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) -> None:
+    """Every alert the portal sees for the first time comes through here, once, after its page is committed.
+
+    `backlog` is True for the subscription's first sync (history, not news). Features plug in here, in order:
+    suppression rules (dismiss what matches), then notifications (never for suppressed or backlog alerts).
+    """
+    if not alert_ids:
+        return
+    log.debug("%d new alerts in subscription %s (backlog=%s)", len(alert_ids), subscription_pk, backlog)

@@ -1,0 +1,280 @@
+"""Storing alerts from Azure: one page at a time, a bounded number of queries per page, no write when unchanged.
+
+- Upsert keyed on the lower-cased ARM id; a content hash of the element makes an unchanged alert cost nothing.
+- A pending status (an analyst's change still being written back) is never reverted by a sync: it is confirmed
+  when Azure reports it, and kept otherwise.
+- An element that cannot be parsed is stored as a MalformedAlert with its raw JSON and the error; the rest of the
+  page is still saved.
+- New alerts are handed, after commit, to alerts.services.alerts_on_new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.db.models import Q
+
+from alerts import rollup
+from alerts.models import Alert, AlertEvent, MalformedAlert
+from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, parse_alert
+
+# Fields a sync may rewrite on an existing alert (Azure's fields; never the portal's own).
+AZURE_FIELDS = [
+    "azure_id",
+    "name",
+    "system_alert_id",
+    "alert_type",
+    "title",
+    "description",
+    "severity",
+    "severity_rank",
+    "azure_status",
+    "intent",
+    "plan",
+    "product_component_name",
+    "product_name",
+    "vendor_name",
+    "start_time",
+    "end_time",
+    "time_generated",
+    "processing_end_time",
+    "compromised_entity",
+    "correlation_key",
+    "is_incident",
+    "alert_uri",
+    "techniques",
+    "sub_techniques",
+    "entities",
+    "extended_properties",
+    "supporting_evidence",
+    "resource_identifiers",
+    "remediation_steps",
+    "extended_links",
+    "extra",
+    "search_text",
+    "content_hash",
+]
+EXISTING_COLUMNS = ("arm_id", "id", "content_hash", "in_azure")
+
+
+@dataclass
+class PageResult:
+    new_ids: list[int] = field(default_factory=list)
+    changed: int = 0
+    unchanged: int = 0
+    malformed: int = 0
+    seen_ids: list[int] = field(default_factory=list)
+
+
+def vault_for(parsed: ParsedAlert, vault_index: dict[str, int]) -> int | None:
+    for rid in parsed.resource_ids:
+        vault_id = vault_index.get(rid)
+        if vault_id:
+            return vault_id
+    return None
+
+
+def _parse_page(
+    items: Iterable[Any], subscription_id: str
+) -> tuple[dict[str, ParsedAlert], list[tuple[Any, str, str]]]:
+    parsed: dict[str, ParsedAlert] = {}
+    malformed: list[tuple[Any, str, str]] = []
+    prefix = f"/subscriptions/{subscription_id.lower()}/"
+    for item in items:
+        try:
+            item_hash = content_hash(item)
+        except (
+            TypeError
+        ) as exc:  # not JSON-serialisable: cannot happen with parsed JSON, but never crash the page
+            malformed.append((item, "", f"unhashable element: {exc}"))
+            continue
+        try:
+            p = parse_alert(item, item_hash=item_hash)
+        except MalformedAlertError as exc:
+            malformed.append((item, item_hash, str(exc)))
+            continue
+        except Exception as exc:
+            malformed.append((item, item_hash, f"unexpected {type(exc).__name__}: {exc}"))
+            continue
+        if not p.arm_id.startswith(prefix):
+            malformed.append((item, item_hash, "the alert belongs to another subscription"))
+            continue
+        parsed[p.arm_id] = p  # a duplicate within a page: the last one wins
+    return parsed, malformed
+
+
+def _store_malformed(subscription_pk: int, malformed: list[tuple[Any, str, str]], now: datetime) -> None:
+    for item, item_hash, error in malformed:
+        raw = orjson.dumps(item, default=str).decode() if not isinstance(item, str) else item
+        arm_id = item.get("id", "") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
+        MalformedAlert.objects.update_or_create(
+            content_hash=item_hash or content_hash(raw),
+            defaults={
+                "subscription_id": subscription_pk,
+                "arm_id": arm_id[:600],
+                "raw": raw,
+                "error": error[:2000],
+                "last_seen_at": now,
+            },
+            create_defaults={
+                "subscription_id": subscription_pk,
+                "arm_id": arm_id[:600],
+                "raw": raw,
+                "error": error[:2000],
+                "first_seen_at": now,
+                "last_seen_at": now,
+            },
+        )
+
+
+def _merge_status(row: Alert, azure_status: str, now: datetime, events: list[AlertEvent]) -> None:
+    """Azure reported `azure_status` for `row`: confirm a pending change, keep it, or follow Azure."""
+    if row.pending_status:
+        if azure_status == row.pending_status:
+            events.append(
+                AlertEvent(
+                    alert_id=row.pk,
+                    kind=AlertEvent.Kind.STATUS_CONFIRMED,
+                    created_at=now,
+                    data={"status": azure_status, "via": "sync"},
+                )
+            )
+            row.pending_status, row.pending_error, row.pending_failed = "", "", False
+            row.pending_since, row.pending_attempts = None, 0
+            row.status = azure_status
+        # else: the write-back has not landed yet; the analyst's status stays.
+        return
+    if row.status != azure_status:
+        events.append(
+            AlertEvent(
+                alert_id=row.pk,
+                kind=AlertEvent.Kind.STATUS_UPSTREAM,
+                created_at=now,
+                data={"from": row.status, "to": azure_status},
+            )
+        )
+        row.status = azure_status
+
+
+def upsert_page(
+    *,
+    subscription_pk: int,
+    subscription_id: str,
+    items: list[Any],
+    vault_index: dict[str, int],
+    now: datetime,
+) -> PageResult:
+    """Store one list page. Queries: 1 read for the page, and only for new/changed rows a few writes."""
+    parsed, malformed = _parse_page(items, subscription_id)
+    result = PageResult(malformed=len(malformed))
+    existing = {
+        row[0]: row for row in Alert.objects.filter(arm_id__in=list(parsed)).values_list(*EXISTING_COLUMNS)
+    }
+    new: list[ParsedAlert] = []
+    changed: list[ParsedAlert] = []
+    for arm_id, p in parsed.items():
+        row = existing.get(arm_id)
+        if row is None:
+            new.append(p)
+        elif row[2] == p.content_hash and row[3]:
+            result.unchanged += 1
+            result.seen_ids.append(row[1])
+        else:
+            changed.append(p)
+    if not (new or changed or malformed):
+        return result  # an unchanged page: one SELECT, no write
+
+    deltas: Counter[rollup.Bucket] = Counter()
+    events: list[AlertEvent] = []
+    with transaction.atomic():
+        if new:
+            objs = []
+            for p in new:
+                values = {
+                    **p.fields,
+                    "content_hash": p.content_hash,
+                    "status": p.fields["azure_status"],
+                    "subscription_id": subscription_pk,
+                    "vault_id": vault_for(p, vault_index),
+                    "first_seen_at": now,
+                    "updated_at": now,
+                }
+                objs.append(Alert(arm_id=p.arm_id, **values))
+                deltas[rollup.bucket_of(values)] += 1
+            created = Alert.objects.bulk_create(objs, batch_size=500)
+            if created and created[0].pk is None:  # a backend that does not return ids
+                ids = dict(
+                    Alert.objects.filter(arm_id__in=[o.arm_id for o in objs]).values_list("arm_id", "id")
+                )
+                result.new_ids = [ids[o.arm_id] for o in objs]
+            else:
+                result.new_ids = [o.pk for o in created]
+            result.seen_ids.extend(result.new_ids)
+        if changed:
+            # Re-read the changed rows under a lock, so that a concurrent status change is never overwritten.
+            locked = {
+                a.arm_id: a
+                for a in Alert.objects.select_for_update().filter(arm_id__in=[p.arm_id for p in changed])
+            }
+            updates = []
+            for p in changed:
+                row = locked[p.arm_id]
+                old_bucket = rollup.bucket_of(row)
+                for name in AZURE_FIELDS:
+                    setattr(row, name, p.fields[name] if name != "content_hash" else p.content_hash)
+                row.vault_id = vault_for(p, vault_index) or row.vault_id
+                _merge_status(row, p.fields["azure_status"], now, events)
+                row.in_azure, row.gone_at, row.updated_at = True, None, now
+                rollup.move(deltas, old_bucket, rollup.bucket_of(row))
+                updates.append(row)
+                result.seen_ids.append(row.pk)
+            Alert.objects.bulk_update(
+                updates,
+                [
+                    *AZURE_FIELDS,
+                    "vault",
+                    "status",
+                    "pending_status",
+                    "pending_error",
+                    "pending_failed",
+                    "pending_since",
+                    "pending_attempts",
+                    "in_azure",
+                    "gone_at",
+                    "updated_at",
+                ],
+                batch_size=200,
+            )
+            result.changed = len(updates)
+        if events:
+            AlertEvent.objects.bulk_create(events)
+        rollup.apply(deltas)
+        if malformed:
+            _store_malformed(subscription_pk, malformed, now)
+    return result
+
+
+def mark_gone(*, subscription_pk: int, seen_ids: set[int], now: datetime) -> int:
+    """After a complete, uninterrupted listing: alerts Azure no longer lists stay here, marked not in Azure."""
+    gone: list[int] = []
+    for pk in _iter_in_azure(subscription_pk):
+        if pk not in seen_ids:
+            gone.append(pk)
+    for start in range(0, len(gone), 1000):
+        Alert.objects.filter(pk__in=gone[start : start + 1000], in_azure=True).update(
+            in_azure=False, gone_at=now
+        )
+    return len(gone)
+
+
+def _iter_in_azure(subscription_pk: int) -> Iterator[int]:
+    qs = Alert.objects.filter(Q(subscription_id=subscription_pk) & Q(in_azure=True)).values_list(
+        "pk", flat=True
+    )
+    yield from qs.iterator(chunk_size=5000)

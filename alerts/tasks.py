@@ -1,0 +1,59 @@
+"""Celery tasks of the alerts app: thin, taking ids, calling services."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+
+from alerts.models import Alert
+from alerts.services import alert_status_attempt_failed, alert_status_confirmed
+from portal.arm import errors, operations
+from portal.inventory.azure import config_for
+
+MAX_PUSH_RETRIES = 6
+
+
+def write_slot_available(subscription_pk: int) -> bool:
+    """Per-subscription write budget (ARM allows about 10 writes/s): a fixed one-second window in the cache."""
+    key = f"arm-writes:{subscription_pk}:{int(time.time())}"
+    cache.add(key, 0, timeout=5)
+    try:
+        used = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=5)
+        used = 1
+    return used <= settings.ARM_WRITES_PER_SECOND
+
+
+def _backoff(retries: int, retry_after: float | None = None) -> float:
+    base = retry_after if retry_after else min(60.0, 2.0**retries)
+    return base + random.uniform(0, 1)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, name="alerts.push_alert_status")
+def push_alert_status(self, alert_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """Write an alert's pending status back to Azure. Safe to repeat (the state POST is idempotent)."""
+    alert = Alert.objects.select_related("subscription__connection").filter(pk=alert_pk).first()
+    if alert is None or not alert.pending_status:
+        return "nothing pending"
+    status = alert.pending_status
+    if not write_slot_available(alert.subscription_id):
+        raise self.retry(countdown=1 + random.uniform(0, 0.5))
+    try:
+        operations.set_alert_state(config_for(alert.subscription.connection), alert.azure_id, status)
+    except errors.TRANSIENT as exc:
+        attempts = alert.pending_attempts + 1
+        final = attempts > MAX_PUSH_RETRIES
+        alert_status_attempt_failed(alert_pk=alert.pk, status=status, error=str(exc), final=final)
+        if final:
+            return f"failed: {exc}"
+        raise self.retry(countdown=_backoff(attempts, getattr(exc, "retry_after", None))) from exc
+    except errors.ArmError as exc:
+        alert_status_attempt_failed(alert_pk=alert.pk, status=status, error=str(exc), final=True)
+        return f"failed: {exc}"
+    alert_status_confirmed(alert_pk=alert.pk, status=status)
+    return f"confirmed {status}"

@@ -1,0 +1,61 @@
+"""Sync tasks. The schedule (settings.CELERY_BEAT_SCHEDULE) runs sync_all; it fans out one task per subscription."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from portal.arm import errors
+from portal.inventory import sync
+from portal.inventory.models import AzureConnection
+
+log = logging.getLogger(__name__)
+MAX_RUN_RETRIES = 3
+
+
+@shared_task(name="portal.inventory.tasks.sync_all")
+def sync_all() -> int:
+    """Discover each connection's subscriptions, then queue one sync per subscription."""
+    queued = 0
+    for connection in AzureConnection.objects.filter(is_enabled=True):
+        try:
+            subscriptions = sync.discover(connection, only=settings.AZURE_SUBSCRIPTION_IDS or None)
+        except errors.ArmError as exc:
+            log.warning("cannot list subscriptions of %s: %s", connection, exc)
+            continue
+        for subscription in subscriptions:
+            sync_subscription.delay(subscription.pk, trigger="schedule")
+            queued += 1
+    return queued
+
+
+@shared_task(
+    bind=True,
+    name="portal.inventory.tasks.sync_subscription",
+    max_retries=MAX_RUN_RETRIES,
+    acks_late=True,
+    reject_on_worker_lost=False,
+)
+def sync_subscription(
+    self, subscription_pk: int, trigger: str = "schedule", run_id: int | None = None
+) -> str:  # type: ignore[no-untyped-def]
+    """One sync run. Only a whole run is retried (the SDK already retried each request); it resumes from its
+    last completed page."""
+    try:
+        run = sync.sync_subscription(subscription_pk, trigger=trigger, run_id=run_id)
+    except sync.SyncFailed as exc:
+        if isinstance(exc.error, errors.TRANSIENT) and self.request.retries < MAX_RUN_RETRIES:
+            countdown = min(300, 15 * 2**self.request.retries) + random.uniform(0, 5)
+            raise self.retry(
+                countdown=countdown,
+                kwargs={"subscription_pk": subscription_pk, "trigger": trigger, "run_id": exc.run_id},
+            ) from exc
+        return f"failed: {exc}"
+    if run is None:
+        return "skipped: another worker holds the lease"
+    return (
+        f"{run.status}: {run.alerts_new} new, {run.alerts_changed} changed, {run.alerts_unchanged} unchanged"
+    )

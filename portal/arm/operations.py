@@ -161,10 +161,7 @@ def iter_pages(
     url = start or ""
     seen: set[str] = set()
     for _ in range(max_pages):
-        if not url:
-            url = _url(config, first_url_path, api_version)
-        else:
-            url = _with_api_version(url, api_version)
+        url = _url(config, first_url_path, api_version) if not url else _with_api_version(url, api_version)
         if url in seen:
             raise errors.ArmMalformed(f"nextLink loop: Azure pointed back to a page already read ({url})")
         seen.add(url)

@@ -321,3 +321,95 @@ def sign_in(page: Any, live_server: Any, user: Any) -> None:
     page.context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
     )
+
+
+# --- The bundled Azure emulator, driven by the real SDK clients over HTTPS -----------------------------------
+
+
+class EmulatorHandle:
+    """The session's emulator, reset for each test, with helpers for its control API."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.base_url: str = server.base_url
+        self.ca_path = str(server.ca_path)
+
+    def control(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
+        import requests
+
+        response = requests.request(
+            method, f"{self.server.control_url}/{path.lstrip('/')}", json=json, params=params or None,
+            headers={"Authorization": f"Bearer {self.server.control_token}"}, verify=self.ca_path, timeout=30,
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        self.control("POST", "reset")
+
+    def add_alerts(self, subscription_id: str, **body: Any) -> list[str]:
+        result = self.control("POST", "alerts", json={"subscription_id": subscription_id, **body})
+        return result["ids"] if isinstance(result, dict) else result
+
+    def fault(self, operation: str, kind: str, **body: Any) -> None:
+        self.control("POST", "faults", json={"operation": operation, "kind": kind, **body})
+
+    def requests(self, **params: Any) -> list[dict[str, Any]]:
+        result = self.control("GET", "requests", **params)
+        return result["requests"] if isinstance(result, dict) else result
+
+    def clear_requests(self) -> None:
+        self.control("DELETE", "requests")
+
+    @property
+    def connections(self) -> list[dict[str, Any]]:
+        return self.server.connections
+
+    def load_connections(self) -> list[Any]:
+        """The emulator's tenants as Azure connections in the portal's database (secrets stored encrypted)."""
+        from portal.inventory.services import connection_save
+
+        result = []
+        for entry in self.connections:
+            result.append(connection_save(
+                actor=None,
+                data={"name": entry["name"], "tenant_id": entry["tenant_id"], "client_id": entry["client_id"],
+                      "arm_endpoint": self.base_url, "authority_host": self.base_url},
+                secret=entry["client_secret"],
+            ))
+        return result
+
+    def discover(self) -> list[Any]:
+        """Load connections and discover their subscriptions (what an operator's first sync does)."""
+        from portal.inventory.sync import discover
+
+        subscriptions = []
+        for connection in self.load_connections():
+            subscriptions.extend(discover(connection))
+        return sorted(subscriptions, key=lambda s: s.subscription_id)
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from emulator.server import EmulatorServer
+
+    server = EmulatorServer(preset="demo", seed=7, port=0, data_dir=tmp_path_factory.mktemp("emulator"))
+    server.start()
+    os.environ["REQUESTS_CA_BUNDLE"] = str(server.ca_path)  # the emulator's CA (loopback only in tests)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: Any, settings: Any) -> Iterator[EmulatorHandle]:
+    """The Azure emulator, reset to its seeded demo state; the portal's settings point at it."""
+    from portal.arm import session as arm_session
+
+    handle = EmulatorHandle(emulator_server)
+    handle.reset()
+    settings.AZURE_ARM_ENDPOINT = handle.base_url
+    settings.AZURE_AUTHORITY_HOST = handle.base_url
+    settings.ARM_RETRY_BACKOFF = 0.05
+    arm_session._sessions.clear()
+    yield handle
+    arm_session._sessions.clear()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def require_services() -> bool:
@@ -65,3 +67,14 @@ def need_chromium() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         missing(f"Chromium at {CHROMIUM}", browser=True)
     return CHROMIUM if os.path.exists(CHROMIUM) else str(shutil.which("chromium"))
+
+
+def specs_dir() -> Path:
+    """The Azure REST spec example payloads (../shared/data/azure-specs): present in CI, maybe not elsewhere."""
+    candidates = [os.environ.get("AZURE_SPECS_DIR", ""), str(ROOT.parent / "shared" / "data" / "azure-specs"),
+                  "/work/shared/data/azure-specs"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    missing("the Azure REST spec examples (AZURE_SPECS_DIR)")
+    raise AssertionError("unreachable")

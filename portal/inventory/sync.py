@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -31,7 +32,6 @@ from portal.inventory.models import AzureConnection, Subscription, SyncLease, Sy
 from pricing.services import pricings_sync
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 300
 
 
 class LeaseLost(Exception):
@@ -51,8 +51,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def lease_acquire(subscription_pk: int, holder: str, *, seconds: int = LEASE_SECONDS) -> bool:
+def lease_acquire(subscription_pk: int, holder: str, *, seconds: int | None = None) -> bool:
     now = timezone.now()
+    seconds = seconds or settings.SYNC_LEASE_SECONDS
     SyncLease.objects.get_or_create(subscription_id=subscription_pk)
     taken = (
         SyncLease.objects.filter(subscription_id=subscription_pk)
@@ -62,7 +63,8 @@ def lease_acquire(subscription_pk: int, holder: str, *, seconds: int = LEASE_SEC
     return taken == 1
 
 
-def lease_renew(subscription_pk: int, holder: str, *, seconds: int = LEASE_SECONDS) -> None:
+def lease_renew(subscription_pk: int, holder: str, *, seconds: int | None = None) -> None:
+    seconds = seconds or settings.SYNC_LEASE_SECONDS
     renewed = SyncLease.objects.filter(subscription_id=subscription_pk, holder=holder).update(
         expires_at=timezone.now() + timedelta(seconds=seconds)
     )

@@ -213,11 +213,18 @@ def _purge_queue() -> None:
 
 @pytest.fixture(scope="session")
 def _worker_process(
-    django_db_setup: Any, django_db_blocker: Any, smtp_server_session: SmtpServer
+    django_db_setup: Any, django_db_blocker: Any, smtp_server_session: SmtpServer, emulator_server: Any
 ) -> Iterator[WorkerProcess]:
     services.need_redis()
     with django_db_blocker.unblock():
-        env = worker_env({"EMAIL_URL": smtp_server_session.url})
+        env = worker_env(
+            {
+                "EMAIL_URL": smtp_server_session.url,
+                **emulator_server.env,
+                "ARM_RETRY_BACKOFF": "0.05",
+                "SYNC_LEASE_SECONDS": "4",
+            }
+        )
     _purge_queue()
     worker = WorkerProcess(env, Path(settings.VAR_DIR) / f"test-worker-{settings.XDIST_WORKER}.log")
     worker.start()

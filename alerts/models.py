@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from portal.fields import FastJSONField
+
 
 class Severity(models.TextChoices):
     HIGH = "High", "High"
@@ -43,7 +45,7 @@ class Alert(models.Model):
     azure_id = models.CharField(max_length=600)  # as Azure spells it (actions are addressed by it)
     name = models.CharField(max_length=300, blank=True)
     system_alert_id = models.CharField(max_length=300, blank=True)
-    alert_type = models.CharField(max_length=200, db_index=True)
+    alert_type = models.CharField(max_length=200)
     title = models.TextField("Alert title", blank=True)
     description = models.TextField(blank=True)
     severity = models.CharField(max_length=20, choices=Severity.choices)
@@ -63,18 +65,18 @@ class Alert(models.Model):
     time_generated = models.DateTimeField("Detected time")
     processing_end_time = models.DateTimeField(null=True, blank=True)
     compromised_entity = models.CharField("Affected resource", max_length=500, blank=True)
-    correlation_key = models.CharField(max_length=300, blank=True, db_index=True)
+    correlation_key = models.CharField(max_length=300, blank=True)
     is_incident = models.BooleanField(default=False)
     alert_uri = models.TextField(blank=True)
-    techniques = models.JSONField(default=list, blank=True)
-    sub_techniques = models.JSONField(default=list, blank=True)
-    entities = models.JSONField(default=list, blank=True)
-    extended_properties = models.JSONField(default=dict, blank=True)
-    supporting_evidence = models.JSONField(null=True, blank=True)
-    resource_identifiers = models.JSONField(default=list, blank=True)
-    remediation_steps = models.JSONField(default=list, blank=True)
-    extended_links = models.JSONField(default=list, blank=True)
-    extra = models.JSONField(default=dict, blank=True)  # any property this version does not map, kept as is
+    techniques = FastJSONField(default=list, blank=True)
+    sub_techniques = FastJSONField(default=list, blank=True)
+    entities = FastJSONField(default=list, blank=True)
+    extended_properties = FastJSONField(default=dict, blank=True)
+    supporting_evidence = FastJSONField(null=True, blank=True)
+    resource_identifiers = FastJSONField(default=list, blank=True)
+    remediation_steps = FastJSONField(default=list, blank=True)
+    extended_links = FastJSONField(default=list, blank=True)
+    extra = FastJSONField(default=dict, blank=True)  # any property this version does not map, kept as is
     # Search helpers derived from the entities (lower-cased): IPs, UPNs, object ids, app ids, host names...
     search_text = models.TextField(blank=True)
     content_hash = models.CharField(max_length=32)
@@ -184,7 +186,7 @@ class AlertEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField()
-    data = models.JSONField(default=dict, blank=True)
+    data = FastJSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,7 +213,7 @@ class SuppressionRule(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.ENABLED)
     comment = models.TextField(blank=True)
     expiration_date = models.DateTimeField(null=True, blank=True)
-    conditions = models.JSONField(default=list, blank=True)  # suppressionAlertsScope.allOf
+    conditions = FastJSONField(default=list, blank=True)  # suppressionAlertsScope.allOf
     last_modified_utc = models.DateTimeField(null=True, blank=True)  # Azure's
     in_azure = models.BooleanField(default=False)
     local_only = models.BooleanField(default=False)
@@ -241,7 +243,7 @@ class SecurityContact(models.Model):
     alert_notifications = models.BooleanField(default=True)
     minimal_severity = models.CharField(max_length=20, default="High")
     notify_by_role = models.BooleanField(default=True)
-    roles = models.JSONField(default=list, blank=True)
+    roles = FastJSONField(default=list, blank=True)
     in_azure = models.BooleanField(default=False)
     content_hash = models.CharField(max_length=32, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)

@@ -44,15 +44,22 @@ def apply(deltas: Counter[Bucket]) -> None:
         return
     table = "alerts_alertrollup"
     cols = "day, subscription_id, vault_id, severity, alert_type, plan, status, count"
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params: list[Any] = []
-    for bucket, n in rows:
-        params.extend([*bucket, n])
-    sql = (
-        f"INSERT INTO {table} ({cols}) VALUES {placeholders} "  # noqa: S608 - fixed identifiers, values as params
+    conflict = (
         "ON CONFLICT (day, subscription_id, vault_id, severity, alert_type, plan, status) "
         f"DO UPDATE SET count = {table}.count + excluded.count"
     )
+    if connection.vendor == "postgresql":
+        # One array per column: a fixed, short statement however many buckets a page touches.
+        columns = list(zip(*[(*bucket, n) for bucket, n in rows], strict=True))
+        sql = (
+            f"INSERT INTO {table} ({cols}) SELECT * FROM unnest(%s::date[], %s::bigint[], %s::bigint[], "  # noqa: S608
+            f"%s::text[], %s::text[], %s::text[], %s::text[], %s::integer[]) {conflict}"
+        )
+        params: list[Any] = [list(c) for c in columns]
+    else:
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        sql = f"INSERT INTO {table} ({cols}) VALUES {placeholders} {conflict}"  # noqa: S608 - values as params
+        params = [value for bucket, n in rows for value in (*bucket, n)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -183,6 +183,7 @@ class Options:
     key_casing: bool = False  # entity keys as `Address` / `Type`, seen in the wild
     hostile: str | None = None  # script | img | template | jsurl | long | nonlatin
     title_prefix: str = ""
+    compact: bool = False  # scale preset: ~2.2 KB per alert (fewer remediation steps, no links/geo details)
     extra_properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -271,8 +272,12 @@ def build_kv_alert(
     hv = _hostile_values(opts.hostile)
     caller = opts.caller or _caller_for(info, rng)
     geo = _geo_for(caller, info, rng)
+    if opts.compact:
+        geo = {k: geo[k] for k in ("countryCode", "city", "asn")}
     is_user = caller.startswith("user") or info.alert_type == "KV_UserAppAnomaly"
     is_app = caller.startswith("app") or info.alert_type == "KV_UserAppAnomaly"
+    if opts.hostile:  # show every hostile string: carry both a user and an application
+        is_user = is_app = True
     inside_azure = caller.endswith("_internal")
     given, family = rng.choice(pools.PEOPLE)
     upn_user = f"{given}.{family}".lower().replace("'", "")
@@ -280,7 +285,7 @@ def build_kv_alert(
     object_id = rng_guid(rng)
     app_name = hv.get("app") or rng.choice(pools.APPS)
     app_id = rng_guid(rng)
-    user_agent = hv.get("ua") or rng.choice(pools.USER_AGENTS)
+    user_agent = hv.get("ua") or rng.choice(pools.USER_AGENTS[4:8] if opts.compact else pools.USER_AGENTS)
     ops = rng.sample(pools.OPERATIONS, k=rng.randint(1, 3))
     if info.alert_type == "KV_PutGetAnomaly":
         ops = ["VaultPut", "SecretGet"]
@@ -336,18 +341,16 @@ def build_kv_alert(
         )
     if is_app:
         entities.append({"$id": next_id(), "appId": app_id, k_name: app_name, k_type: "cloud-application"})
-    entities.append(
-        {
-            "$id": next_id(),
-            "resourceId": vault.id,
-            "resourceType": "Key Vault",
-            "resourceName": vault.name,
-            k_type: "azure-resource",
-        }
-    )
+    resource_entity: dict[str, Any] = {"$id": next_id(), "resourceId": vault.id}
+    if not opts.compact:
+        resource_entity["resourceType"] = "Key Vault"
+        resource_entity["resourceName"] = vault.name
+    resource_entity[k_type] = "azure-resource"
+    entities.append(resource_entity)
 
     ext: dict[str, str] = {"Vault name": vault.name, "Client IP": slots.ip}
-    ext["Client location"] = f"{geo['city']}, {geo['countryName']}"
+    if not opts.compact:
+        ext["Client location"] = f"{geo['city']}, {geo['countryCode']}"
     ext["User agent"] = user_agent
     if is_user:
         ext["UPN"] = upn
@@ -355,14 +358,17 @@ def build_kv_alert(
         ext["Object ID"] = object_id
     if is_app:
         ext["Application ID"] = app_id
-        ext["Application name"] = app_name
+        if not opts.compact:
+            ext["Application name"] = app_name
     ext["Operations"] = ", ".join(ops)
-    ext["Number of operations"] = str(n_ops)
+    if not opts.compact:
+        ext["Number of operations"] = str(n_ops)
     if "Anomaly" in info.alert_type:
         ext["Anomaly score"] = f"{rng.uniform(0.55, 0.99):.2f}"
     if "IP" in info.alert_type or "TOR" in info.alert_type:
         ext["Threat intelligence"] = "TOR exit node" if "TOR" in info.alert_type else "Suspicious IP address"
-    ext["resourceType"] = "Key Vault"
+    if not opts.compact:
+        ext["resourceType"] = "Key Vault"
     ext.update(opts.extra_properties)
 
     intent = info.intents[0] if info.intents else "Unknown"
@@ -391,17 +397,22 @@ def build_kv_alert(
             }
         )
     props["resourceIdentifiers"] = resource_ids
-    props["remediationSteps"] = list(info.remediation_steps)
+    props["remediationSteps"] = list(info.remediation_steps[:1] if opts.compact else info.remediation_steps)
     props["vendorName"] = "Microsoft"
     props["status"] = slots.status
-    props["extendedLinks"] = [
-        {
-            "Category": "investigation",
-            "Label": "Key Vault diagnostic logs (AuditEvent)",
-            "Href": hv.get("href") or f"https://portal.azure.com/#@{tenant_domain}/resource{vault.id}/logs",
-            "Type": "webLink",
-        }
-    ]
+    props["extendedLinks"] = (
+        []
+        if opts.compact
+        else [
+            {
+                "Category": "investigation",
+                "Label": "Key Vault diagnostic logs (AuditEvent)",
+                "Href": hv.get("href")
+                or f"https://portal.azure.com/#@{tenant_domain}/resource{vault.id}/logs",
+                "Type": "webLink",
+            }
+        ]
+    )
     props["alertUri"] = _alert_uri(slots, vault.subscription_id, resource_group, location)
     props["timeGeneratedUtc"] = slots.generated
     props["productName"] = opts.product_name

@@ -14,7 +14,7 @@ def spec_alerts() -> list[dict]:
     items = []
     for path in sorted((specs_dir() / "alerts-2022-01-01").glob("Get*.json")):
         body = json.loads(path.read_text())["responses"]["200"]["body"]
-        items.extend(body["value"] if "value" in body else [body])
+        items.extend(body.get("value", [body]))
     return items
 
 
@@ -70,7 +70,10 @@ def test_entity_keys_are_case_insensitive():
     ("mutate", "message"),
     [
         (lambda i: i.pop("id"), "not an alert resource id"),
-        (lambda i: i.update(id="/subscriptions/x/providers/Microsoft.Compute/vm/1"), "not an alert resource id"),
+        (
+            lambda i: i.update(id="/subscriptions/x/providers/Microsoft.Compute/vm/1"),
+            "not an alert resource id",
+        ),
         (lambda i: i.update(properties="nope"), "properties is missing"),
         (lambda i: i["properties"].pop("alertType"), "alertType is missing"),
         (lambda i: i["properties"].update(severity="Critical"), "unknown severity"),

@@ -145,6 +145,8 @@ class SyncRun(models.Model):
     alerts_malformed = models.PositiveIntegerField(default=0)
     alerts_gone = models.PositiveIntegerField(default=0)
     vaults = models.PositiveIntegerField(default=0)
+    fetch_seconds = models.FloatField(default=0)  # waiting for and parsing Azure's pages
+    store_seconds = models.FloatField(default=0)  # parsing elements into rows and upserting them
     errors = models.JSONField(default=list, blank=True)
     # Resume point: the continuation token (nextLink) after the last completed page.
     resume_token = models.TextField(blank=True)

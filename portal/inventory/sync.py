@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +36,61 @@ from portal.inventory.models import AzureConnection, Subscription, SyncLease, Sy
 from pricing.services import pricings_sync
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+PROGRESS_FIELDS = [
+    "pages",
+    "alerts_new",
+    "alerts_changed",
+    "alerts_unchanged",
+    "alerts_malformed",
+    "resume_token",
+    "vaults",
+    "fetch_seconds",
+    "store_seconds",
+]
+
+
+def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Fetch the next pages in a background thread while this one stores the current page (bounded memory:
+    at most `depth` pages wait). Exceptions reach the consumer at the point they happened."""
+    done = object()
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("done", done))
+        except BaseException as exc:
+            slots.put(("error", exc))
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
 
 
 class LeaseLost(Exception):
@@ -149,7 +208,8 @@ def sync_subscription(
     config = config_for(subscription.connection)
     calls_before = operations.arm_calls(config)
     try:
-        _sync(subscription, run, config, resumed=resumed, holder=holder)
+        with alert_sync.relaxed_commits():
+            _sync(subscription, run, config, resumed=resumed, holder=holder)
     except errors.ArmError as exc:
         _finish(run, subscription, config, calls_before, error=exc)
         if isinstance(exc, errors.ArmAuthError):
@@ -182,7 +242,15 @@ def _sync(subscription: Subscription, run: SyncRun, config: Any, *, resumed: boo
     backlog = subscription.first_sync_completed_at is None
     seen: set[int] = set()
     complete = not resumed
-    for page in operations.iter_alert_pages(config, sid, start=run.resume_token or None):
+    pages = prefetch(operations.iter_alert_pages(config, sid, start=run.resume_token or None))
+    last_save = last_renew = time.monotonic()
+    while True:
+        t0 = time.perf_counter()
+        page = next(pages, None)
+        t1 = time.perf_counter()
+        run.fetch_seconds += t1 - t0
+        if page is None:
+            break
         result = alert_sync.upsert_page(
             subscription_pk=subscription.pk,
             subscription_id=sid,
@@ -191,24 +259,25 @@ def _sync(subscription: Subscription, run: SyncRun, config: Any, *, resumed: boo
             now=timezone.now(),
         )
         seen.update(result.seen_ids)
+        run.store_seconds += time.perf_counter() - t1
         run.pages += 1
         run.alerts_new += len(result.new_ids)
         run.alerts_changed += result.changed
         run.alerts_unchanged += result.unchanged
         run.alerts_malformed += result.malformed
         run.resume_token = page.next_link or ""
-        run.save(
-            update_fields=[
-                "pages",
-                "alerts_new",
-                "alerts_changed",
-                "alerts_unchanged",
-                "alerts_malformed",
-                "resume_token",
-                "vaults",
-            ]
-        )
-        lease_renew(subscription.pk, holder)
+        now = time.monotonic()
+        # Progress (the resume point) is saved after every page that wrote something, and at least every second
+        # otherwise: a retried run re-reads at most a second of unchanged pages. The lease is renewed well
+        # before it expires. One transaction, one commit.
+        wrote = bool(result.new_ids or result.changed or result.malformed)
+        if wrote or now - last_save >= 1.0 or not page.next_link:
+            with transaction.atomic():
+                run.save(update_fields=PROGRESS_FIELDS)
+                if now - last_renew >= settings.SYNC_LEASE_SECONDS / 3:
+                    lease_renew(subscription.pk, holder)
+                    last_renew = now
+            last_save = now
         if result.new_ids:
             alerts_on_new(alert_ids=result.new_ids, subscription_pk=subscription.pk, backlog=backlog)
     if complete:

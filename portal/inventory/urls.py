@@ -8,4 +8,5 @@ urlpatterns = [
     path("keyvaults/", views.vaults, name="vaults"),
     path("keyvaults/<int:pk>/", views.vault_overview, name="vault_overview"),
     path("sync/", views.sync_status, name="sync_status"),
+    path("sync/<int:pk>/now/", views.sync_now, name="sync_now"),
 ]

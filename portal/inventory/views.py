@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from portal.accounts import selectors as access
+from portal.audit.services import audit_record
 from portal.inventory.selectors import sync_runs_visible_to, vault_get_for_user, vaults_visible_to
 from portal.web.http import AuthedRequest
 
@@ -56,8 +59,30 @@ def vault_overview(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_GET
 def sync_status(request: AuthedRequest) -> HttpResponse:
     runs = sync_runs_visible_to(request.user).order_by("-started_at")[:100]
+    subscriptions = [
+        {"subscription": s, "can_sync": access.can_write(request.user, s.pk)}
+        for s in access.subscriptions_visible_to(request.user).select_related("connection")
+    ]
     return render(
         request,
         "inventory/sync_status.html",
-        {"page_title": "Sync status", "runs": runs, "breadcrumbs": [{"label": "Sync status"}]},
+        {
+            "page_title": "Sync status",
+            "runs": runs,
+            "subscriptions": subscriptions,
+            "breadcrumbs": [{"label": "Sync status"}],
+        },
     )
+
+
+@login_required
+@require_POST
+def sync_now(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Security Admins and Owners queue a sync of a subscription now."""
+    subscription = access.subscription_get_for_user(request.user, pk, write=True)
+    from portal.inventory.tasks import sync_subscription
+
+    sync_subscription.delay(subscription.pk, trigger=f"manual:{request.user.get_username()}")
+    audit_record(actor=request.user, action="sync.requested", obj=subscription, request=request)
+    messages.success(request, f"A sync of {subscription} was queued. This page shows it when it runs.")
+    return redirect("inventory:sync_status")

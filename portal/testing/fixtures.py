@@ -345,8 +345,13 @@ class EmulatorHandle:
         import requests
 
         response = requests.request(
-            method, f"{self.server.control_url}/{path.lstrip('/')}", json=json, params=params or None,
-            headers={"Authorization": f"Bearer {self.server.control_token}"}, verify=self.ca_path, timeout=30,
+            method,
+            f"{self.server.control_url}/{path.lstrip('/')}",
+            json=json,
+            params=params or None,
+            headers={"Authorization": f"Bearer {self.server.control_token}"},
+            verify=self.ca_path,
+            timeout=30,
         )
         response.raise_for_status()
         return response.json() if response.content else None
@@ -378,12 +383,19 @@ class EmulatorHandle:
 
         result = []
         for entry in self.connections:
-            result.append(connection_save(
-                actor=None,
-                data={"name": entry["name"], "tenant_id": entry["tenant_id"], "client_id": entry["client_id"],
-                      "arm_endpoint": self.base_url, "authority_host": self.base_url},
-                secret=entry["client_secret"],
-            ))
+            result.append(
+                connection_save(
+                    actor=None,
+                    data={
+                        "name": entry["name"],
+                        "tenant_id": entry["tenant_id"],
+                        "client_id": entry["client_id"],
+                        "arm_endpoint": self.base_url,
+                        "authority_host": self.base_url,
+                    },
+                    secret=entry["client_secret"],
+                )
+            )
         return result
 
     def discover(self) -> list[Any]:

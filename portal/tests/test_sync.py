@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def subs(emulator):
     """The demo subscriptions, the one with the most alerts (several pages) first."""
-    counts = {s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]}
+    counts = {
+        s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]
+    }
     return sorted(emulator.discover(), key=lambda s: -counts[s.subscription_id])
 
 
@@ -62,12 +64,17 @@ def test_resync_is_idempotent_and_writes_nothing_to_the_alert_table(emulator, su
     with CaptureQueriesContext(connection) as ctx:
         run = _sync(sub)
     assert run.alerts_new == run.alerts_changed == 0 and run.alerts_unchanged == len(before)
-    writes = [q["sql"] for q in ctx.captured_queries
-              if "alerts_alert" in q["sql"] and q["sql"].split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}]
+    writes = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if "alerts_alert" in q["sql"] and q["sql"].split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+    ]
     assert writes == []
     assert _alert_rows(sub) == before
     # queries per alert page are bounded (one SELECT), not one per alert
-    alert_selects = [q for q in ctx.captured_queries if q["sql"].startswith("SELECT") and '"alerts_alert"' in q["sql"]]
+    alert_selects = [
+        q for q in ctx.captured_queries if q["sql"].startswith("SELECT") and '"alerts_alert"' in q["sql"]
+    ]
     assert len(alert_selects) <= run.pages + 2
 
 
@@ -83,10 +90,15 @@ def test_changed_and_new_alerts_upstream(emulator, subs):
     assert some.status == some.azure_status == "Resolved"
     assert AlertEvent.objects.filter(alert=some, kind="status_upstream").exists()
     assert Alert.objects.filter(arm_id__in=[i.lower() for i in new_ids]).count() == 3
-    assert sum(AlertRollup.objects.filter(subscription=sub).values_list("count", flat=True)) == Alert.objects.filter(subscription=sub).count()
+    assert (
+        sum(AlertRollup.objects.filter(subscription=sub).values_list("count", flat=True))
+        == Alert.objects.filter(subscription=sub).count()
+    )
 
 
-def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(emulator, subs, django_capture_on_commit_callbacks):
+def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(
+    emulator, subs, django_capture_on_commit_callbacks
+):
     sub = subs[0]
     _sync(sub)
     alert = Alert.objects.filter(subscription=sub, status="Active").first()
@@ -94,7 +106,9 @@ def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(emula
         alert_set_status(user=None, alert=alert, status="Dismissed")
     _sync(sub)  # Azure still says Active
     alert.refresh_from_db()
-    assert alert.status == "Dismissed" and alert.pending_status == "Dismissed" and alert.azure_status == "Active"
+    assert (
+        alert.status == "Dismissed" and alert.pending_status == "Dismissed" and alert.azure_status == "Active"
+    )
     # Azure gets the change (e.g. pushed by another worker); the next sync confirms it
     emulator.control("PATCH", "alerts", json={"id": alert.azure_id, "properties": {"status": "Dismissed"}})
     _sync(sub)
@@ -102,14 +116,26 @@ def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(emula
     assert alert.status == "Dismissed" and alert.pending_status == "" and alert.azure_status == "Dismissed"
 
 
-def test_status_write_back_uses_the_resource_group_level_operation(emulator, subs, django_capture_on_commit_callbacks):
+def test_status_write_back_uses_the_resource_group_level_operation(
+    emulator, subs, django_capture_on_commit_callbacks
+):
     from alerts.tasks import push_alert_status
 
     sub = subs[0]
     _sync(sub)
-    in_rg = Alert.objects.filter(subscription=sub, azure_id__icontains="/resourceGroups/", status="Active").first()
-    at_sub = Alert.objects.filter(subscription=sub, status="Active").exclude(azure_id__icontains="/resourceGroups/").first()
-    renamed = [a for a in Alert.objects.filter(subscription=sub) if a.name and a.name.lower() != a.arm_id.rsplit("/", 1)[1]]
+    in_rg = Alert.objects.filter(
+        subscription=sub, azure_id__icontains="/resourceGroups/", status="Active"
+    ).first()
+    at_sub = (
+        Alert.objects.filter(subscription=sub, status="Active")
+        .exclude(azure_id__icontains="/resourceGroups/")
+        .first()
+    )
+    renamed = [
+        a
+        for a in Alert.objects.filter(subscription=sub)
+        if a.name and a.name.lower() != a.arm_id.rsplit("/", 1)[1]
+    ]
     assert in_rg and at_sub and renamed, "the demo data has all three kinds"
     emulator.clear_requests()
     for alert, status in ((in_rg, "Dismissed"), (at_sub, "InProgress"), (renamed[0], "Resolved")):
@@ -191,7 +217,9 @@ def test_transient_errors_retry_then_fail_cleanly_and_the_next_run_completes(emu
 def test_a_retried_run_resumes_from_its_last_completed_page(emulator, subs):
     sub = subs[0]  # 250 alerts: 3 pages
     run = SyncRun.objects.create(subscription=sub, trigger="test", started_at=timezone.now(), status="failed")
-    first_page = next(iter(sync.operations.iter_alert_pages(sync.config_for(sub.connection), sub.subscription_id)))
+    first_page = next(
+        iter(sync.operations.iter_alert_pages(sync.config_for(sub.connection), sub.subscription_id))
+    )
     run.resume_token = first_page.next_link
     run.save()
     emulator.clear_requests()
@@ -209,7 +237,9 @@ def test_malformed_element_is_kept_and_the_rest_of_the_page_saved(emulator, subs
     assert run.status == "succeeded" and run.alerts_malformed == 1
     bad = MalformedAlert.objects.get()
     assert "unknown severity" in bad.error and "Catastrophic" in bad.raw
-    upstream = {s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]}
+    upstream = {
+        s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]
+    }
     assert run.alerts_new == upstream[sub.subscription_id] - 1
 
 
@@ -248,9 +278,17 @@ def test_wrong_secret_marks_the_connection_unhealthy(emulator):
     from portal.inventory.services import connection_save
 
     entry = emulator.connections[0]
-    conn = connection_save(actor=None, data={"name": "bad", "tenant_id": entry["tenant_id"], "client_id": entry["client_id"],
-                                             "arm_endpoint": emulator.base_url, "authority_host": emulator.base_url},
-                           secret="wrong-secret")
+    conn = connection_save(
+        actor=None,
+        data={
+            "name": "bad",
+            "tenant_id": entry["tenant_id"],
+            "client_id": entry["client_id"],
+            "arm_endpoint": emulator.base_url,
+            "authority_host": emulator.base_url,
+        },
+        secret="wrong-secret",
+    )
     with pytest.raises(errors.ArmAuthError):
         sync.discover(conn)
     conn.refresh_from_db()
@@ -263,7 +301,9 @@ def test_a_second_worker_does_not_sync_the_same_subscription(emulator, subs):
     assert _sync(sub) is None
     assert not SyncRun.objects.filter(subscription=sub).exists()
     # an expired lease (a crashed worker) is taken over
-    SyncLease.objects.filter(subscription=sub).update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
+    SyncLease.objects.filter(subscription=sub).update(
+        expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
     assert _sync(sub).status == "succeeded"
 
 
@@ -274,3 +314,31 @@ def test_contacts_rules_and_plans_follow_azure(emulator, subs):
     kv = Pricing.objects.filter(name="KeyVaults")
     assert kv.count() == len(subs)
     assert {p.tier for p in kv} >= {"Standard", "Free"} or len(subs) == 1
+
+
+def test_sync_status_page_and_sync_now_permissions(
+    client, personas, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.urls import reverse
+
+    from portal.inventory import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.sync_subscription, "delay", lambda *a, **kw: queued.append((a, kw)))
+    SyncRun.objects.create(
+        subscription=personas.sub,
+        started_at=timezone.now(),
+        status="failed",
+        errors=["ArmTransient: 503 boom"],
+    )
+    client.force_login(personas.reader)
+    body = client.get(reverse("inventory:sync_status")).content.decode()
+    assert "503 boom" in body and "Sync now" not in body
+    assert client.post(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 403
+    client.force_login(personas.outsider)
+    assert client.post(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 404
+    client.force_login(personas.secadmin)
+    assert "Sync now" in client.get(reverse("inventory:sync_status")).content.decode()
+    assert client.post(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 302
+    assert queued == [((personas.sub.pk,), {"trigger": "manual:secadmin"})]
+    assert client.get(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 405

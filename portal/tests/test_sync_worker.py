@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 def _upstream(emulator):
-    return {s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]}
+    return {
+        s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]
+    }
 
 
 def test_scheduled_sync_fans_out_one_task_per_subscription(celery_worker, emulator):
@@ -21,8 +23,11 @@ def test_scheduled_sync_fans_out_one_task_per_subscription(celery_worker, emulat
     result = sync_all.delay()
     assert result.get(timeout=60) == 3
     upstream = _upstream(emulator)
-    wait_for(lambda: SyncRun.objects.filter(status="succeeded").count() == 3, timeout=60,
-             what=f"three sync runs\n{celery_worker.logs()}")
+    wait_for(
+        lambda: SyncRun.objects.filter(status="succeeded").count() == 3,
+        timeout=60,
+        what=f"three sync runs\n{celery_worker.logs()}",
+    )
     for sid, count in upstream.items():
         assert Alert.objects.filter(subscription__subscription_id=sid).count() == count
 
@@ -34,14 +39,18 @@ def test_worker_killed_mid_run_then_the_next_run_converges(celery_worker, emulat
     emulator.add_alerts(sub.subscription_id, count=650)  # ~9 pages
     emulator.fault("alerts.list", "latency", times=100, latency_ms=400)
     sync_subscription.delay(sub.pk, trigger="test")
-    wait_for(lambda: SyncRun.objects.filter(subscription=sub, pages__gte=2).exists(), timeout=60,
-             what=f"a run in progress\n{celery_worker.logs()}")
+    wait_for(
+        lambda: SyncRun.objects.filter(subscription=sub, pages__gte=2).exists(),
+        timeout=60,
+        what=f"a run in progress\n{celery_worker.logs()}",
+    )
     celery_worker.stop(kill=True)  # SIGKILL mid-run
     partial = Alert.objects.filter(subscription=sub).count()
     assert 0 < partial < upstream[sub.subscription_id] + 650
 
     emulator.control("DELETE", "faults")
     celery_worker.start()
+
     # The dead worker's lease expires (SYNC_LEASE_SECONDS=4 for test workers); the next run completes.
     def converged() -> bool:
         sync_subscription.delay(sub.pk, trigger="test").get(timeout=60)

@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmark scripts: start the emulator, a throwaway PostgreSQL database, Django."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def start_emulator(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`python -m emulator` as its own process; returns it and the KEY=VALUE environment it printed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [PY, "-m", "emulator", "--port", "0", "--data-dir", str(data_dir), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    env: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        key, _, value = line.strip().partition("=")
+        if key == "EMULATOR_READY":
+            break
+        if value:
+            env[key] = value
+    if "AZURE_ARM_ENDPOINT" not in env:
+        proc.kill()
+        raise SystemExit("the emulator did not start")
+    return proc, env
+
+
+def fresh_database(admin_url: str, prefix: str) -> str:
+    """Create an empty PostgreSQL database next to `admin_url`'s; returns its URL."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def control(env: dict[str, str], method: str, path: str, **kw: object) -> object:
+    import requests
+
+    r = requests.request(
+        method,
+        f"{env['EMULATOR_CONTROL_URL']}/{path}",
+        verify=env["REQUESTS_CA_BUNDLE"],
+        headers={"Authorization": f"Bearer {env['EMULATOR_CONTROL_TOKEN']}"},
+        timeout=60,
+        **kw,
+    )  # type: ignore[arg-type]
+    r.raise_for_status()
+    return r.json()

@@ -1,0 +1,70 @@
+"""`python -m emulator --port PORT --preset demo|scale [--alerts N] [--seed S] [--data-dir DIR]
+[--page-size N] [--throttle]`: start the emulator, print the portal's environment, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from .server import EmulatorServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    p.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--public-host",
+        default=None,
+        help="host name clients use (printed URLs and the certificate's SAN); default 127.0.0.1",
+    )
+    p.add_argument("--preset", choices=("demo", "scale"), default="demo")
+    p.add_argument("--alerts", type=int, default=None, help="scale preset: number of alerts (max 1,000,000)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--data-dir", type=Path, default=Path("var/emulator"))
+    p.add_argument("--page-size", type=int, default=100)
+    p.add_argument("--throttle", action="store_true", help="answer 429 when ARM's token buckets run dry")
+    p.add_argument("--control-token", default=None, help="fixed control API token (default: random)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        srv = EmulatorServer(
+            preset=args.preset,
+            seed=args.seed,
+            port=args.port,
+            host=args.host,
+            data_dir=args.data_dir,
+            page_size=args.page_size,
+            throttle=args.throttle,
+            alerts=args.alerts,
+            public_host=args.public_host,
+            control_token=args.control_token,
+        ).start()
+    except (ValueError, OSError) as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=srv.stop, name="emulator-stop", daemon=True).start()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    for key, value in srv.env.items():
+        print(f"{key}={value}")
+    print("EMULATOR_READY=1", flush=True)
+    srv.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

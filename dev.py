@@ -164,7 +164,12 @@ def run() -> int:
         manage("migrate", "--no-input", "-v0", env=env)
         if (ROOT / "emulator" / "__main__.py").exists() and not env.get("AZURE_CLIENT_ID"):
             log("starting the Azure emulator with demo data")
-            env.update(start_emulator(sup, env))
+            emulator_env = start_emulator(sup, env)
+            # The portal loads the emulator's tenants from its connections file; the first tenant's credentials
+            # must not also become an "Environment" connection.
+            for key in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"):
+                emulator_env.pop(key, None)
+            env.update(emulator_env)
             manage("load_connections", str(VAR / "emulator" / "connections.json"), env=env)
             manage("sync_azure", "--discover", env=env)
         manage("demo_users", "--quiet", env=env)

@@ -221,3 +221,18 @@ def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now:
 def vault_index(subscription: Subscription) -> dict[str, int]:
     """Lower-cased vault ARM id -> pk, to attach alerts to their vault."""
     return dict(KeyVault.objects.filter(subscription=subscription).values_list("arm_id", "pk"))
+
+
+def connection_from_environment() -> AzureConnection | None:
+    """The service principal of AZURE_TENANT_ID / AZURE_CLIENT_ID (+ secret or certificate, read by azure-identity's
+    EnvironmentCredential) as a connection named "Environment". None when those variables are not set."""
+    from django.conf import settings
+
+    if not (settings.AZURE_TENANT_ID and settings.AZURE_CLIENT_ID):
+        return None
+    existing = AzureConnection.objects.filter(name="Environment").first()
+    data = {"name": "Environment", "tenant_id": settings.AZURE_TENANT_ID, "client_id": settings.AZURE_CLIENT_ID,
+            "auth_method": AuthMethod.ENVIRONMENT}
+    if existing is not None and all(getattr(existing, k) == v for k, v in data.items()):
+        return existing
+    return connection_save(actor=None, connection=existing, data=data)

@@ -11,6 +11,7 @@ from django.conf import settings
 from portal.arm import errors
 from portal.inventory import sync
 from portal.inventory.models import AzureConnection
+from portal.inventory.services import connection_from_environment
 
 log = logging.getLogger(__name__)
 MAX_RUN_RETRIES = 3
@@ -20,6 +21,7 @@ MAX_RUN_RETRIES = 3
 def sync_all() -> int:
     """Discover each connection's subscriptions, then queue one sync per subscription."""
     queued = 0
+    connection_from_environment()
     for connection in AzureConnection.objects.filter(is_enabled=True):
         try:
             subscriptions = sync.discover(connection, only=settings.AZURE_SUBSCRIPTION_IDS or None)

@@ -342,3 +342,20 @@ def test_sync_status_page_and_sync_now_permissions(
     assert client.post(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 302
     assert queued == [((personas.sub.pk,), {"trigger": "manual:secadmin"})]
     assert client.get(reverse("inventory:sync_now", args=[personas.sub.pk])).status_code == 405
+
+
+def test_a_service_principal_from_the_environment(emulator, settings, monkeypatch):
+    """AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (azure-identity's EnvironmentCredential)."""
+    from portal.inventory.services import connection_from_environment
+
+    assert connection_from_environment() is None
+    entry = emulator.connections[0]
+    settings.AZURE_TENANT_ID, settings.AZURE_CLIENT_ID = entry["tenant_id"], entry["client_id"]
+    monkeypatch.setenv("AZURE_TENANT_ID", entry["tenant_id"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", entry["client_id"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", entry["client_secret"])
+    conn = connection_from_environment()
+    assert conn.auth_method == "environment" and not conn.secret_encrypted
+    subscriptions = sync.discover(conn)
+    assert {s.subscription_id for s in subscriptions} == {sid.lower() for sid in entry["subscription_ids"]}
+    assert connection_from_environment().pk == conn.pk  # idempotent

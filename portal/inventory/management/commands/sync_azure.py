@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.arm import errors
 from portal.inventory import sync
 from portal.inventory.models import AzureConnection, Subscription
+from portal.inventory.services import connection_from_environment
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, subscription: str | None, discover: bool, **options: Any) -> None:
+        connection_from_environment()
         connections = list(AzureConnection.objects.filter(is_enabled=True))
         if not connections:
             raise CommandError("No Azure connection is configured (admin, or manage.py load_connections).")

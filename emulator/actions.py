@@ -24,19 +24,15 @@ from .alertgen import (
 )
 from .pools import AZURE_IPS, EXTERNAL_IPS
 from .state import ALERT_STATUSES, AlertRecord, EmulatorState
-from .util import azure_time
+from .util import ArmRefusal, azure_time
 
 UNSET: Any = object()  # resource group not given: the generator picks (mostly the vault's group)
 VAULT_RG: Any = object()  # always the vault's resource group
 SEVERITIES = {"informational": "Informational", "low": "Low", "medium": "Medium", "high": "High"}
 
 
-class ActionError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class ActionError(ArmRefusal):
+    pass
 
 
 @dataclass

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .util import api_version_at_least
+from .util import ArmRefusal, api_version_at_least
 
 SEVERITIES = {"high": "High", "medium": "Medium", "low": "Low"}
 RISK_LEVELS = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
@@ -26,12 +26,8 @@ ROLES = {
 ON_OFF = {"on": "On", "off": "Off"}
 
 
-class ContactError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class ContactError(ArmRefusal):
+    pass
 
 
 @dataclass

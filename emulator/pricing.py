@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .util import api_version_at_least, azure_time, iso_duration
+from .util import ArmRefusal, api_version_at_least, azure_time, iso_duration
 
 TRIAL = dt.timedelta(days=30)
 
@@ -69,12 +69,8 @@ _DEFAULT_EXTENSIONS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-class PricingError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class PricingError(ArmRefusal):
+    pass
 
 
 @dataclass

@@ -14,19 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .util import azure_time_us, parse_time
+from .util import ArmRefusal, azure_time_us, parse_time
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,49}$")
 STATES = {"enabled": "Enabled", "disabled": "Disabled", "expired": "Expired"}
 FIELD_RE = re.compile(r"^entities\.[A-Za-z-]+\.[A-Za-z0-9_.$-]+$")
 
 
-class RuleError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class RuleError(ArmRefusal):
+    pass
 
 
 @dataclass

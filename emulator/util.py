@@ -105,3 +105,13 @@ def api_version_at_least(api_version: str | None, minimum: str) -> bool:
     if not api_version:
         return False
     return api_version[:10] >= minimum[:10]
+
+
+class ArmRefusal(Exception):
+    """An ARM error answer (status, code, message), raised by the emulator's domain modules."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message

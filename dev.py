@@ -171,7 +171,7 @@ def run() -> int:
                 emulator_env.pop(key, None)
             env.update(emulator_env)
             manage("load_connections", str(VAR / "emulator" / "connections.json"), env=env)
-            manage("sync_azure", "--discover", env=env)
+            manage("sync_azure", env=env)  # the first sync, so the demo has data at once
         manage("demo_users", "--quiet", env=env)
         log("starting the web server, a Celery worker and Celery beat")
         sup.start("web", [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env)

@@ -49,7 +49,9 @@ def alive(pid: int) -> bool:
 
 def main() -> int:
     log = open(ROOT / "var" / "smoke-run.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(RUN.group(1).split(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        RUN.group(1).split(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     url = None
     deadline = time.monotonic() + 600
     assert proc.stdout is not None
@@ -70,8 +72,12 @@ def main() -> int:
     session.trust_env = False
     page = session.get(url, timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    signed_in = session.post(page.url, data={"username": "admin", "password": "kv-demo-password",
-                                             "csrfmiddlewaretoken": token}, headers={"Referer": page.url}, timeout=30)
+    signed_in = session.post(
+        page.url,
+        data={"username": "admin", "password": "kv-demo-password", "csrfmiddlewaretoken": token},
+        headers={"Referer": page.url},
+        timeout=30,
+    )
     assert signed_in.status_code == 200 and "Sign out" in signed_in.text, signed_in.text[:2000]
     assert 'aria-label="Portal menu"' in signed_in.text
     print("signed in as admin and saw the portal chrome")

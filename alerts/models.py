@@ -65,6 +65,10 @@ class Alert(models.Model):
     time_generated = models.DateTimeField("Detected time")
     processing_end_time = models.DateTimeField(null=True, blank=True)
     compromised_entity = models.CharField("Affected resource", max_length=500, blank=True)
+    identity = models.CharField(
+        "Identity", max_length=300, blank=True
+    )  # UPN, else application, else object id
+    caller_ip = models.CharField("Caller IP", max_length=64, blank=True)
     correlation_key = models.CharField(max_length=300, blank=True)
     is_incident = models.BooleanField(default=False)
     alert_uri = models.TextField(blank=True)
@@ -254,3 +258,33 @@ class SecurityContact(models.Model):
     @property
     def email_list(self) -> list[str]:
         return [e.strip() for e in self.emails.replace(",", ";").split(";") if e.strip()]
+
+
+class BulkStatusJob(models.Model):
+    """ "Change status of all N alerts matching this filter": processed server-side in batches by a task."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    query = models.TextField()  # the Security alerts filter, as its URL query string
+    status = models.CharField(max_length=20, choices=Status.choices)
+    total = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    last_id = models.BigIntegerField(default=0)  # resume point: alerts are processed in id order
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Set {self.total} alerts to {self.status}: {self.get_state_display()}"
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * (self.done + self.skipped) / self.total))

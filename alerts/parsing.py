@@ -164,6 +164,34 @@ def _search_terms(entities: list[Any], extended: dict[str, str], *extra: str) ->
     return " ".join(seen)[:SEARCH_TEXT_LIMIT]
 
 
+def identity_of(entities: list[Any], extended: dict[str, str]) -> tuple[str, str]:
+    """(the identity behind the activity: UPN, else application, else object id; the caller's IP)."""
+    upn = app = object_id = ip = ""
+    for entity in entities:
+        kind = entity_type(entity)
+        if kind == "account":
+            name = entity_value(entity, "name")
+            suffix = entity_value(entity, "upnSuffix")
+            if isinstance(name, str) and name and not upn:
+                upn = f"{name}@{suffix}" if isinstance(suffix, str) and suffix and "@" not in name else name
+            oid = entity_value(entity, "aadUserId") or entity_value(entity, "objectGuid")
+            if isinstance(oid, str) and not object_id:
+                object_id = oid
+        elif kind in ("cloud-application", "cloudapplication") and not app:
+            value = entity_value(entity, "name") or entity_value(entity, "appId")
+            app = value if isinstance(value, str) else ""
+        elif kind == "ip" and not ip:
+            value = entity_value(entity, "address")
+            ip = value if isinstance(value, str) else ""
+    upn = upn or extended.get("UPN", "")
+    app = app or extended.get("Application name", "") or extended.get("Application ID", "")
+    object_id = object_id or extended.get("Object ID", "")
+    ip = ip or extended.get("Client IP", "")
+    # For an application, its name is the identity even if an account entity carries the service principal.
+    identity = app if app and not extended.get("UPN") else (upn or app or object_id)
+    return identity[:300], ip[:64]
+
+
 def resource_ids(props: dict[str, Any], entities: list[Any]) -> list[str]:
     ids: list[str] = []
     for ident in props.get("resourceIdentifiers") or []:
@@ -225,8 +253,11 @@ def parse_alert(item: Any, *, item_hash: str | None = None) -> ParsedAlert:
     name = _str(item.get("name"), "name", 300)
     system_alert_id = _str(props.get("systemAlertId"), "systemAlertId", 300)
 
+    identity, caller_ip = identity_of(entities, extended)
     fields: dict[str, Any] = {
         "azure_id": arm_id,
+        "identity": identity,
+        "caller_ip": caller_ip,
         "name": name,
         "system_alert_id": system_alert_id,
         "alert_type": alert_type,

@@ -142,3 +142,77 @@ def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) 
     if not alert_ids:
         return
     log.debug("%d new alerts in subscription %s (backlog=%s)", len(alert_ids), subscription_pk, backlog)
+
+
+def bulk_status_job_create(
+    *, user: Any, query: str, status: str, total: int, request: HttpRequest | None = None
+) -> Any:
+    """Queue "set all N alerts matching this filter to `status`" (processed in batches by a task)."""
+    from alerts.models import BulkStatusJob
+
+    if status not in Status.values:
+        raise ValidationError({"status": "Unknown status."})
+    job = BulkStatusJob.objects.create(
+        user=user, query=query, status=status, total=total, created_at=timezone.now()
+    )
+    audit_record(
+        actor=user,
+        action="alert.bulk_status",
+        obj=job,
+        after={"status": status, "total": total, "filter": query},
+        request=request,
+    )
+    from alerts.tasks import run_bulk_status_job
+
+    transaction.on_commit(lambda: run_bulk_status_job.delay(job.pk))
+    return job
+
+
+BULK_BATCH = 200
+
+
+def bulk_status_job_step(*, job_pk: int) -> bool:
+    """Process one batch of a bulk job (in id order, resumable). Returns True while there is more to do."""
+    from django.http import QueryDict
+
+    from alerts import selectors
+    from alerts.filters import FilterState
+    from alerts.models import BulkStatusJob
+
+    job = BulkStatusJob.objects.select_related("user").get(pk=job_pk)
+    if job.state in (BulkStatusJob.State.DONE, BulkStatusJob.State.FAILED):
+        return False
+    if job.started_at is None:
+        BulkStatusJob.objects.filter(pk=job.pk).update(
+            started_at=timezone.now(), state=BulkStatusJob.State.RUNNING
+        )
+    form = selectors.filter_form(job.user, QueryDict(job.query))
+    if not form.is_valid():
+        BulkStatusJob.objects.filter(pk=job.pk).update(
+            state=BulkStatusJob.State.FAILED, error=str(form.errors), finished_at=timezone.now()
+        )
+        return False
+    state = FilterState(form.cleaned_data)
+    batch = list(
+        state.apply(selectors.alerts_visible_to(job.user), with_cursor=False)
+        .filter(pk__gt=job.last_id)
+        .order_by("pk")[:BULK_BATCH]
+    )
+    done = skipped = 0
+    for alert in batch:
+        if can_write(job.user, alert.subscription_id) and alert.status != job.status:
+            alert_set_status(user=job.user, alert=alert, status=job.status, source="bulk-filter")
+            done += 1
+        else:
+            skipped += 1
+    from django.db.models import F
+
+    last_id = batch[-1].pk if batch else job.last_id
+    finished = len(batch) < BULK_BATCH
+    BulkStatusJob.objects.filter(pk=job.pk).update(
+        done=F("done") + done,
+        skipped=F("skipped") + skipped,
+        last_id=last_id,
+        **({"state": BulkStatusJob.State.DONE, "finished_at": timezone.now()} if finished else {}),
+    )
+    return not finished

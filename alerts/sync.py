@@ -28,6 +28,8 @@ from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, parse
 # Fields a sync may rewrite on an existing alert (Azure's fields; never the portal's own).
 AZURE_FIELDS = [
     "azure_id",
+    "identity",
+    "caller_ip",
     "name",
     "system_alert_id",
     "alert_type",

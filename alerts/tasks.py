@@ -57,3 +57,35 @@ def push_alert_status(self, alert_pk: int) -> str:  # type: ignore[no-untyped-de
         return f"failed: {exc}"
     alert_status_confirmed(alert_pk=alert.pk, status=status)
     return f"confirmed {status}"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=20, name="alerts.run_bulk_status_job")
+def run_bulk_status_job(self, job_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """One batch per task run, re-queued until done: progress is visible and a crash resumes from last_id."""
+    from alerts.services import bulk_status_job_step
+
+    if bulk_status_job_step(job_pk=job_pk):
+        run_bulk_status_job.delay(job_pk)
+        return "more"
+    return "done"
+
+
+@shared_task(name="alerts.create_sample_alerts")
+def create_sample_alerts(subscription_pk: int, user_pk: int | None = None) -> str:
+    """Azure's simulate operation for Key Vault sample alerts; then a sync brings them in."""
+    from portal.inventory.models import KeyVault, Subscription
+    from portal.inventory.tasks import sync_subscription
+
+    subscription = Subscription.objects.select_related("connection").get(pk=subscription_pk)
+    location = (
+        KeyVault.objects.filter(subscription=subscription).values_list("location", flat=True).first()
+        or "centralus"
+    )
+    try:
+        operations.simulate_alerts(
+            config_for(subscription.connection), subscription.subscription_id, location, ["KeyVaults"]
+        )
+    except errors.ArmError as exc:
+        return f"failed: {exc}"
+    sync_subscription.delay(subscription.pk, trigger="sample-alerts")
+    return "requested"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import signal
 import sys
 import threading
@@ -29,7 +30,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--throttle", action="store_true", help="answer 429 when ARM's token buckets run dry")
     p.add_argument("--control-token", default=None, help="fixed control API token (default: random)")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="generate the world relative to now, not to the anchor kept in the data dir (see _anchor)",
+    )
     return p
+
+
+ANCHOR_MAX_AGE = dt.timedelta(days=7)
+
+
+def _anchor(data_dir: Path, fresh: bool) -> dt.datetime:
+    """The time the seeded world is generated relative to, kept in the data dir so that a restart serves the same
+    alerts (same ids and times) instead of a new world; renewed when older than a week or with --fresh."""
+    path = data_dir / "anchor"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if not fresh and path.exists():
+        try:
+            anchor = dt.datetime.fromisoformat(path.read_text().strip())
+            if now - ANCHOR_MAX_AGE < anchor <= now:
+                return anchor
+        except ValueError:
+            pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(now.isoformat())
+    return now
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             alerts=args.alerts,
             public_host=args.public_host,
             control_token=args.control_token,
+            start_time=_anchor(args.data_dir, args.fresh),
         ).start()
     except (ValueError, OSError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ The CA is created once under the data directory and reused on later starts, so a
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -192,12 +193,15 @@ def ensure_certificates(data_dir: Path, extra_hosts: list[str] | None = None) ->
     for host in extra_hosts or []:
         if host and host not in hosts:
             hosts.append(host)
-    loaded = _load_ca(paths)
-    if loaded is None:
-        ca, ca_key = _create_ca(paths)
-        _issue_server(paths, ca, ca_key, hosts)
-        return paths
-    ca, ca_key = loaded
-    if not _server_cert_ok(paths, ca, hosts):
-        _issue_server(paths, ca, ca_key, hosts)
+    # Two emulators starting on one data dir at once must not write mismatched keys and certificates.
+    with open(data_dir / ".certs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        loaded = _load_ca(paths)
+        if loaded is None:
+            ca, ca_key = _create_ca(paths)
+            _issue_server(paths, ca, ca_key, hosts)
+            return paths
+        ca, ca_key = loaded
+        if not _server_cert_ok(paths, ca, hosts):
+            _issue_server(paths, ca, ca_key, hosts)
     return paths

@@ -85,3 +85,40 @@ def test_cli_prints_env_serves_and_stops_on_sigint(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def _first_alert(env: dict[str, str]) -> dict:
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = env["REQUESTS_CA_BUNDLE"]
+    base = env["AZURE_ARM_ENDPOINT"]
+    token = s.post(
+        f"{base}/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": env["AZURE_CLIENT_ID"],
+            "client_secret": env["AZURE_CLIENT_SECRET"],
+            "scope": "https://management.azure.com/.default",
+        },
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    sub = s.get(f"{base}/subscriptions?api-version=2022-12-01", headers=auth).json()["value"][0][
+        "subscriptionId"
+    ]
+    url = f"{base}/subscriptions/{sub}/providers/Microsoft.Security/alerts?api-version=2022-01-01"
+    return s.get(url, headers=auth).json()["value"][0]
+
+
+def test_a_restart_on_the_same_data_dir_serves_the_same_world(tmp_path: Path) -> None:
+    """The anchor time is kept in the data dir: the demo's alerts keep their ids and times across restarts."""
+    firsts = []
+    for _ in range(2):
+        proc, env, _ = _start(tmp_path)
+        try:
+            firsts.append(_first_alert(env))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+    assert firsts[0]["id"] == firsts[1]["id"]
+    assert firsts[0]["properties"]["timeGeneratedUtc"] == firsts[1]["properties"]["timeGeneratedUtc"]
+    assert (tmp_path / "anchor").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Max, QuerySet
 from django.urls import NoReverseMatch, reverse
 
@@ -24,7 +25,16 @@ def sync_runs_visible_to(user: Any) -> QuerySet[SyncRun]:
 
 
 def sync_indicator_for(user: Any) -> dict[str, Any] | None:
-    """The chrome's "synced N min ago" indicator over the user's subscriptions (two cheap queries)."""
+    """The chrome's "synced N min ago" indicator over the user's subscriptions (cached for a few seconds)."""
+    key = f"sync-indicator:{user.pk}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _sync_indicator(user)
+        cache.set(key, cached, timeout=10)
+    return cached
+
+
+def _sync_indicator(user: Any) -> dict[str, Any] | None:
     subscriptions = scope_to_user(Subscription.objects.all(), user, field="pk")
     last = subscriptions.aggregate(last=Max("last_sync_completed_at"))["last"]
     running = scope_to_user(SyncRun.objects.filter(status=SyncRun.Status.RUNNING), user).exists()

@@ -231,8 +231,12 @@ def connection_from_environment() -> AzureConnection | None:
     if not (settings.AZURE_TENANT_ID and settings.AZURE_CLIENT_ID):
         return None
     existing = AzureConnection.objects.filter(name="Environment").first()
-    data = {"name": "Environment", "tenant_id": settings.AZURE_TENANT_ID, "client_id": settings.AZURE_CLIENT_ID,
-            "auth_method": AuthMethod.ENVIRONMENT}
+    data = {
+        "name": "Environment",
+        "tenant_id": settings.AZURE_TENANT_ID,
+        "client_id": settings.AZURE_CLIENT_ID,
+        "auth_method": AuthMethod.ENVIRONMENT,
+    }
     if existing is not None and all(getattr(existing, k) == v for k, v in data.items()):
         return existing
     return connection_save(actor=None, connection=existing, data=data)

@@ -113,3 +113,80 @@ def make_personas() -> Personas:
     grant(reader, sub, Role.READER)
     grant(outsider, other, Role.OWNER)
     return Personas(sub, other, owner, secadmin, reader, outsider, superuser)
+
+
+def alert_item(
+    subscription: Subscription, *, vault: KeyVault | None = None, n: int | None = None, **props: Any
+) -> dict[str, Any]:
+    """An ARM alert (api 2022-01-01) as Azure would list it, for tests that do not need the emulator."""
+    from datetime import UTC, datetime, timedelta
+
+    n = n if n is not None else next(_seq)
+    rg = f"/resourceGroups/{vault.resource_group}" if vault else ""
+    when = props.pop("when", None) or datetime.now(UTC) - timedelta(hours=n)
+    alert_id = (
+        f"/subscriptions/{subscription.subscription_id}{rg}/providers/Microsoft.Security/locations/"
+        f"westeurope/alerts/2517{n:012d}_{uuid.UUID(int=n)}"
+    )
+    entities: list[dict[str, Any]] = [
+        {
+            "$id": "1",
+            "address": props.pop("ip", f"203.0.113.{n % 250}"),
+            "type": "ip",
+            "location": {"countryCode": "NL", "city": "Amsterdam", "asn": 1136},
+        },
+        {
+            "$id": "2",
+            "name": props.pop("user", "alice"),
+            "upnSuffix": "contoso.com",
+            "aadUserId": str(uuid.UUID(int=n)),
+            "type": "account",
+        },
+    ]
+    if vault:
+        entities.append({"$id": "3", "resourceId": vault.arm_id, "type": "azure-resource"})
+    properties = {
+        "alertType": "KV_TORAccess",
+        "systemAlertId": alert_id.rsplit("/", 1)[1],
+        "productComponentName": "KeyVaults",
+        "alertDisplayName": "Access from a TOR exit node to a key vault",
+        "description": "Tor access.",
+        "severity": "Medium",
+        "intent": "CredentialAccess",
+        "status": "Active",
+        "startTimeUtc": when.isoformat(),
+        "endTimeUtc": when.isoformat(),
+        "timeGeneratedUtc": when.isoformat(),
+        "resourceIdentifiers": [{"type": "AzureResource", "azureResourceId": vault.arm_id}] if vault else [],
+        "remediationSteps": ["Rotate the secrets."],
+        "entities": entities,
+        "extendedProperties": {"Client IP": entities[0]["address"], "User agent": "azsdk-python"},
+        "compromisedEntity": vault.name if vault else "",
+        "correlationKey": props.pop("correlation", ""),
+        "alertUri": "https://portal.azure.com/#blade/Microsoft_Azure_Security/AlertBlade",
+    }
+    properties.update(props)
+    return {
+        "id": alert_id,
+        "name": alert_id.rsplit("/", 1)[1],
+        "type": "Microsoft.Security/Locations/alerts",
+        "properties": properties,
+    }
+
+
+def make_alerts(subscription: Subscription, items: list[dict[str, Any]]) -> list[Any]:
+    """Store alerts through the sync's own upsert (so rollup, vault links and search text are real)."""
+    from django.utils import timezone
+
+    from alerts.models import Alert
+    from alerts.sync import upsert_page
+    from portal.inventory.services import vault_index
+
+    result = upsert_page(
+        subscription_pk=subscription.pk,
+        subscription_id=subscription.subscription_id,
+        items=items,
+        vault_index=vault_index(subscription),
+        now=timezone.now(),
+    )
+    return list(Alert.objects.filter(pk__in=result.new_ids).order_by("pk"))

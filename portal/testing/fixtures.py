@@ -220,7 +220,11 @@ def _worker_process(
         env = worker_env(
             {
                 "EMAIL_URL": smtp_server_session.url,
-                **{k: v for k, v in emulator_server.env.items() if not k.startswith(("AZURE_TENANT", "AZURE_CLIENT"))},
+                **{
+                    k: v
+                    for k, v in emulator_server.env.items()
+                    if not k.startswith(("AZURE_TENANT", "AZURE_CLIENT"))
+                },
                 "ARM_RETRY_BACKOFF": "0.05",
                 "SYNC_LEASE_SECONDS": "4",
             }

@@ -17,13 +17,13 @@ def test_sign_in_see_the_chrome_and_toggle_dark_mode(page, live_server, browser_
     page.get_by_label("User name").fill(p.owner.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/subscriptions/**")
+    page.wait_for_url("**/alerts/overview/**")
     # the shell: top bar, left menu, breadcrumbs, blade
     assert page.get_by_role("banner").is_visible()
     nav = page.get_by_role("navigation", name="Portal menu")
     assert nav.get_by_role("link", name="Key vaults").is_visible()
     assert page.get_by_role("navigation", name="Breadcrumb").is_visible()
-    assert page.get_by_role("heading", level=1).inner_text() == "Subscriptions"
+    assert page.get_by_role("heading", level=1).inner_text() == "Overview"
     assert page.get_by_role("searchbox", name="Search alerts and key vaults").is_visible()
     # htmx is served from static/ and loaded
     assert page.evaluate("typeof htmx !== 'undefined' && htmx.version.startsWith('2.')")

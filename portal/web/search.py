@@ -41,16 +41,20 @@ def _vaults(user: Any, query: str) -> list[SearchResult]:
 
 
 def _alerts(user: Any, query: str) -> list[SearchResult]:
-    try:
-        from alerts.selectors import alerts_quick_search
-    except ImportError:  # the alerts app is not built yet
-        return []
-    return [
-        SearchResult(
-            "Alert",
-            a.title,
-            f"{a.severity} · {a.vault_name or a.compromised_entity} · {a.time_generated:%Y-%m-%d %H:%M} UTC",
-            reverse("alerts:detail", args=[a.pk]),
+    from django.utils import timezone
+
+    from alerts.selectors import alerts_quick_search
+
+    results = []
+    for a in alerts_quick_search(user, query, limit=LIMIT):
+        where = a.vault.name if a.vault_id else a.compromised_entity
+        when = timezone.localtime(a.time_generated).strftime("%Y-%m-%d %H:%M")
+        results.append(
+            SearchResult(
+                "Alert",
+                a.title or a.alert_type,
+                f"{a.severity} · {where} · {when}",
+                reverse("alerts:detail", args=[a.pk]),
+            )
         )
-        for a in alerts_quick_search(user, query, limit=LIMIT)
-    ]
+    return results

@@ -130,6 +130,7 @@
       }
     });
     document.addEventListener("click", function (event) {
+      if (event.target.closest("[data-open-modal]")) { showHelp(true); }
       if (event.target.closest("[data-close-modal]")) { showHelp(false); }
       var modal = document.getElementById("shortcut-help");
       if (modal && event.target === modal) { showHelp(false); }
@@ -171,4 +172,16 @@
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
   window.portal = { csrfToken: csrfToken, post: post };
+})();
+
+/* Security alerts filters: show the custom range inputs only for "Custom range". */
+(function () {
+  "use strict";
+  function sync() {
+    var form = document.getElementById("alert-filters");
+    var range = document.getElementById("id_range");
+    if (form && range) { form.classList.toggle("range-custom", range.value === "custom"); }
+  }
+  document.addEventListener("change", function (e) { if (e.target && e.target.id === "id_range") { sync(); } });
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", sync); } else { sync(); }
 })();

@@ -1,0 +1,259 @@
+"""Reads of alerts, scoped to the subscriptions the user holds a role on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from alerts.filters import AlertFilterForm, FilterState
+from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup
+from portal.accounts.selectors import get_for_user, scope_to_user, subscriptions_visible_to
+from portal.inventory.selectors import vaults_visible_to
+
+SEVERITY_ORDER = ["High", "Medium", "Low", "Informational"]
+COUNT_CAP = 1000
+
+
+def alerts_visible_to(user: Any) -> QuerySet[Alert]:
+    return scope_to_user(Alert.objects.all(), user)
+
+
+def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
+    return get_for_user(Alert.objects.select_related("subscription", "vault"), user, write=write, pk=pk)
+
+
+def filter_form(user: Any, data: Any) -> AlertFilterForm:
+    subscriptions = list(subscriptions_visible_to(user).values_list("pk", "display_name"))
+    vaults = list(vaults_visible_to(user).order_by("name").values_list("pk", "name")[:2000])
+    return AlertFilterForm(data, subscriptions=subscriptions, vaults=vaults)
+
+
+@dataclass
+class AlertPage:
+    rows: list[Alert]
+    next_cursor: str | None
+    state: FilterState
+
+
+def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
+    from alerts.filters import encode_cursor
+
+    qs = (
+        state.apply(alerts_visible_to(user))
+        .select_related("vault", "subscription")
+        .only(
+            "id",
+            "title",
+            "alert_type",
+            "severity",
+            "severity_rank",
+            "status",
+            "pending_status",
+            "pending_failed",
+            "intent",
+            "start_time",
+            "time_generated",
+            "compromised_entity",
+            "identity",
+            "caller_ip",
+            "plan",
+            "vault__id",
+            "vault__name",
+            "subscription__id",
+            "subscription__display_name",
+            "suppressed_by_id",
+        )
+    )
+    rows = list(qs[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    cursor = encode_cursor(rows[-1], state.data["sort"]) if more and rows else None
+    return AlertPage(rows=rows, next_cursor=cursor, state=state)
+
+
+def matching_count(user: Any, state: FilterState, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many alerts match, counted up to `cap` (no exact COUNT(*) over a large table): (n, capped)."""
+    qs = state.apply(alerts_visible_to(user), with_cursor=False).order_by()
+    n = qs.values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+def exact_count(user: Any, state: FilterState) -> int:
+    """The exact number, computed once when a user confirms a bulk change of 'all N alerts matching'."""
+    return state.apply(alerts_visible_to(user), with_cursor=False).order_by().count()
+
+
+def _rollup_scope(user: Any, state: FilterState) -> QuerySet[AlertRollup] | None:
+    """The rollup rows for a filter, or None when the filter needs the alert table (free text, precise times)."""
+    d = state.data
+    if d.get("q") or d.get("range") == "custom":
+        return None
+    qs = scope_to_user(AlertRollup.objects.all(), user)
+    if d.get("subscription"):
+        qs = qs.filter(subscription_id__in=[int(s) for s in d["subscription"]])
+    if d.get("severity"):
+        qs = qs.filter(severity__in=d["severity"])
+    if d.get("status"):
+        qs = qs.filter(status__in=d["status"])
+    if d.get("type"):
+        qs = qs.filter(alert_type=d["type"])
+    if d.get("plan"):
+        qs = qs.filter(plan=d["plan"])
+    if d.get("vault"):
+        qs = qs.filter(vault_id=d["vault"])
+    start, _ = state.time_bounds()
+    if start:
+        qs = qs.filter(day__gte=start.date())
+    return qs
+
+
+def severity_counts(user: Any, state: FilterState) -> dict[str, Any]:
+    """Counters per severity for the current filter: from the rollup (days), else counted with a cap."""
+    rollup = _rollup_scope(user, state)
+    approximate = state.data.get("range") == "24h"
+    if rollup is not None:
+        counts = dict(rollup.values_list("severity").annotate(n=Sum("count")).order_by())
+        return {
+            "counts": [(s, counts.get(s, 0) or 0) for s in SEVERITY_ORDER],
+            "capped": False,
+            "approximate": approximate,
+        }
+    qs = state.apply(alerts_visible_to(user), with_cursor=False).order_by()
+    counts = Counter()
+    capped = False
+    for severity in SEVERITY_ORDER:
+        n = qs.filter(severity=severity).values("pk")[: COUNT_CAP + 1].count()
+        counts[severity] = min(n, COUNT_CAP)
+        capped = capped or n > COUNT_CAP
+    return {"counts": [(s, counts[s]) for s in SEVERITY_ORDER], "capped": capped, "approximate": False}
+
+
+def trend(user: Any, state: FilterState | None = None, *, days: int = 30) -> dict[str, Any]:
+    """Alerts per day by severity over the last `days` days (from the rollup)."""
+    today = timezone.now().date()
+    first = today - timedelta(days=days - 1)
+    qs = _rollup_scope(user, state) if state is not None else scope_to_user(AlertRollup.objects.all(), user)
+    if qs is None:  # free text: the trend shows the filter without the text
+        qs = _rollup_scope(user, FilterState({**state.data, "q": "", "range": "all"}))  # type: ignore[union-attr]
+    rows = qs.filter(day__gte=first).values_list("day", "severity").annotate(n=Sum("count")).order_by()
+    per_day: dict[date, Counter[str]] = {first + timedelta(days=i): Counter() for i in range(days)}
+    for day, severity, n in rows:
+        if day in per_day:
+            per_day[day][severity] += n or 0
+    series = [
+        {"day": d, **{s: c[s] for s in SEVERITY_ORDER}, "total": sum(c.values())} for d, c in per_day.items()
+    ]
+    return {"days": series, "max": max([d["total"] for d in series] + [1])}
+
+
+def related_alerts(user: Any, alert: Alert, *, limit: int = 10) -> dict[str, list[Alert]]:
+    """Same correlation key; same identity or IP; same vault in the last 7 days (3 queries)."""
+    base = (
+        alerts_visible_to(user)
+        .exclude(pk=alert.pk)
+        .only("id", "title", "severity", "status", "time_generated", "alert_type")
+        .order_by("-time_generated", "-id")
+    )
+    result: dict[str, list[Alert]] = {}
+    result["correlated"] = (
+        list(base.filter(correlation_key=alert.correlation_key)[:limit]) if alert.correlation_key else []
+    )
+    if alert.identity or alert.caller_ip:
+        cond = Q()
+        if alert.identity:
+            cond |= Q(identity=alert.identity)
+        if alert.caller_ip:
+            cond |= Q(caller_ip=alert.caller_ip)
+        week = alert.time_generated - timedelta(days=30)
+        result["same_entity"] = list(base.filter(cond, time_generated__gte=week)[:limit])
+    else:
+        result["same_entity"] = []
+    if alert.vault_id:
+        since = alert.time_generated - timedelta(days=7)
+        result["same_vault"] = list(
+            base.filter(
+                vault_id=alert.vault_id,
+                time_generated__gte=since,
+                time_generated__lte=alert.time_generated + timedelta(days=7),
+            )[:limit]
+        )
+    else:
+        result["same_vault"] = []
+    return result
+
+
+def alert_activity(alert: Alert) -> list[AlertEvent]:
+    return list(alert.events.select_related("actor").order_by("-created_at", "-id")[:200])
+
+
+def alerts_quick_search(user: Any, query: str, *, limit: int = 8) -> list[Alert]:
+    """The top bar's search: an alert id, or text in title / entities / IP / UPN / application."""
+    term = query.strip().lower()
+    if not term:
+        return []
+    qs = (
+        alerts_visible_to(user)
+        .select_related("vault")
+        .only(
+            "id",
+            "title",
+            "alert_type",
+            "severity",
+            "time_generated",
+            "compromised_entity",
+            "vault_id",
+            "vault__name",
+        )
+    )
+    exact = list(qs.filter(Q(arm_id=term) | Q(name__iexact=term) | Q(system_alert_id__iexact=term))[:limit])
+    if exact:
+        return exact
+    return list(qs.filter(search_text__contains=term).order_by("-time_generated", "-id")[:limit])
+
+
+def open_counts_by_severity(user: Any) -> list[tuple[str, int]]:
+    rows = dict(
+        scope_to_user(AlertRollup.objects.filter(status__in=OPEN_STATUSES), user)
+        .values_list("severity")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    return [(s, rows.get(s, 0) or 0) for s in SEVERITY_ORDER]
+
+
+def top_vaults(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
+    rows = (
+        scope_to_user(AlertRollup.objects.filter(status__in=OPEN_STATUSES).exclude(vault_id=0), user)
+        .values("vault_id")
+        .annotate(n=Sum("count"))
+        .order_by("-n")[:limit]
+    )
+    names = dict(
+        vaults_visible_to(user).filter(pk__in=[r["vault_id"] for r in rows]).values_list("pk", "name")
+    )
+    return [{"vault_id": r["vault_id"], "name": names.get(r["vault_id"], "?"), "count": r["n"]} for r in rows]
+
+
+def top_identities(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
+    return list(
+        alerts_visible_to(user)
+        .filter(status__in=OPEN_STATUSES)
+        .exclude(identity="")
+        .values("identity")
+        .annotate(count=Count("id"))
+        .order_by("-count")[:limit]
+    )
+
+
+def alert_type_counts(user: Any) -> dict[str, int]:
+    return dict(
+        scope_to_user(AlertRollup.objects.all(), user)
+        .values_list("alert_type")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )

@@ -1,0 +1,441 @@
+"""Security Center: Overview, Security alerts (list, counters, trend, live banner, bulk, export), alert detail."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+import orjson
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from alerts import selectors
+from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
+from alerts.filters import PAGE_SIZE, FilterState
+from alerts.models import BulkStatusJob, Status
+from alerts.services import alert_set_status, bulk_status_job_create
+from portal.accounts import selectors as access
+from portal.web.http import AuthedRequest
+
+
+def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
+    return [{"label": "Security Center", "url": reverse("alerts:overview")}, *extra]
+
+
+def _state_or_errors(request: AuthedRequest) -> tuple[Any, FilterState | None]:
+    form = selectors.filter_form(request.user, request.GET)
+    if not form.is_valid():
+        return form, None
+    return form, FilterState(form.cleaned_data)
+
+
+@login_required
+@require_GET
+def alert_list(request: AuthedRequest) -> HttpResponse:
+    form, state = _state_or_errors(request)
+    context: dict[str, Any] = {
+        "page_title": "Security alerts",
+        "breadcrumbs": _crumbs({"label": "Security alerts"}),
+        "form": form,
+        "can_write_any": bool(
+            access.subscription_pks_for(request.user, min_rank=30) is None
+            or access.subscription_pks_for(request.user, min_rank=30)
+        ),
+        "statuses": Status.choices,
+    }
+    if state is None:
+        context.update(page=None, invalid=True)
+        template = "alerts/list.html#results" if request.htmx else "alerts/list.html"
+        return render(request, template, context, status=400)
+    page = selectors.alerts_page(request.user, state, page_size=PAGE_SIZE)
+    newest = (
+        selectors.alerts_visible_to(request.user).order_by("-id").values_list("id", flat=True).first() or 0
+    )
+    context.update(
+        page=page,
+        state=state,
+        query=state.urlencode(),
+        newest_id=newest,
+        next_query=state.urlencode(cursor=page.next_cursor) if page.next_cursor else "",
+        first_page=not state.data.get("cursor"),
+    )
+    template = (
+        "alerts/list.html#results"
+        if request.htmx and request.htmx.target == "results"
+        else "alerts/list.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def alert_counters(request: AuthedRequest) -> HttpResponse:
+    """Severity counters and the 30-day chart for the current filter: loaded lazily, outside the list request."""
+    _form, state = _state_or_errors(request)
+    if state is None:
+        return HttpResponseBadRequest("Invalid filter")
+    counts = selectors.severity_counts(request.user, state)
+    chart = selectors.trend(request.user, state)
+    return render(
+        request, "alerts/_counters.html", {"counts": counts, "chart": _chart(chart), "state": state}
+    )
+
+
+def _chart(trend: dict[str, Any], *, width: int = 600, height: int = 120) -> dict[str, Any]:
+    """A server-rendered stacked bar chart (SVG attributes only; no inline style, no script)."""
+    days = trend["days"]
+    step = width / max(len(days), 1)
+    scale = (height - 16) / trend["max"]
+    bars = []
+    for i, day in enumerate(days):
+        y = height - 14
+        for severity in ("Informational", "Low", "Medium", "High"):
+            h = day[severity] * scale
+            if h:
+                y -= h
+                bars.append(
+                    {
+                        "x": round(i * step + 1, 1),
+                        "y": round(y, 1),
+                        "w": round(max(step - 2, 1), 1),
+                        "h": round(h, 1),
+                        "severity": severity.lower(),
+                        "day": day["day"],
+                        "n": day[severity],
+                    }
+                )
+    labels = [
+        {"x": round(i * step + 2, 1), "text": d["day"].strftime("%d %b")}
+        for i, d in enumerate(days)
+        if i % 7 == 0
+    ]
+    return {
+        "bars": bars,
+        "labels": labels,
+        "width": width,
+        "height": height,
+        "max": trend["max"],
+        "days": days,
+    }
+
+
+@login_required
+@require_GET
+def new_alerts_banner(request: AuthedRequest) -> HttpResponse:
+    """Polled by the list: how many alerts matching the filter arrived since the page was drawn (cheap)."""
+    _form, state = _state_or_errors(request)
+    try:
+        since = int(request.GET.get("since", "0"))
+    except ValueError:
+        since = 0
+    count = 0
+    if state is not None:
+        qs = state.apply(selectors.alerts_visible_to(request.user), with_cursor=False).order_by()
+        count = qs.filter(pk__gt=since).values("pk")[:100].count()
+    return render(
+        request,
+        "alerts/_new_banner.html",
+        {"count": count, "since": since, "query": state.urlencode() if state else ""},
+    )
+
+
+@login_required
+@require_GET
+def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    alert = selectors.alert_get_for_user(request.user, pk)
+    tab = "action" if request.GET.get("tab") == "action" else "details"
+    info = BY_TYPE.get(alert.alert_type.removeprefix("SIMULATED_"))
+    return render(
+        request,
+        "alerts/detail.html",
+        {
+            "page_title": alert.title or alert.alert_type,
+            "page_subtitle": "Security alert",
+            "alert": alert,
+            "info": info,
+            "tab": tab,
+            "can_write": access.can_write(request.user, alert.subscription_id),
+            "related": selectors.related_alerts(request.user, alert),
+            "activity": selectors.alert_activity(alert),
+            "statuses": Status.choices,
+            "breadcrumbs": _crumbs(
+                {"label": "Security alerts", "url": reverse("alerts:list")},
+                {"label": alert.title or alert.alert_type},
+            ),
+        },
+    )
+
+
+@login_required
+@require_POST
+def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
+    alert = selectors.alert_get_for_user(request.user, pk, write=True)
+    try:
+        alert = alert_set_status(
+            user=request.user, alert=alert, status=request.POST.get("status", ""), request=request
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return redirect("alerts:detail", pk=pk)
+    if request.htmx:
+        return render(
+            request, "alerts/_status.html", {"alert": alert, "can_write": True, "statuses": Status.choices}
+        )
+    messages.success(
+        request, f"Status set to {Status(alert.status).label}; it is being written back to Azure."
+    )
+    return redirect("alerts:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def bulk_status(request: AuthedRequest) -> HttpResponse:
+    """Change status of the ticked rows (at most a page of them)."""
+    status = request.POST.get("to", "")
+    back = request.POST.get("back", "")
+    back_url = reverse("alerts:list") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
+    if status not in Status.values:
+        messages.error(request, "Choose the status to set.")
+        return redirect(back_url)
+    try:
+        ids = [int(i) for i in request.POST.getlist("ids")][:500]
+    except ValueError:
+        messages.error(request, "The selection was not valid.")
+        return redirect(back_url)
+    if not ids:
+        messages.error(request, "Select at least one alert.")
+        return redirect(back_url)
+    changed = refused = 0
+    for alert in selectors.alerts_visible_to(request.user).filter(pk__in=ids):
+        if access.can_write(request.user, alert.subscription_id):
+            alert_set_status(user=request.user, alert=alert, status=status, request=request, source="bulk")
+            changed += 1
+        else:
+            refused += 1
+    text = f"{changed} alert(s) set to {Status(status).label}; they are being written back to Azure."
+    if refused:
+        text += f" {refused} not changed: your role on their subscription is read-only."
+    messages.success(request, text)
+    return redirect(back_url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk_all(request: AuthedRequest) -> HttpResponse:
+    """'All N alerts matching this filter': the exact N is computed once, when the user confirms."""
+    source = request.GET if request.method == "GET" else request.POST
+    status = source.get("to", "")
+    _form, state = _state_or_errors(request)
+    if state is None or status not in Status.values:
+        messages.error(request, "The filter or the status is not valid.")
+        return redirect("alerts:list")
+    writable = access.subscription_pks_for(request.user, min_rank=30)
+    if writable is not None and not writable:
+        return HttpResponse("Your role is read-only on every subscription.", status=403)
+    if request.method == "GET":
+        total = selectors.exact_count(request.user, state)
+        return render(
+            request,
+            "alerts/bulk_confirm.html",
+            {
+                "page_title": "Change status of all matching alerts",
+                "total": total,
+                "status": status,
+                "status_label": Status(status).label,
+                "query": state.urlencode(),
+                "breadcrumbs": _crumbs(
+                    {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Change status"}
+                ),
+            },
+        )
+    job = bulk_status_job_create(
+        user=request.user,
+        query=state.urlencode(),
+        status=status,
+        total=selectors.exact_count(request.user, state),
+        request=request,
+    )
+    return redirect("alerts:bulk_job", pk=job.pk)
+
+
+@login_required
+@require_GET
+def bulk_job(request: AuthedRequest, pk: int) -> HttpResponse:
+    job = BulkStatusJob.objects.filter(pk=pk, user=request.user).first()
+    if job is None:
+        from django.http import Http404
+
+        raise Http404("No such job")
+    eta = None
+    if job.started_at and job.done and job.state == BulkStatusJob.State.RUNNING:
+        elapsed = (timezone.now() - job.started_at).total_seconds()
+        eta = round(elapsed / (job.done + job.skipped) * (job.total - job.done - job.skipped))
+    context = {
+        "job": job,
+        "eta": eta,
+        "page_title": "Change status of all matching alerts",
+        "status_label": Status(job.status).label,
+        "breadcrumbs": _crumbs({"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Job"}),
+    }
+    template = "alerts/bulk_job.html#progress" if request.htmx else "alerts/bulk_job.html"
+    return render(request, template, context)
+
+
+EXPORT_COLUMNS = [
+    ("id", "Alert ID"),
+    ("title", "Alert title"),
+    ("severity", "Severity"),
+    ("status", "Status"),
+    ("alert_type", "Alert type"),
+    ("plan", "Plan"),
+    ("intent", "MITRE ATT&CK tactics"),
+    ("compromised_entity", "Affected resource"),
+    ("vault__name", "Key vault"),
+    ("subscription__display_name", "Subscription"),
+    ("identity", "Identity"),
+    ("caller_ip", "Caller IP"),
+    ("start_time", "Activity time"),
+    ("time_generated", "Detected time"),
+    ("description", "Description"),
+    ("alert_uri", "Azure portal link"),
+]
+
+
+def _export_rows(user: Any, state: FilterState) -> Any:
+    """Every matching alert, in batches by keyset (bounded memory, no row cap)."""
+    fields = [f for f, _ in EXPORT_COLUMNS]
+    time_index = fields.index("time_generated")
+    data = dict(state.data)
+    while True:
+        qs = FilterState(data).apply(selectors.alerts_visible_to(user))
+        rows = list(qs.values_list(*fields, "severity_rank", "pk")[:2000])
+        if not rows:
+            return
+        yield from (row[: len(fields)] for row in rows)
+        last = rows[-1]
+        data["cursor_values"] = [last[time_index], last[-1]]
+        if data["sort"] == "severity":
+            data["cursor_values"].insert(0, last[-2])
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value: Any) -> Any:
+    """Dates as ISO-8601 UTC; text that a spreadsheet would run as a formula is neutralised."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+@login_required
+@require_GET
+def export(request: AuthedRequest, fmt: str) -> HttpResponse:
+    _form, state = _state_or_errors(request)
+    if state is None:
+        return HttpResponseBadRequest("The filter is not valid.")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    if fmt == "csv":
+        writer = csv.writer(_Echo())
+
+        def csv_stream() -> Any:
+            yield "\ufeff" + writer.writerow([label for _, label in EXPORT_COLUMNS])
+            for row in _export_rows(request.user, state):
+                yield writer.writerow([_csv_cell(v) for v in row])
+
+        response = StreamingHttpResponse(csv_stream(), content_type="text/csv; charset=utf-8")
+    else:
+        keys = [f.replace("__", "_") for f, _ in EXPORT_COLUMNS]
+
+        def json_stream() -> Any:
+            yield "[\n"
+            first = True
+            for row in _export_rows(request.user, state):
+                item = dict(zip(keys, row, strict=True))
+                yield ("" if first else ",\n") + orjson.dumps(item, default=str).decode()
+                first = False
+            yield "\n]\n"
+
+        response = StreamingHttpResponse(json_stream(), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="security-alerts-{stamp}.{fmt}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sample_alerts(request: AuthedRequest) -> HttpResponse:
+    """Sample alerts: Azure's simulate operation creates sample Key Vault alerts; they arrive by the normal sync."""
+    subscriptions = list(access.subscriptions_visible_to(request.user, write=True))
+    if request.method == "POST":
+        sub = access.subscription_get_for_user(
+            request.user, request.POST.get("subscription") or 0, write=True
+        )
+        from alerts.tasks import create_sample_alerts
+
+        create_sample_alerts.delay(sub.pk, request.user.pk)
+        from portal.audit.services import audit_record
+
+        audit_record(actor=request.user, action="alerts.sample_requested", obj=sub, request=request)
+        messages.success(
+            request, f"Sample alerts were requested for {sub}. They appear here after the next sync."
+        )
+        return redirect("alerts:list")
+    return render(
+        request,
+        "alerts/sample.html",
+        {
+            "page_title": "Sample alerts",
+            "subscriptions": subscriptions,
+            "breadcrumbs": _crumbs(
+                {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Sample alerts"}
+            ),
+        },
+    )
+
+
+@login_required
+@require_GET
+def alert_types(request: AuthedRequest) -> HttpResponse:
+    counts = selectors.alert_type_counts(request.user)
+    rows = [
+        {"info": info, "count": counts.get(info.alert_type, 0) + sum(counts.get(a, 0) for a in info.aliases)}
+        for info in KEY_VAULT_ALERT_TYPES
+    ]
+    return render(
+        request,
+        "alerts/types.html",
+        {"page_title": "Alert types", "rows": rows, "breadcrumbs": _crumbs({"label": "Alert types"})},
+    )
+
+
+@login_required
+@require_GET
+def overview(request: AuthedRequest) -> HttpResponse:
+    from pricing.selectors import coverage_by_subscription
+
+    subscriptions = list(access.subscriptions_visible_to(request.user))
+    chart = selectors.trend(request.user)
+    return render(
+        request,
+        "alerts/overview.html",
+        {
+            "page_title": "Overview",
+            "page_subtitle": "Security Center",
+            "open_counts": selectors.open_counts_by_severity(request.user),
+            "chart": _chart(chart),
+            "top_vaults": selectors.top_vaults(request.user),
+            "top_identities": selectors.top_identities(request.user),
+            "coverage": coverage_by_subscription(subscriptions),
+            "breadcrumbs": [{"label": "Security Center"}],
+        },
+    )

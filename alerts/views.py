@@ -6,6 +6,7 @@ import csv
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -62,6 +63,7 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
         state=state,
         query=state.urlencode(),
         newest_id=newest,
+        poll_seconds=settings.LIVE_POLL_SECONDS,
         next_query=state.urlencode(cursor=page.next_cursor) if page.next_cursor else "",
         first_page=not state.data.get("cursor"),
     )
@@ -141,7 +143,12 @@ def new_alerts_banner(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "alerts/_new_banner.html",
-        {"count": count, "since": since, "query": state.urlencode() if state else ""},
+        {
+            "poll_seconds": settings.LIVE_POLL_SECONDS,
+            "count": count,
+            "since": since,
+            "query": state.urlencode() if state else "",
+        },
     )
 
 

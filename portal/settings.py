@@ -303,6 +303,7 @@ AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")
 AZURE_TENANT_ID = env_str("AZURE_TENANT_ID")
 AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID")
 AZURE_SUBSCRIPTION_IDS = [s.lower() for s in env_list("AZURE_SUBSCRIPTION_IDS")]
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)  # how often the alert list asks for new alerts
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300)  # a crashed worker's lease expires after this
 ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)
 ARM_RETRY_BACKOFF = float(env_str("ARM_RETRY_BACKOFF", "0.8"))

@@ -113,4 +113,6 @@ def test_keyvault_sdk_list_uses_the_generic_resources_endpoint(
     seq = http.last_seq()
     resources = list(_kv(emu, credential, sub_id).vaults.list())
     assert len(resources) == 16
-    assert {c["op"] for c in http.requests_since(seq) if c["op"] not in ("token", "openid")} == {"resources.list"}
+    assert {c["op"] for c in http.requests_since(seq) if c["op"] not in ("token", "openid")} == {
+        "resources.list"
+    }

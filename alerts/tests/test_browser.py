@@ -1,0 +1,248 @@
+"""The Security alerts blade in real headless Chromium, against the emulator (real SDK, real Celery worker)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from alerts.models import Alert, BulkStatusJob
+from portal.accounts.models import Role
+from portal.inventory.sync import sync_subscription
+from portal.testing.factories import grant, make_user
+from portal.testing.fixtures import sign_in, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(emulator):
+    """The emulator's demo subscriptions, synced; an analyst who is Security Admin of all of them."""
+    subs = emulator.discover()
+    for sub in subs:
+        sync_subscription(sub.pk, trigger="test")
+    analyst = make_user("sam")
+    for sub in subs:
+        grant(analyst, sub, Role.SECURITY_ADMIN)
+    return {"subs": subs, "user": analyst}
+
+
+def test_filter_by_severity_and_vault_then_open_an_alert(page, live_server, world, browser_events):
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/")
+    page.get_by_label("Medium", exact=True).check()
+    page.wait_for_url(lambda url: "severity=Medium" in url)  # the filter lives in the URL
+    page.wait_for_function(
+        "[...document.querySelectorAll('#alerts-table tbody tr td:nth-child(2)')].every(td => td.innerText.trim() === 'Medium')"
+    )
+    assert page.locator("#alerts-table tbody tr").count() > 0
+    # ...and a vault: pick the vault of a Medium alert
+    expected = Alert.objects.filter(
+        severity="Medium", status__in=["Active", "InProgress"], vault__isnull=False
+    ).first()
+    page.get_by_label("Key vault", exact=True).select_option(str(expected.vault_id))
+    page.wait_for_url(lambda url: f"vault={expected.vault_id}" in url)
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#alerts-table tbody tr td:nth-child(4)')].every(td => td.innerText.includes({expected.vault.name!r}))"
+    )
+    # the back button restores the previous filter (filters live in the URL)
+    page.go_back()
+    page.wait_for_url(lambda url: f"vault={expected.vault_id}" not in url)
+    page.go_forward()
+    page.locator("#alerts-table tbody tr a").first.click()
+    page.wait_for_url("**/alerts/*/")
+    assert page.get_by_role("heading", name="Entities").is_visible()
+    browser_events.assert_clean()
+
+
+def test_change_status_pending_then_confirmed_by_azure(
+    page, live_server, world, celery_worker, emulator, browser_events
+):
+    alert = Alert.objects.filter(status="Active").order_by("-time_generated").first()
+    sign_in(page, live_server, world["user"])
+    page.goto(f"/alerts/{alert.pk}/")
+    page.get_by_label("Change status").select_option("Dismissed")
+    page.get_by_role("button", name="Change status").click()
+    page.locator("#alert-status .status-dismissed").wait_for()
+    # pending until the worker's write-back is confirmed by the emulator (204)
+    wait_for(
+        lambda: Alert.objects.get(pk=alert.pk).pending_status == "",
+        timeout=30,
+        what=f"write-back confirmed\n{celery_worker.logs()}",
+    )
+    assert emulator.control("GET", "alerts", id=alert.azure_id)["properties"]["status"] == "Dismissed"
+    page.reload()
+    assert page.locator("#alert-status .badge.pending").count() == 0
+    assert "Status change confirmed by Azure" in page.locator("#activity-title + ol").inner_text()
+    browser_events.assert_clean()
+
+
+def test_bulk_dismiss_everything_matching_a_filter(page, live_server, world, celery_worker, browser_events):
+    target = Alert.objects.filter(status__in=["Active", "InProgress"], alert_type="KV_TORAccess")
+    expected = target.count()
+    assert expected > 1
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/?type=KV_TORAccess")
+    page.get_by_role("link", name="…or all alerts matching this filter").click()
+    assert page.get_by_text(f"{expected} alerts match this filter").is_visible()
+    page.get_by_role("button", name=f"Set {expected} alerts to Dismissed").click()
+    page.wait_for_url("**/bulk/jobs/*/")
+    page.get_by_text("Back to the alerts").wait_for(timeout=30_000)
+    job = BulkStatusJob.objects.get()
+    assert job.state == "done" and job.done == expected
+    assert not Alert.objects.filter(alert_type="KV_TORAccess", status__in=["Active", "InProgress"]).exists()
+    browser_events.assert_clean()
+
+
+def test_keyboard_navigation(page, live_server, world, browser_events):
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/")
+    page.locator("h1").click()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    rows = page.locator("#alerts-table tbody tr")
+    assert "is-current" in rows.nth(0).get_attribute("class")
+    page.keyboard.press("x")
+    assert rows.nth(0).locator("input[type=checkbox]").is_checked()
+    assert page.locator("[data-selection-count]").inner_text() == "1 selected"
+    href = rows.nth(0).get_attribute("data-row-url")
+    page.locator("body").focus()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{href}")
+    browser_events.assert_clean()
+
+
+def test_new_alerts_banner_after_a_sync(page, live_server, world, emulator, settings, browser_events):
+    settings.LIVE_POLL_SECONDS = 1
+    sub = world["subs"][0]
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/")
+    rows_before = page.locator("#alerts-table tbody tr").count()
+    emulator.add_alerts(sub.subscription_id, count=2, alert_type="KV_SuspiciousIPAccess", severity="Medium")
+    sync_subscription(sub.pk, trigger="test")
+    banner = page.get_by_role("link", name="2 new alerts — show them")
+    banner.wait_for(timeout=15_000)
+    assert page.locator("#alerts-table tbody tr").count() == rows_before  # rows don't jump
+    banner.click()
+    page.wait_for_function("document.querySelectorAll('.new-banner').length === 0")
+    browser_events.assert_clean()
+
+
+def test_sample_alerts_arrive_through_the_sync(page, live_server, world, celery_worker, browser_events):
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/")
+    page.get_by_role("link", name="Sample alerts").click()
+    page.get_by_label("Subscription").select_option(str(world["subs"][0].pk))
+    page.get_by_role("button", name="Create sample alerts").click()
+    page.get_by_text("Sample alerts were requested").wait_for()
+    wait_for(
+        lambda: Alert.objects.filter(title__startswith="[SAMPLE ALERT]").count() >= 14,
+        timeout=60,
+        what=f"sample alerts synced\n{celery_worker.logs()}",
+    )
+    page.goto("/alerts/?q=sample alert")
+    assert page.locator("#alerts-table tbody tr").count() >= 14
+    browser_events.assert_clean()
+
+
+def test_overview_and_alert_types_pages(page, live_server, world, browser_events):
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/overview/")
+    assert page.get_by_role("heading", name="Open alerts by severity").is_visible()
+    assert page.locator(".chart svg rect").count() > 0
+    page.get_by_role("link", name="Alert types").first.click()
+    assert page.locator("table code").count() == 14
+    browser_events.assert_clean()
+
+
+def test_csv_export_of_the_whole_table(page, live_server, world, browser_events):
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/?status=Active&status=InProgress&status=Resolved&status=Dismissed")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV report").click()
+    text = open(info.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) - 1 == Alert.objects.count() > 400
+    browser_events.assert_clean()
+
+
+PAYLOADS = [
+    "<script>alert('t')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg onload=alert(2)>",
+    "javascript:alert(3)",
+    "{{7*7}} {% debug %}",
+    "<iframe src=javascript:alert(4)>",
+    "</textarea><script>alert(5)</script>",
+    '<a href="javascript:alert(6)">x</a>',
+    "<style>body{display:none}</style>",
+    "' onmouseover='alert(7)",
+]
+
+
+def test_an_alert_full_of_xss_payloads_runs_nothing(page, live_server, world, emulator, browser_events):
+    sub = world["subs"][0]
+    p = PAYLOADS
+    overrides = {
+        "alertDisplayName": p[0] + p[1],
+        "description": p[2] + p[4],
+        "compromisedEntity": p[1],
+        "remediationSteps": p,
+        "intent": p[5],
+        "productName": p[3],
+        "alertUri": p[3],
+        "extendedProperties": {f"{x} key": x for x in p},
+        "extendedLinks": [
+            {"Href": p[3], "Label": p[0], "Category": p[1]},
+            {"Href": "data:text/html,<script>alert(8)</script>", "Label": p[2]},
+        ],
+        "entities": [
+            {
+                "$id": "1",
+                "address": p[1],
+                "type": "ip",
+                "location": {"city": p[0], "countryCode": p[2], "asn": p[3]},
+            },
+            {"$id": "2", "name": p[0], "upnSuffix": p[1], "displayName": p[6], "type": "account"},
+            {"$id": "3", "appId": p[7], "name": p[8], "type": "cloud-application"},
+            {"$id": "4", "weird": p[9], "type": p[0]},
+        ],
+        "supportingEvidence": {
+            "type": "tabularEvidences",
+            "title": p[0],
+            "columns": [p[1], "b"],
+            "rows": [[p[2], p[3]]],
+        },
+        "techniques": [p[0]],
+        "correlationKey": p[1],
+    }
+    emulator.add_alerts(sub.subscription_id, count=1, alert_type="KV_TORAccess", overrides=overrides)
+    sync_subscription(sub.pk, trigger="test")
+    alert = Alert.objects.get(description__startswith="<svg")
+    sign_in(page, live_server, world["user"])
+    for url in (
+        f"/alerts/{alert.pk}/",
+        f"/alerts/{alert.pk}/?tab=action",
+        "/alerts/?q=onerror",
+        "/search/?q=script",
+        "/alerts/overview/",
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        injected = page.evaluate(
+            """() => [...document.querySelectorAll('img[src="x"], svg[onload], iframe, main script, [onerror], [onmouseover], main style')]
+                .map(e => e.outerHTML.slice(0, 80))"""
+        )
+        assert injected == [], (url, injected)
+        bad_links = page.evaluate(
+            "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')).filter(h => /^(javascript|data):/i.test(h))"
+        )
+        assert bad_links == [], (url, bad_links)
+    page.goto(f"/alerts/{alert.pk}/")
+    assert (
+        "{{7*7}} {% debug %}" in page.locator("#desc-title + p").inner_text()
+    )  # shown as text, not evaluated
+    browser_events.assert_clean()

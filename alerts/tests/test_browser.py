@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
@@ -163,7 +164,7 @@ def test_csv_export_of_the_whole_table(page, live_server, world, browser_events)
     page.goto("/alerts/?status=Active&status=InProgress&status=Resolved&status=Dismissed")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download CSV report").click()
-    text = open(info.value.path(), encoding="utf-8-sig").read()
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) - 1 == Alert.objects.count() > 400
     browser_events.assert_clean()

@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
-from alerts.models import Alert, Severity, Status
+from alerts.models import SEVERITY_RANK, Alert, Severity, Status
 from pricing.plans import PLANS
 
 RANGES = [
@@ -156,7 +157,7 @@ class FilterState:
         if d.get("subscription"):
             qs = qs.filter(subscription_id__in=[int(s) for s in d["subscription"]])
         if d.get("severity"):
-            qs = qs.filter(severity__in=d["severity"])
+            qs = qs.filter(severity_rank__in=[SEVERITY_RANK[s] for s in d["severity"]])
         if d.get("status"):
             qs = qs.filter(status__in=d["status"])
         start, end = self.time_bounds()
@@ -182,16 +183,12 @@ class FilterState:
         return qs
 
     def _after(self, qs: QuerySet[Alert], values: list[Any]) -> QuerySet[Alert]:
-        """Keyset pagination: rows strictly after the cursor in the sort order (a row-value comparison)."""
+        """Keyset pagination: rows strictly after the cursor, as one row-value comparison that the composite
+        indexes serve: (time_generated, id) < (t, i), or (severity_rank, time_generated, id) < (r, t, i)."""
+        columns = [F("time_generated"), F("id")]
         if self.data["sort"] == "severity":
-            rank, when, pk = values
-            return qs.filter(
-                Q(severity_rank__lt=rank)
-                | Q(severity_rank=rank, time_generated__lt=when)
-                | Q(severity_rank=rank, time_generated=when, id__lt=pk)
-            )
-        when, pk = values
-        return qs.filter(Q(time_generated__lt=when) | Q(time_generated=when, id__lt=pk))
+            columns.insert(0, F("severity_rank"))
+        return qs.filter(TupleLessThan(Tuple(*columns), tuple(values)))
 
     def time_bounds(self) -> tuple[datetime | None, datetime | None]:
         rng = self.data.get("range", "all")

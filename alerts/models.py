@@ -33,11 +33,17 @@ OPEN_STATUSES = (Status.ACTIVE, Status.IN_PROGRESS)
 
 
 class Alert(models.Model):
+    # FK indexes are left to the composite indexes below (fewer indexes: faster sync inserts).
     subscription = models.ForeignKey(
-        "inventory.Subscription", on_delete=models.PROTECT, related_name="alerts"
+        "inventory.Subscription", on_delete=models.PROTECT, related_name="alerts", db_index=False
     )
     vault = models.ForeignKey(
-        "inventory.KeyVault", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+        "inventory.KeyVault",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        db_index=False,
     )
     arm_id = models.CharField(
         "Alert ID", max_length=600, unique=True
@@ -54,9 +60,7 @@ class Alert(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     azure_status = models.CharField(max_length=20, blank=True)
     intent = models.CharField("MITRE ATT&CK tactics", max_length=200, blank=True)
-    plan = models.CharField(
-        max_length=60, blank=True, db_index=True
-    )  # pricing name: KeyVaults, VirtualMachines...
+    plan = models.CharField(max_length=60, blank=True)  # pricing name: KeyVaults, VirtualMachines...
     product_component_name = models.CharField(max_length=100, blank=True)
     product_name = models.CharField(max_length=200, blank=True)
     vendor_name = models.CharField(max_length=100, blank=True)
@@ -100,6 +104,7 @@ class Alert(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="suppressed_alerts",
+        db_index=False,
     )
 
     class Meta:
@@ -110,11 +115,31 @@ class Alert(models.Model):
             models.Index(
                 fields=["subscription", "status", "-time_generated", "-id"], name="alert_sub_status_time_idx"
             ),
-            models.Index(fields=["severity_rank", "-time_generated", "-id"], name="alert_sev_time_idx"),
+            models.Index(fields=["-severity_rank", "-time_generated", "-id"], name="alert_sev_time_idx"),
             models.Index(fields=["vault", "-time_generated", "-id"], name="alert_vault_time_idx"),
             models.Index(fields=["alert_type", "-time_generated", "-id"], name="alert_type_time_idx"),
+            models.Index(fields=["plan", "-time_generated", "-id"], name="alert_plan_time_idx"),
             models.Index(
                 fields=["pending_status"], name="alert_pending_idx", condition=~Q(pending_status="")
+            ),
+            models.Index(
+                fields=["correlation_key"], name="alert_correlation_idx", condition=~Q(correlation_key="")
+            ),
+            models.Index(
+                fields=["suppressed_by"],
+                name="alert_suppressed_idx",
+                condition=Q(suppressed_by__isnull=False),
+            ),
+            # related alerts and the search for an identity or an IP
+            models.Index(
+                fields=["identity", "-time_generated", "-id"],
+                name="alert_identity_time_idx",
+                condition=~Q(identity=""),
+            ),
+            models.Index(
+                fields=["caller_ip", "-time_generated", "-id"],
+                name="alert_ip_time_idx",
+                condition=~Q(caller_ip=""),
             ),
         ]
         ordering = ["-time_generated", "-id"]
@@ -219,10 +244,23 @@ class SuppressionRule(models.Model):
     expiration_date = models.DateTimeField(null=True, blank=True)
     conditions = FastJSONField(default=list, blank=True)  # suppressionAlertsScope.allOf
     last_modified_utc = models.DateTimeField(null=True, blank=True)  # Azure's
-    in_azure = models.BooleanField(default=False)
-    local_only = models.BooleanField(default=False)
-    synced_at = models.DateTimeField(null=True, blank=True)
+    in_azure = models.BooleanField("In Azure", default=False)
+    local_only = models.BooleanField(
+        "Local only", default=False, help_text="Applied by this portal, not created in Azure."
+    )
+    synced_at = models.DateTimeField("Last in step with Azure", null=True, blank=True)
+    local_modified_at = models.DateTimeField(null=True, blank=True)  # changed here since the last sync
+    push_state = models.CharField(max_length=20, blank=True)  # "", "pending", "failed"
+    push_error = models.TextField(blank=True)
     content_hash = models.CharField(max_length=32, blank=True)
+    suppressed_count = models.PositiveIntegerField("Alerts suppressed", default=0)
+    last_match_at = models.DateTimeField("Last match", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

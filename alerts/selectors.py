@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from alerts.filters import AlertFilterForm, FilterState
@@ -152,38 +153,46 @@ def trend(user: Any, state: FilterState | None = None, *, days: int = 30) -> dic
 
 
 def related_alerts(user: Any, alert: Alert, *, limit: int = 10) -> dict[str, list[Alert]]:
-    """Same correlation key; same identity or IP; same vault in the last 7 days (3 queries)."""
+    """Same correlation key; same identity or IP (30 days); same vault (within 7 days): one UNION query, each part
+    walking its own (column, time) index."""
     base = (
         alerts_visible_to(user)
         .exclude(pk=alert.pk)
         .only("id", "title", "severity", "status", "time_generated", "alert_type")
         .order_by("-time_generated", "-id")
     )
-    result: dict[str, list[Alert]] = {}
-    result["correlated"] = (
-        list(base.filter(correlation_key=alert.correlation_key)[:limit]) if alert.correlation_key else []
-    )
-    if alert.identity or alert.caller_ip:
-        cond = Q()
-        if alert.identity:
-            cond |= Q(identity=alert.identity)
-        if alert.caller_ip:
-            cond |= Q(caller_ip=alert.caller_ip)
-        week = alert.time_generated - timedelta(days=30)
-        result["same_entity"] = list(base.filter(cond, time_generated__gte=week)[:limit])
-    else:
-        result["same_entity"] = []
+    month = alert.time_generated - timedelta(days=30)
+    parts = []
+    if alert.correlation_key:
+        parts.append(("correlated", base.filter(correlation_key=alert.correlation_key)))
+    if alert.identity:
+        parts.append(("same_entity", base.filter(identity=alert.identity, time_generated__gte=month)))
+    if alert.caller_ip:
+        parts.append(("same_entity", base.filter(caller_ip=alert.caller_ip, time_generated__gte=month)))
     if alert.vault_id:
-        since = alert.time_generated - timedelta(days=7)
-        result["same_vault"] = list(
-            base.filter(
-                vault_id=alert.vault_id,
-                time_generated__gte=since,
-                time_generated__lte=alert.time_generated + timedelta(days=7),
-            )[:limit]
+        parts.append(
+            (
+                "same_vault",
+                base.filter(
+                    vault_id=alert.vault_id,
+                    time_generated__gte=alert.time_generated - timedelta(days=7),
+                    time_generated__lte=alert.time_generated + timedelta(days=7),
+                ),
+            )
         )
-    else:
-        result["same_vault"] = []
+    result: dict[str, list[Alert]] = {"correlated": [], "same_entity": [], "same_vault": []}
+    if not parts:
+        return result
+    queries = [qs.annotate(related_kind=Value(kind, output_field=CharField()))[:limit] for kind, qs in parts]
+    if len(queries) > 1 and connection.features.supports_slicing_ordering_in_compound:
+        rows = list(queries[0].union(*queries[1:], all=True))
+    else:  # SQLite: no LIMIT inside a UNION's parts, so one query per part
+        rows = [row for q in queries for row in q]
+    seen: dict[str, set[int]] = {k: set() for k in result}
+    for row in sorted(rows, key=lambda a: (a.time_generated, a.pk), reverse=True):
+        if row.pk not in seen[row.related_kind] and len(result[row.related_kind]) < limit:
+            seen[row.related_kind].add(row.pk)
+            result[row.related_kind].append(row)
     return result
 
 

@@ -141,7 +141,28 @@ def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) 
     """
     if not alert_ids:
         return
-    log.debug("%d new alerts in subscription %s (backlog=%s)", len(alert_ids), subscription_pk, backlog)
+    from alerts.suppression_services import apply_rules_to_alerts
+
+    suppressed = set(apply_rules_to_alerts(alert_ids=alert_ids, subscription_pk=subscription_pk).suppressed)
+    fresh = [pk for pk in alert_ids if pk not in suppressed]
+    log.debug(
+        "%d new alerts in subscription %s (backlog=%s), %d suppressed",
+        len(alert_ids),
+        subscription_pk,
+        backlog,
+        len(suppressed),
+    )
+    if fresh and not backlog:
+        notify_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
+
+
+def notify_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> None:
+    """Email notifications of new alerts (the notifications module plugs in here)."""
+    try:
+        from alerts.notifications import queue_new_alert_notifications
+    except ImportError:  # not built yet
+        return
+    queue_new_alert_notifications(alert_ids=alert_ids, subscription_pk=subscription_pk)
 
 
 def bulk_status_job_create(

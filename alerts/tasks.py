@@ -89,3 +89,68 @@ def create_sample_alerts(subscription_pk: int, user_pk: int | None = None) -> st
         return f"failed: {exc}"
     sync_subscription.delay(subscription.pk, trigger="sample-alerts")
     return "requested"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_rule")
+def push_rule(self, rule_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """Create or update a suppression rule in Azure (PUT, 200 only)."""
+    from alerts.models import SuppressionRule
+    from alerts.suppression import rule_properties
+    from alerts.suppression_services import rule_pushed
+
+    rule = SuppressionRule.objects.select_related("subscription__connection").filter(pk=rule_pk).first()
+    if rule is None or rule.local_only:
+        return "nothing to push"
+    subscription = rule.subscription
+    try:
+        result = operations.put_suppression_rule(
+            config_for(subscription.connection),
+            subscription.subscription_id,
+            rule.name,
+            rule_properties(rule),
+        )
+    except errors.TRANSIENT as exc:
+        if self.request.retries < 5:
+            raise self.retry(
+                countdown=_backoff(self.request.retries, getattr(exc, "retry_after", None))
+            ) from exc
+        rule_pushed(rule_pk=rule.pk, result=None, error=str(exc))
+        return f"failed: {exc}"
+    except errors.ArmError as exc:
+        rule_pushed(rule_pk=rule.pk, result=None, error=exc.message or str(exc))
+        return f"refused: {exc}"
+    rule_pushed(rule_pk=rule.pk, result=result)
+    return "in step"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.delete_rule_in_azure")
+def delete_rule_in_azure(self, subscription_pk: int, name: str, rule_pk: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """DELETE a suppression rule in Azure (204 only). With rule_pk, the local rule stays (it became local-only)."""
+    from alerts.models import SuppressionRule
+    from portal.inventory.models import Subscription
+
+    subscription = Subscription.objects.select_related("connection").get(pk=subscription_pk)
+    try:
+        operations.delete_suppression_rule(
+            config_for(subscription.connection), subscription.subscription_id, name
+        )
+    except errors.ArmNotFound:
+        pass
+    except errors.TRANSIENT as exc:
+        if self.request.retries < 5:
+            raise self.retry(
+                countdown=_backoff(self.request.retries, getattr(exc, "retry_after", None))
+            ) from exc
+        if rule_pk:
+            SuppressionRule.objects.filter(pk=rule_pk).update(push_state="failed", push_error=str(exc)[:2000])
+        return f"failed: {exc}"
+    if rule_pk:
+        SuppressionRule.objects.filter(pk=rule_pk).update(in_azure=False, push_state="", push_error="")
+    return "deleted"
+
+
+@shared_task(name="alerts.expire_rules")
+def expire_rules() -> int:
+    from alerts.suppression_services import expire_rules as expire
+
+    return expire()

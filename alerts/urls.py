@@ -1,6 +1,6 @@
 from django.urls import path
 
-from alerts import views
+from alerts import rule_views, views
 
 app_name = "alerts"
 
@@ -16,6 +16,12 @@ urlpatterns = [
     path("bulk/jobs/<int:pk>/", views.bulk_job, name="bulk_job"),
     path("sample/", views.sample_alerts, name="sample"),
     path("types/", views.alert_types, name="types"),
+    path("rules/", rule_views.rule_list, name="rules"),
+    path("rules/new/", rule_views.rule_create, name="rule_create"),
+    path("rules/<int:pk>/", rule_views.rule_edit, name="rule_edit"),
+    path("rules/<int:pk>/state/", rule_views.rule_state, name="rule_state"),
+    path("rules/<int:pk>/delete/", rule_views.rule_remove, name="rule_delete"),
+    path("rules/<int:pk>/apply/", rule_views.rule_apply, name="rule_apply"),
     path("<int:pk>/", views.alert_detail, name="detail"),
     path("<int:pk>/status/", views.alert_status, name="status"),
 ]

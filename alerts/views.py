@@ -21,6 +21,7 @@ from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import BulkStatusJob, Status
 from alerts.services import alert_set_status, bulk_status_job_create
+from feedback.views import panel_context as feedback_panel
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
 
@@ -170,6 +171,7 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "can_write": access.can_write(request.user, alert.subscription_id),
             "related": selectors.related_alerts(request.user, alert),
             "activity": selectors.alert_activity(alert),
+            **feedback_panel(request.user, alert),
             "statuses": Status.choices,
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")},

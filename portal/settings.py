@@ -297,12 +297,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.inventory.tasks.sync_all",
         "schedule": float(SYNC_INTERVAL_SECONDS),
     },
+    "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
 }
 AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
 AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")
 AZURE_TENANT_ID = env_str("AZURE_TENANT_ID")
 AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID")
 AZURE_SUBSCRIPTION_IDS = [s.lower() for s in env_list("AZURE_SUBSCRIPTION_IDS")]
+FEEDBACK_SUGGESTION_THRESHOLD = env_int("FEEDBACK_SUGGESTION_THRESHOLD", 3)  # "not useful" answers -> a rule
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)  # how often the alert list asks for new alerts
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300)  # a crashed worker's lease expires after this
 ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)

@@ -1,27 +1,34 @@
-"""Defender plans: synced from Azure; changes saved as pending and written back by a task."""
+"""Defender plans: synced from Azure; changes saved as pending and written back to Azure by a task."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 
 from alerts.parsing import content_hash, parse_time
+from portal.accounts.selectors import can_write
+from portal.audit.services import audit_record
 from portal.inventory.models import Subscription
 from pricing.models import Pricing
+
+TIERS = {"free": "Free", "standard": "Standard"}
+KEY_VAULT_DEFAULT_SUB_PLAN = "PerKeyVault"
+_DURATION = re.compile(
+    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
 
 
 def parse_duration(value: Any) -> timedelta | None:
     """ISO-8601 durations as ARM sends them (PT0S, P29DT23H10M, PT12H30M5.5S)."""
     if not isinstance(value, str) or not value.startswith("P"):
         return None
-    import re
-
-    match = re.fullmatch(
-        r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
-        value,
-    )
+    match = _DURATION.fullmatch(value)
     if not match:
         return None
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
@@ -33,7 +40,7 @@ def parse_duration(value: Any) -> timedelta | None:
 def pricing_fields(item: dict[str, Any], now: Any) -> dict[str, Any]:
     props = item.get("properties") or {}
     return {
-        "tier": "Standard" if str(props.get("pricingTier", "")).lower() == "standard" else "Free",
+        "tier": TIERS.get(str(props.get("pricingTier", "")).lower(), "Free"),
         "sub_plan": str(props.get("subPlan") or "")[:60],
         "free_trial_remaining": parse_duration(props.get("freeTrialRemainingTime")),
         "free_trial_read_at": now,
@@ -81,3 +88,103 @@ def pricings_sync(*, subscription: Subscription, items: list[dict[str, Any]], no
             pricing.save(update_fields=list(fields))
         changed += 1
     return changed
+
+
+def _desired_sub_plan(pricing: Pricing, tier: str) -> str:
+    """Key Vault's sub-plan: PerKeyVault by default; a subscription already on legacy PerTransaction keeps it."""
+    if pricing.name != "KeyVaults" or tier != "Standard":
+        return ""
+    if pricing.sub_plan == "PerTransaction" and pricing.tier == "Standard":
+        return "PerTransaction"
+    return KEY_VAULT_DEFAULT_SUB_PLAN
+
+
+def plans_save(
+    *, user: Any, subscription: Subscription, desired: dict[str, str], request: HttpRequest | None = None
+) -> list[Pricing]:
+    """Set plans On (Standard) / Off (Free). Only changed plans are written; returns them (now pending).
+
+    Unknown plans or tiers are refused before anything changes. Deprecated plans cannot be turned on.
+    """
+    if user is not None and not can_write(user, subscription.pk):
+        raise PermissionDenied("Only Security Admins and Owners of this subscription change its plans.")
+    normalised: dict[str, str] = {}
+    for name, tier in desired.items():
+        value = TIERS.get(str(tier).lower())
+        if value is None:
+            raise ValidationError(f"Unknown pricing tier {tier!r} for {name} (use Standard or Free).")
+        normalised[name] = value
+    changed: list[Pricing] = []
+    with transaction.atomic():
+        plans = {p.name: p for p in Pricing.objects.select_for_update().filter(subscription=subscription)}
+        unknown = sorted(set(normalised) - set(plans))
+        if unknown:
+            raise ValidationError(f"Unknown plan(s): {', '.join(unknown)}.")
+        for name, tier in normalised.items():
+            pricing = plans[name]
+            current = pricing.pending_tier or pricing.tier
+            if current == tier:
+                continue  # unchanged (also a double submit)
+            if tier == "Standard" and pricing.deprecated:
+                raise ValidationError(
+                    f"{name} is deprecated and can't be turned on"
+                    f"{'; use ' + ', '.join(pricing.replaced_by) if pricing.replaced_by else ''}."
+                )
+            before = {"tier": pricing.tier, "sub_plan": pricing.sub_plan, "pending": pricing.pending_tier}
+            pricing.pending_tier = tier
+            pricing.pending_sub_plan = _desired_sub_plan(pricing, tier)
+            pricing.pending_since = timezone.now()
+            pricing.pending_error = ""
+            pricing.save(update_fields=["pending_tier", "pending_sub_plan", "pending_since", "pending_error"])
+            audit_record(
+                actor=user,
+                action="plan.set_tier",
+                obj=pricing,
+                before=before,
+                after={"tier": tier, "sub_plan": pricing.pending_sub_plan},
+                request=request,
+                subscription=subscription,
+            )
+            changed.append(pricing)
+        from pricing.tasks import push_pricing
+
+        for pricing in changed:
+            pk = pricing.pk
+            transaction.on_commit(lambda pk=pk: push_pricing.delay(pk))
+    return changed
+
+
+def pricing_push_result(
+    *, pricing_pk: int, tier: str, result: dict[str, Any] | None = None, error: str = ""
+) -> None:
+    """Azure's answer to a plan change: confirmed (store what Azure returned) or refused (shown on the row)."""
+    now = timezone.now()
+    with transaction.atomic():
+        pricing = Pricing.objects.select_for_update().select_related("subscription").get(pk=pricing_pk)
+        if pricing.pending_tier != tier:
+            return  # superseded by a newer change
+        if result is not None:
+            for key, value in pricing_fields(result, now).items():
+                setattr(pricing, key, value)
+            pricing.pending_tier = pricing.pending_sub_plan = pricing.pending_error = pricing.last_error = ""
+            pricing.pending_since = None
+            pricing.save()
+            audit_record(
+                actor=None,
+                action="plan.confirmed",
+                obj=pricing,
+                after={"tier": pricing.tier, "sub_plan": pricing.sub_plan},
+                subscription=pricing.subscription,
+            )
+        else:
+            pricing.pending_tier = pricing.pending_sub_plan = ""
+            pricing.pending_since = None
+            pricing.last_error = error[:2000]
+            pricing.save(update_fields=["pending_tier", "pending_sub_plan", "pending_since", "last_error"])
+            audit_record(
+                actor=None,
+                action="plan.refused",
+                obj=pricing,
+                after={"tier": tier, "error": error[:500]},
+                subscription=pricing.subscription,
+            )

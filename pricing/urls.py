@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from pricing import views
 
 app_name = "pricing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.subscriptions, name="subscriptions"),
+    path("<int:pk>/", views.plans, name="plans"),
+]

@@ -159,7 +159,9 @@ def test_detail_page_renders_everything_in_at_most_ten_queries(client, data):
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(reverse("alerts:detail", args=[alert.pk]))
     assert response.status_code == 200
-    assert len(ctx.captured_queries) <= 10, [q["sql"][:100] for q in ctx.captured_queries]
+    # 10 on PostgreSQL (related alerts in one UNION); SQLite can't LIMIT inside a UNION: one query per part
+    budget = 10 if connection.features.supports_slicing_ordering_in_compound else 12
+    assert len(ctx.captured_queries) <= budget, [q["sql"][:100] for q in ctx.captured_queries]
     body = response.content.decode()
     for text in (
         "Access from a TOR exit node",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
 from portal.accounts.selectors import get_for_user, scope_to_user
@@ -36,12 +36,12 @@ def sync_indicator_for(user: Any) -> dict[str, Any] | None:
 
 def _sync_indicator(user: Any) -> dict[str, Any] | None:
     subscriptions = scope_to_user(Subscription.objects.all(), user, field="pk")
-    last = subscriptions.aggregate(last=Max("last_sync_completed_at"))["last"]
-    running = scope_to_user(SyncRun.objects.filter(status=SyncRun.Status.RUNNING), user).exists()
+    figures = subscriptions.aggregate(
+        last=Max("last_sync_completed_at"),
+        running=Count("sync_runs", filter=Q(sync_runs__status=SyncRun.Status.RUNNING)),
+    )
     try:
         url = reverse("inventory:sync_status")
     except NoReverseMatch:
         url = ""
-    if last is None and not running and not url:
-        return None
-    return {"last": last, "running": running, "url": url, "failed": False}
+    return {"last": figures["last"], "running": bool(figures["running"]), "url": url, "failed": False}

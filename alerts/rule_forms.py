@@ -1,0 +1,178 @@
+"""The suppression rule form (portal and admin): conditions as rows of field / operator / value(s)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django import forms
+
+from alerts.catalog import KEY_VAULT_ALERT_TYPES
+from alerts.models import SuppressionRule
+from alerts.suppression import AZURE_FIELDS, LOCAL_FIELDS, REASONS
+
+CONDITION_ROWS = 5
+OPERATORS = [("equals", "Equals"), ("contains", "Contains")]
+
+
+class RuleForm(forms.Form):
+    subscription = forms.TypedChoiceField(label="Subscription", coerce=int)
+    name = forms.CharField(
+        label="Rule name",
+        max_length=50,
+        help_text="2–50 characters: letters, digits, - and _, starting with a letter or a digit.",
+    )
+    alert_type = forms.ChoiceField(label="Alert type")
+    state = forms.ChoiceField(label="State", choices=[("Enabled", "Enabled"), ("Disabled", "Disabled")])
+    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *REASONS])
+    expiration_date = forms.DateField(
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional. The rule stops suppressing at the end of this day (UTC).",
+    )
+    comment = forms.CharField(
+        label="Comment",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Why the rule exists. Required when the reason is Other.",
+    )
+    local_only = forms.BooleanField(
+        label="Keep this rule in the portal only (don't create it in Azure)", required=False
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        subscriptions: list[tuple[int, str]],
+        seen_types: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["subscription"].choices = [(pk, name) for pk, name in subscriptions]
+        known = [(t.alert_type, f"{t.display_name} ({t.alert_type})") for t in KEY_VAULT_ALERT_TYPES]
+        known_types = {t for t, _ in known}
+        extra = [(t, t) for t in sorted(set(seen_types or [])) if t not in known_types]
+        self.fields["alert_type"].choices = [("*", "All alert types (*)"), *known, *extra]
+        field_choices = [("", "—"), ("Azure fields", AZURE_FIELDS), ("Portal-only fields", LOCAL_FIELDS)]
+        for i in range(CONDITION_ROWS):
+            self.fields[f"c{i}_field"] = forms.ChoiceField(
+                label=f"Condition {i + 1}: entity field", required=False, choices=field_choices
+            )
+            self.fields[f"c{i}_op"] = forms.ChoiceField(
+                label=f"Condition {i + 1}: operator", required=False, choices=OPERATORS
+            )
+            self.fields[f"c{i}_value"] = forms.CharField(
+                label=f"Condition {i + 1}: value(s)",
+                required=False,
+                max_length=2000,
+                help_text="Equals: one or more values, comma-separated. Contains: a piece of text.",
+            )
+
+    def condition_rows(self) -> list[tuple[Any, Any, Any]]:
+        return [(self[f"c{i}_field"], self[f"c{i}_op"], self[f"c{i}_value"]) for i in range(CONDITION_ROWS)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["conditions"] = self.conditions_from(self, data)
+        date = data.get("expiration_date")
+        data["expiration"] = datetime.combine(date, time(23, 59, 59), tzinfo=UTC) if date else None
+        return data
+
+    @staticmethod
+    def conditions_from(form: forms.BaseForm, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The condition rows as Azure's allOf list; row errors are added to `form`."""
+        conditions = []
+        for i in range(CONDITION_ROWS):
+            field_name, op, value = (
+                data.get(f"c{i}_field"),
+                data.get(f"c{i}_op"),
+                (data.get(f"c{i}_value") or "").strip(),
+            )
+            if not field_name and not value:
+                continue
+            if not field_name:
+                form.add_error(f"c{i}_field", "Choose the entity field.")
+                continue
+            if not value:
+                form.add_error(f"c{i}_value", "Give a value.")
+                continue
+            if op == "contains":
+                conditions.append({"field": field_name, "contains": value})
+            else:
+                conditions.append(
+                    {"field": field_name, "in": [v.strip() for v in value.split(",") if v.strip()]}
+                )
+        return conditions
+
+    def rule_data(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "name": d["name"],
+            "alert_type": d["alert_type"],
+            "state": d["state"],
+            "reason": d["reason"],
+            "comment": d.get("comment", ""),
+            "expiration_date": d["expiration"],
+            "conditions": d["conditions"],
+            "local_only": d.get("local_only", False),
+        }
+
+
+def initial_from_rule(rule: SuppressionRule) -> dict[str, Any]:
+    initial: dict[str, Any] = {
+        "subscription": rule.subscription_id,
+        "name": rule.name,
+        "alert_type": rule.alert_type,
+        "state": rule.state if rule.state != "Expired" else "Disabled",
+        "reason": rule.reason,
+        "comment": rule.comment,
+        "expiration_date": rule.expiration_date.date() if rule.expiration_date else None,
+        "local_only": rule.local_only,
+    }
+    initial.update(initial_conditions(rule.conditions))
+    return initial
+
+
+def initial_conditions(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    initial: dict[str, Any] = {}
+    for i, c in enumerate(conditions[:CONDITION_ROWS]):
+        initial[f"c{i}_field"] = c.get("field", "")
+        if "contains" in c:
+            initial[f"c{i}_op"], initial[f"c{i}_value"] = "contains", c["contains"]
+        else:
+            initial[f"c{i}_op"], initial[f"c{i}_value"] = (
+                "equals",
+                ", ".join(str(v) for v in c.get("in") or []),
+            )
+    return initial
+
+
+def initial_from_alert(alert: Any) -> dict[str, Any]:
+    """Suppress similar alerts: the alert's type, subscription, and its entities as candidate conditions."""
+    from alerts.parsing import entity_type, entity_value
+
+    conditions: list[dict[str, Any]] = []
+    for entity in alert.entities:
+        kind = entity_type(entity)
+        if kind == "ip" and entity_value(entity, "address"):
+            conditions.append({"field": "entities.ip.address", "in": [entity_value(entity, "address")]})
+        elif kind == "account":
+            name, suffix = entity_value(entity, "name"), entity_value(entity, "upnSuffix")
+            if name and suffix:
+                conditions.append({"field": "entities.account.upn", "in": [f"{name}@{suffix}"]})
+            elif name:
+                conditions.append({"field": "entities.account.name", "in": [name]})
+        elif kind == "cloud-application" and entity_value(entity, "appId"):
+            conditions.append(
+                {"field": "entities.cloudapplication.appid", "in": [entity_value(entity, "appId")]}
+            )
+    suffix = "".join(c for c in alert.alert_type if c.isalnum() or c in "-_")[:30]
+    return {
+        "subscription": alert.subscription_id,
+        "alert_type": alert.alert_type,
+        "state": "Enabled",
+        "name": f"suppress-{suffix}"[:50],
+        **initial_conditions(conditions[:CONDITION_ROWS]),
+    }

@@ -1,0 +1,208 @@
+"""Security alerts → Suppression rules: list, create (also from an alert or a feedback suggestion), edit, Simulate,
+enable/disable, delete, apply to open alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from alerts.models import SuppressionRule
+from alerts.rule_forms import RuleForm, initial_conditions, initial_from_alert, initial_from_rule
+from alerts.selectors import alert_get_for_user, alerts_visible_to
+from alerts.suppression import warnings_for
+from alerts.suppression_services import (
+    active_matches,
+    rule_apply_to_active,
+    rule_delete,
+    rule_save,
+    rule_set_state,
+    simulate,
+)
+from portal.accounts import selectors as access
+from portal.web.http import AuthedRequest
+
+
+def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {"label": "Security Center", "url": reverse("alerts:overview")},
+        {"label": "Security alerts", "url": reverse("alerts:list")},
+        {"label": "Suppression rules", "url": reverse("alerts:rules")},
+        *extra,
+    ]
+
+
+def _rules(user: Any) -> Any:
+    return access.scope_to_user(
+        SuppressionRule.objects.select_related("subscription", "created_by", "updated_by"), user
+    )
+
+
+@login_required
+@require_GET
+def rule_list(request: AuthedRequest) -> HttpResponse:
+    rules = _rules(request.user).order_by("subscription__display_name", "name")
+    return render(
+        request,
+        "alerts/rules.html",
+        {
+            "page_title": "Suppression rules",
+            "rules": rules,
+            "can_create": bool(
+                access.subscription_pks_for(request.user, min_rank=30) is None
+                or access.subscription_pks_for(request.user, min_rank=30)
+            ),
+            "breadcrumbs": [*_crumbs()[:2], {"label": "Suppression rules"}],
+        },
+    )
+
+
+def _form(request: AuthedRequest, data: Any = None, initial: dict[str, Any] | None = None) -> RuleForm:
+    subscriptions = list(
+        access.subscriptions_visible_to(request.user, write=True).values_list("pk", "display_name")
+    )
+    seen = list(
+        alerts_visible_to(request.user).values_list("alert_type", flat=True).distinct().order_by()[:200]
+    )
+    return RuleForm(data, initial=initial, subscriptions=subscriptions, seen_types=seen)
+
+
+def _render_form(
+    request: AuthedRequest,
+    form: RuleForm,
+    rule: SuppressionRule | None,
+    *,
+    simulation: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    warnings = []
+    if form.is_bound and form.is_valid():
+        d = form.cleaned_data
+        warnings = warnings_for(d["alert_type"], d["conditions"], d["expiration"]).messages()
+    elif rule is not None:
+        warnings = warnings_for(rule.alert_type, rule.conditions, rule.expiration_date).messages()
+    return render(
+        request,
+        "alerts/rule_form.html",
+        {
+            "page_title": f"Suppression rule {rule.name}" if rule else "Create suppression rule",
+            "form": form,
+            "rule": rule,
+            "simulation": simulation,
+            "warnings": warnings,
+            "can_write": rule is None or access.can_write(request.user, rule.subscription_id),
+            "active_count": len(active_matches(rule))
+            if rule is not None and rule.state == "Enabled"
+            else None,
+            "breadcrumbs": _crumbs({"label": rule.name if rule else "Create"}),
+        },
+        status=status,
+    )
+
+
+def _save_or_simulate(request: AuthedRequest, form: RuleForm, rule: SuppressionRule | None) -> HttpResponse:
+    if not form.is_valid():
+        return _render_form(request, form, rule, status=400)
+    subscription = access.subscription_get_for_user(
+        request.user, form.cleaned_data["subscription"], write=True
+    )
+    if request.POST.get("action") == "simulate":
+        d = form.cleaned_data
+        result = simulate(subscription=subscription, alert_type=d["alert_type"], conditions=d["conditions"])
+        return _render_form(request, form, rule, simulation=result)
+    try:
+        saved = rule_save(
+            user=request.user, subscription=subscription, data=form.rule_data(), rule=rule, request=request
+        )
+    except ValidationError as exc:
+        for field_name, errors in exc.message_dict.items():
+            form.add_error(field_name if field_name in form.fields else None, errors)
+        return _render_form(request, form, rule, status=400)
+    where = "in this portal only" if saved.local_only else "and is being saved to Azure"
+    messages.success(request, f"Suppression rule {saved.name} was saved {where}.")
+    return redirect("alerts:rule_edit", pk=saved.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_create(request: AuthedRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _save_or_simulate(request, _form(request, request.POST), None)
+    initial: dict[str, Any] = {"state": "Enabled"}
+    if request.GET.get("from_alert"):
+        initial = initial_from_alert(alert_get_for_user(request.user, request.GET["from_alert"]))
+    elif request.GET.get("alert_type"):
+        field_name, value = request.GET.get("field", ""), request.GET.get("value", "")
+        initial.update(
+            {
+                "subscription": request.GET.get("subscription"),
+                "alert_type": request.GET["alert_type"],
+                "reason": request.GET.get("reason", ""),
+                **(
+                    initial_conditions([{"field": field_name, "in": [value]}]) if field_name and value else {}
+                ),
+            }
+        )
+    if not access.subscriptions_visible_to(request.user, write=True).exists():
+        return HttpResponse("Only Security Admins and Owners create suppression rules.", status=403)
+    return _render_form(request, _form(request, initial=initial), None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    rule = access.get_for_user(
+        SuppressionRule.objects.select_related("subscription"),
+        request.user,
+        pk=pk,
+        write=request.method == "POST",
+    )
+    if request.method == "POST":
+        return _save_or_simulate(request, _form(request, request.POST), rule)
+    return _render_form(request, _form(request, initial=initial_from_rule(rule)), rule)
+
+
+@login_required
+@require_POST
+def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
+    rule = access.get_for_user(
+        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
+    )
+    state = request.POST.get("state", "")
+    try:
+        rule_set_state(user=request.user, rule=rule, state=state, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Rule {rule.name} is now {state}.")
+    return redirect(request.POST.get("next") or reverse("alerts:rules"))
+
+
+@login_required
+@require_POST
+def rule_remove(request: AuthedRequest, pk: int) -> HttpResponse:
+    rule = access.get_for_user(
+        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
+    )
+    name = rule.name
+    rule_delete(user=request.user, rule=rule, request=request)
+    messages.success(request, f"Rule {name} was removed. Alerts it dismissed stay dismissed.")
+    return redirect("alerts:rules")
+
+
+@login_required
+@require_POST
+def rule_apply(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Apply a rule to the alerts already open (the form showed the count first)."""
+    rule = access.get_for_user(
+        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
+    )
+    count = rule_apply_to_active(user=request.user, rule=rule, request=request)
+    messages.success(request, f"{count} open alert(s) were dismissed by {rule.name}.")
+    return redirect("alerts:rule_edit", pk=rule.pk)

@@ -1,0 +1,84 @@
+"""Both enabling flows of Defender for Key Vault in Chromium, written back to the emulator by a real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.accounts.models import Role
+from portal.inventory.models import KeyVault
+from portal.inventory.sync import sync_subscription
+from portal.testing.factories import grant, make_user
+from portal.testing.fixtures import sign_in
+from pricing.models import Pricing
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(emulator):
+    subs = emulator.discover()
+    for sub in subs:
+        sync_subscription(sub.pk, trigger="test")
+    user = make_user("sam")
+    for sub in subs:
+        grant(user, sub, Role.SECURITY_ADMIN)
+    off = next(s for s in subs if Pricing.objects.get(subscription=s, name="KeyVaults").tier == "Free")
+    return {"user": user, "sub": off}
+
+
+def _kv_upstream(emulator, sub):
+    state = emulator.control("GET", "state")
+    return next(s for s in state["subscriptions"] if s["subscription_id"].lower() == sub.subscription_id)[
+        "pricings"
+    ]["KeyVaults"]
+
+
+def test_pricing_and_settings_key_vault_on_then_save(
+    page, live_server, world, emulator, celery_worker, browser_events
+):
+    sub = world["sub"]
+    sign_in(page, live_server, world["user"])
+    page.goto("/pricing/")
+    page.get_by_role("link", name=sub.display_name).click()
+    page.get_by_role("checkbox", name="Key Vault").check()
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saving Key Vault to Azure").wait_for()
+    # the row says it is being saved, then the page reloads itself once Azure has confirmed
+    page.get_by_text("in step with Azure").first.wait_for()
+    page.get_by_text("saving to Azure").first.wait_for(state="detached", timeout=30_000)
+    assert _kv_upstream(emulator, sub) == "Standard"
+    row = page.locator("tr", has=page.get_by_role("checkbox", name="Key Vault"))
+    assert "days left" in row.inner_text() and "PerKeyVault" in row.inner_text()
+    browser_events.assert_clean()
+
+
+def test_vault_security_try_it_free_then_upgrade(
+    page, live_server, world, emulator, celery_worker, browser_events
+):
+    sub = world["sub"]
+    vault = KeyVault.objects.filter(subscription=sub).first()
+    sign_in(page, live_server, world["user"])
+    page.goto("/keyvaults/")
+    page.get_by_role("link", name=vault.name, exact=True).click()
+    page.get_by_role("link", name="Security", exact=True).click()
+    page.get_by_role("link", name="Try it free for the first 30 days").click()
+    assert page.get_by_role("radio", name=sub.display_name, exact=False).is_checked()
+    page.get_by_role("button", name="Upgrade").click()
+    page.get_by_text("is being enabled").wait_for()
+
+    def on() -> bool:
+        page.reload()
+        return page.get_by_role("heading", name="Security alerts").count() > 0
+
+    for _ in range(60):
+        if on():
+            break
+        page.wait_for_timeout(500)
+    assert _kv_upstream(emulator, sub) == "Standard"
+    assert "Free trial:" in page.content()
+    rows = page.locator("#alerts-table tbody tr[data-row-url]")
+    assert rows.count() > 0
+    assert all(
+        vault.name in t for t in page.locator("#alerts-table tbody tr td:nth-child(3)").all_inner_texts()
+    )
+    browser_events.assert_clean()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,21 @@ DEFAULT_STATUSES = [Status.ACTIVE, Status.IN_PROGRESS]
 SORTS = [("time", "Newest first"), ("severity", "Severity, then newest")]
 PAGE_SIZE = 50
 CURSOR_SALT = "alerts.cursor"
+
+
+IP_RE = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}$")
+UPN_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def search_condition(query: str) -> Q:
+    """Free text: an IP address is looked up as the caller's IP and a UPN as the identity (indexed, exact);
+    anything else in the title, entities, IPs, UPNs and applications (a trigram index on PostgreSQL)."""
+    term = query.strip().lower()
+    if IP_RE.match(term):
+        return Q(caller_ip=term)
+    if UPN_RE.match(term):
+        return Q(identity__in={query.strip(), term})  # as typed or lower-cased: both served by the index
+    return Q(search_text__contains=term) | Q(arm_id=term) | Q(name__iexact=term)
 
 
 class CursorError(ValueError):
@@ -172,8 +188,7 @@ class FilterState:
         if d.get("vault"):
             qs = qs.filter(vault_id=d["vault"])
         if d.get("q"):
-            term = d["q"].strip().lower()
-            qs = qs.filter(Q(search_text__contains=term) | Q(arm_id=term) | Q(name__iexact=term))
+            qs = qs.filter(search_condition(d["q"]))
         if d["sort"] == "severity":
             qs = qs.order_by("-severity_rank", "-time_generated", "-id")
         else:

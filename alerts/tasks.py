@@ -154,3 +154,28 @@ def expire_rules() -> int:
     from alerts.suppression_services import expire_rules as expire
 
     return expire()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, name="alerts.notify_new_alerts")
+def notify_new_alerts(self, alert_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
+    """Plan the notifications of new alerts, then send the immediate mails (one SMTP connection)."""
+    from django.core.mail import get_connection
+
+    from alerts.notifications import plan_notifications, send_alert_mail
+
+    to_send = plan_notifications(alert_ids=alert_ids)
+    if not to_send:
+        return 0
+    with get_connection() as connection:
+        return sum(send_alert_mail(pk, connection=connection) for pk in to_send)
+
+
+@shared_task(name="alerts.send_due_notifications")
+def send_due_notifications() -> int:
+    """Every minute: digests whose window reopened, retries, and mails a dead worker left half-sent."""
+    from django.core.mail import get_connection
+
+    from alerts.notifications import send_due
+
+    with get_connection() as connection:
+        return send_due(connection=connection)

@@ -291,6 +291,7 @@ CELERY_TASK_ACKS_LATE = False  # opted in per task, only where a task is safe to
 
 # --- Azure ----------------------------------------------------------------------------------------------------
 SYNC_INTERVAL_SECONDS = env_int("SYNC_INTERVAL_SECONDS", 300)
+NOTIFY_DUE_SECONDS = env_int("NOTIFY_DUE_SECONDS", 60)  # how often digests and retries are looked at
 # Every schedule of the project, in one place.
 CELERY_BEAT_SCHEDULE = {
     "sync-all-subscriptions": {
@@ -298,6 +299,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SYNC_INTERVAL_SECONDS),
     },
     "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
+    "send-due-notifications": {"task": "alerts.send_due_notifications", "schedule": float(NOTIFY_DUE_SECONDS)},
 }
 AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
 AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")

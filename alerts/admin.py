@@ -76,7 +76,7 @@ class MalformedAlertAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
     list_filter = ("subscription",)
 
 
-class SuppressionRuleAdminForm(forms.ModelForm):
+class _RuleAdminFormBase(forms.ModelForm):
     """The admin's rule form: the model's fields plus the condition rows of the portal's form."""
 
     class Meta:
@@ -93,14 +93,9 @@ class SuppressionRuleAdminForm(forms.ModelForm):
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from alerts.rule_forms import CONDITION_ROWS, RuleForm, initial_conditions
+        from alerts.rule_forms import CONDITION_ROWS, initial_conditions
 
         super().__init__(*args, **kwargs)
-        template = RuleForm(subscriptions=[])
-        for name, field in template.fields.items():
-            if name.startswith("c") and name[1:2].isdigit():
-                self.fields[name] = field
-        self.fields["reason"] = template.fields["reason"]
         self.fields["state"].choices = [("Enabled", "Enabled"), ("Disabled", "Disabled")]
         if self.instance.pk:
             self.initial.update(initial_conditions(self.instance.conditions))
@@ -108,10 +103,33 @@ class SuppressionRuleAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         from alerts.rule_forms import RuleForm
+        from alerts.suppression_services import validate_rule
 
         data = super().clean()
         data["conditions"] = RuleForm.conditions_from(self, data)
+        if not self.errors:
+            # the service's own rules, so that the admin shows the same clear errors as the portal
+            try:
+                validate_rule({**data, "comment": data.get("comment") or ""})
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
         return data
+
+
+def _rule_form_fields() -> dict[str, Any]:
+    """The portal form's condition rows and reasons, declared on the admin form (so the admin knows them)."""
+    from alerts.rule_forms import RuleForm
+
+    template = RuleForm(subscriptions=[])
+    return {
+        name: field
+        for name, field in template.fields.items()
+        if name == "reason" or (name.startswith("c") and name[1:2].isdigit())
+    }
+
+
+SuppressionRuleAdminForm = type("SuppressionRuleAdminForm", (_RuleAdminFormBase,), _rule_form_fields())
 
 
 @admin.register(SuppressionRule)

@@ -52,6 +52,13 @@ def contacts_sync(*, subscription: Subscription, items: list[dict[str, Any]], no
     if contact is not None and contact.content_hash == digest and contact.in_azure:
         return False
     fields = {**contact_fields(item), "in_azure": True, "content_hash": digest, "synced_at": now}
+    if contact is not None and contact.pending_push:
+        # A change made here is still being written to Azure: never reverted by a sync; confirmed when Azure has it.
+        azure = contact_fields(item)
+        if all(getattr(contact, k) == v for k, v in azure.items() if k != "phone"):
+            contact.pending_push = False
+            contact.save(update_fields=["pending_push"])
+        return False
     if contact is None:
         SecurityContact.objects.create(subscription=subscription, **fields)
     else:

@@ -341,10 +341,14 @@ class NotificationPreference(models.Model):
         DAILY = "daily", "Daily digest"
         OFF = "off", "Off"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.IMMEDIATE)
     minimal_severity = models.CharField(
-        max_length=20, choices=[("High", "High"), ("Medium", "Medium"), ("Low", "Low")], default="Low",
+        max_length=20,
+        choices=[("High", "High"), ("Medium", "Medium"), ("Low", "Low")],
+        default="Low",
         help_text="Your own minimum, on top of the subscription's.",
     )
 
@@ -368,7 +372,9 @@ class Notification(models.Model):
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
     recipient = models.CharField(max_length=254)  # lower-cased address
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=10)  # alert | digest
     severity = models.CharField(max_length=20)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
@@ -385,7 +391,9 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["alert", "recipient", "kind"], name="notification_once_per_alert_recipient")
+            models.UniqueConstraint(
+                fields=["alert", "recipient", "kind"], name="notification_once_per_alert_recipient"
+            )
         ]
         indexes = [
             models.Index(fields=["recipient", "severity", "-sent_at"], name="notification_window_idx"),

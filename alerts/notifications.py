@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
@@ -28,18 +28,28 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import Alert, Notification, NotificationPreference, SecurityContact, Status
-from portal.accounts.models import Role, RoleAssignment
+from portal.accounts.models import Role
 
 log = logging.getLogger(__name__)
 
-WINDOWS = {"High": timedelta(hours=6), "Medium": timedelta(hours=12), "Low": timedelta(hours=24),
-           "Informational": timedelta(hours=24)}
-DIGEST_PERIODS = {NotificationPreference.Mode.HOURLY: timedelta(hours=1),
-                  NotificationPreference.Mode.DAILY: timedelta(days=1)}
+WINDOWS = {
+    "High": timedelta(hours=6),
+    "Medium": timedelta(hours=12),
+    "Low": timedelta(hours=24),
+    "Informational": timedelta(hours=24),
+}
+DIGEST_PERIODS = {
+    NotificationPreference.Mode.HOURLY: timedelta(hours=1),
+    NotificationPreference.Mode.DAILY: timedelta(days=1),
+}
 RANK = {"Informational": 1, "Low": 2, "Medium": 3, "High": 4}
 # Azure's notify-by-role roles -> the portal roles whose holders get the mail.
-ROLE_MAP = {"Owner": Role.OWNER, "Contributor": Role.SECURITY_ADMIN, "ServiceAdmin": Role.OWNER,
-            "AccountAdmin": Role.OWNER}
+ROLE_MAP = {
+    "Owner": Role.OWNER,
+    "Contributor": Role.SECURITY_ADMIN,
+    "ServiceAdmin": Role.OWNER,
+    "AccountAdmin": Role.OWNER,
+}
 DIGEST_LIST_LIMIT = 50
 MAX_ATTEMPTS = 5
 STUCK_AFTER = timedelta(minutes=5)
@@ -69,31 +79,55 @@ def recipients_for(subscription_pk: int) -> tuple[list[Recipient], str]:
     if contact is not None:
         for email in contact.email_list:
             addresses.setdefault(email.lower(), None)
-    notify_roles = contact.roles if contact is not None and contact.notify_by_role else (["Owner"] if contact is None else [])
+    notify_roles = (
+        contact.roles
+        if contact is not None and contact.notify_by_role
+        else (["Owner"] if contact is None else [])
+    )
     portal_roles = {ROLE_MAP[r] for r in notify_roles if r in ROLE_MAP}
     if portal_roles:
-        holders = User.objects.filter(is_active=True).exclude(email="").filter(
-            Q(role_assignments__subscription_id=subscription_pk, role_assignments__role__in=portal_roles)
-            | Q(groups__role_assignments__subscription_id=subscription_pk, groups__role_assignments__role__in=portal_roles)
-        ).distinct().values_list("pk", "email")
+        holders = (
+            User.objects.filter(is_active=True)
+            .exclude(email="")
+            .filter(
+                Q(role_assignments__subscription_id=subscription_pk, role_assignments__role__in=portal_roles)
+                | Q(
+                    groups__role_assignments__subscription_id=subscription_pk,
+                    groups__role_assignments__role__in=portal_roles,
+                )
+            )
+            .distinct()
+            .values_list("pk", "email")
+        )
         for pk, email in holders:
             addresses[email.lower()] = pk
-    by_email = dict(User.objects.filter(email__in=list(addresses)).exclude(email="").values_list("email", "pk"))
+    by_email = dict(
+        User.objects.filter(email__in=list(addresses)).exclude(email="").values_list("email", "pk")
+    )
     for email in addresses:
         if addresses[email] is None and email in {e.lower() for e in by_email}:
             addresses[email] = next(pk for e, pk in by_email.items() if e.lower() == email)
-    prefs = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=[u for u in addresses.values() if u])}
+    prefs = {
+        p.user_id: p
+        for p in NotificationPreference.objects.filter(user_id__in=[u for u in addresses.values() if u])
+    }
     result = []
     for email, user_id in sorted(addresses.items()):
         pref = prefs.get(user_id) if user_id else None
-        result.append(Recipient(email, user_id, pref.mode if pref else NotificationPreference.Mode.IMMEDIATE,
-                                pref.minimal_severity if pref else "Low"))
+        result.append(
+            Recipient(
+                email,
+                user_id,
+                pref.mode if pref else NotificationPreference.Mode.IMMEDIATE,
+                pref.minimal_severity if pref else "Low",
+            )
+        )
     return result, minimum
 
 
 def message_id(*parts: Any) -> str:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:40]
-    return f"<{digest}@kv-console.notifications>"
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return f"<{digest}@kv-console>"  # short enough not to be folded
 
 
 def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int) -> None:
@@ -107,8 +141,11 @@ def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int)
 def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> list[int]:
     """Decide who gets what for new alerts: immediate mails (claimed, returned for sending) and queued digest rows."""
     now = now or timezone.now()
-    alerts = list(Alert.objects.filter(pk__in=alert_ids, status=Status.ACTIVE, suppressed_by__isnull=True)
-                  .only("id", "severity", "subscription_id"))
+    alerts = list(
+        Alert.objects.filter(pk__in=alert_ids, status=Status.ACTIVE, suppressed_by__isnull=True).only(
+            "id", "severity", "subscription_id"
+        )
+    )
     by_subscription: dict[int, list[Alert]] = defaultdict(list)
     for alert in alerts:
         by_subscription[alert.subscription_id].append(alert)
@@ -124,12 +161,16 @@ def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> 
             if recipient.mode == NotificationPreference.Mode.OFF:
                 continue
             for alert in sorted(group, key=lambda a: -RANK.get(a.severity, 0)):
-                if not (at_least(alert.severity, minimum) and at_least(alert.severity, recipient.minimal_severity)):
+                if not (
+                    at_least(alert.severity, minimum) and at_least(alert.severity, recipient.minimal_severity)
+                ):
                     continue
                 if recipient.mode in DIGEST_PERIODS:
                     period = DIGEST_PERIODS[recipient.mode]
                     due = _period_end(now, period)
-                    queued.append(_row(alert, recipient, "digest", now, due, f"{recipient.email}|{recipient.mode}"))
+                    queued.append(
+                        _row(alert, recipient, "digest", now, due, f"{recipient.email}|{recipient.mode}")
+                    )
                     continue
                 window = WINDOWS.get(alert.severity, WINDOWS["Low"])
                 key = (recipient.email, alert.severity)
@@ -140,8 +181,16 @@ def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> 
                         to_send.append(row.pk)
                         last_sent[key] = now
                 else:
-                    queued.append(_row(alert, recipient, "digest", now, last + window,
-                                       f"{recipient.email}|{alert.severity}"))
+                    queued.append(
+                        _row(
+                            alert,
+                            recipient,
+                            "digest",
+                            now,
+                            last + window,
+                            f"{recipient.email}|{alert.severity}",
+                        )
+                    )
         for start in range(0, len(queued), 5000):
             Notification.objects.bulk_create(queued[start : start + 5000], ignore_conflicts=True)
     return to_send
@@ -153,10 +202,20 @@ def _period_end(now: datetime, period: timedelta) -> datetime:
     return epoch + (periods + 1) * period
 
 
-def _row(alert: Alert, recipient: Recipient, kind: str, now: datetime, due: datetime, key: str) -> Notification:
-    return Notification(alert_id=alert.pk, subscription_id=alert.subscription_id, recipient=recipient.email,
-                        user_id=recipient.user_id, kind=kind, severity=alert.severity, created_at=now, due_at=due,
-                        digest_key=key)
+def _row(
+    alert: Alert, recipient: Recipient, kind: str, now: datetime, due: datetime, key: str
+) -> Notification:
+    return Notification(
+        alert_id=alert.pk,
+        subscription_id=alert.subscription_id,
+        recipient=recipient.email,
+        user_id=recipient.user_id,
+        kind=kind,
+        severity=alert.severity,
+        created_at=now,
+        due_at=due,
+        digest_key=key,
+    )
 
 
 def _claim(alert: Alert, recipient: Recipient, now: datetime) -> Notification | None:
@@ -164,9 +223,16 @@ def _claim(alert: Alert, recipient: Recipient, now: datetime) -> Notification | 
     try:
         with transaction.atomic():
             return Notification.objects.create(
-                alert_id=alert.pk, subscription_id=alert.subscription_id, recipient=recipient.email,
-                user_id=recipient.user_id, kind="alert", severity=alert.severity, state=Notification.State.SENDING,
-                message_id=message_id(alert.pk, recipient.email, "alert"), created_at=now, claimed_at=now,
+                alert_id=alert.pk,
+                subscription_id=alert.subscription_id,
+                recipient=recipient.email,
+                user_id=recipient.user_id,
+                kind="alert",
+                severity=alert.severity,
+                state=Notification.State.SENDING,
+                message_id=message_id(alert.pk, recipient.email, "alert"),
+                created_at=now,
+                claimed_at=now,
             )
     except IntegrityError:
         return None  # already claimed (a re-sync, a retried task)
@@ -175,9 +241,12 @@ def _claim(alert: Alert, recipient: Recipient, now: datetime) -> Notification | 
 def _last_mail_times(emails: list[str]) -> dict[tuple[str, str], datetime]:
     """When each recipient last got a mail (an alert or a digest) per severity: the throttle windows."""
     rows = (
-        Notification.objects.filter(recipient__in=emails).exclude(kind="digest", state=Notification.State.QUEUED)
+        Notification.objects.filter(recipient__in=emails)
+        .exclude(kind="digest", state=Notification.State.QUEUED)
         .exclude(sent_at__isnull=True, claimed_at__isnull=True)
-        .values_list("recipient", "severity").annotate(last=Max("claimed_at")).order_by()
+        .values_list("recipient", "severity")
+        .annotate(last=Max("claimed_at"))
+        .order_by()
     )
     return {(r, s): last for r, s, last in rows if last}
 
@@ -192,23 +261,46 @@ def alert_link(alert_pk: int) -> str:
 def send_alert_mail(notification_pk: int, *, connection: Any = None, now: datetime | None = None) -> bool:
     """Send a claimed immediate mail. Safe to repeat: the Message-ID is the same every time."""
     now = now or timezone.now()
-    row = Notification.objects.select_related("alert__vault", "alert__subscription").filter(pk=notification_pk).first()
+    row = (
+        Notification.objects.select_related("alert__vault", "alert__subscription")
+        .filter(pk=notification_pk)
+        .first()
+    )
     if row is None or row.state == Notification.State.SENT:
         return False
     alert = row.alert
-    context = {"alert": alert, "link": alert_link(alert.pk), "steps": alert.remediation_steps[:3],
-               "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences")}
+    context = {
+        "alert": alert,
+        "link": alert_link(alert.pk),
+        "steps": alert.remediation_steps[:3],
+        "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences"),
+    }
     where = alert.vault.name if alert.vault_id else alert.compromised_entity
-    subject = f"[{alert.severity}] {alert.title or alert.alert_type}"[:200] + (f" — {where}"[:120] if where else "")
+    subject = f"[{alert.severity}] {alert.title or alert.alert_type}"[:200] + (
+        f" - {where}"[:120] if where else ""  # ASCII: a non-ASCII subject gets folded by Django's encoder
+    )
     text = render_to_string("alerts/email/alert.txt", context)
     html = render_to_string("alerts/email/alert.html", context)
     return _deliver(row, subject, text, html, connection=connection, now=now)
 
 
-def _deliver(row: Notification, subject: str, text: str, html: str, *, connection: Any, now: datetime,
-             group: list[int] | None = None) -> bool:
-    mail = EmailMultiAlternatives(subject=subject, body=text, to=[row.recipient],
-                                  headers={"Message-ID": row.message_id}, connection=connection)
+def _deliver(
+    row: Notification,
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    connection: Any,
+    now: datetime,
+    group: list[int] | None = None,
+) -> bool:
+    mail = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[row.recipient],
+        headers={"Message-ID": row.message_id},
+        connection=connection,
+    )
     mail.attach_alternative(html, "text/html")
     pks = group or [row.pk]
     try:
@@ -217,14 +309,21 @@ def _deliver(row: Notification, subject: str, text: str, html: str, *, connectio
         attempts = row.attempts + 1
         failed = attempts >= MAX_ATTEMPTS
         Notification.objects.filter(pk__in=pks).update(
-            attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=attempts,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
             state=Notification.State.FAILED if failed else Notification.State.QUEUED,
             due_at=now + timedelta(seconds=min(3600, 30 * 2**attempts)),
         )
         log.warning("mail to %s failed (attempt %s): %s", row.recipient, attempts, exc)
         return False
-    Notification.objects.filter(pk__in=pks).update(state=Notification.State.SENT, sent_at=now, error="",
-                                                   attempts=row.attempts + 1, subject=subject[:500], body_text=text)
+    Notification.objects.filter(pk__in=pks).update(
+        state=Notification.State.SENT,
+        sent_at=now,
+        error="",
+        attempts=row.attempts + 1,
+        subject=subject[:500],
+        body_text=text,
+    )
     return True
 
 
@@ -233,23 +332,30 @@ def send_due(*, now: datetime | None = None, connection: Any = None) -> int:
     died after claiming): each sent (again) with its own stable Message-ID."""
     now = now or timezone.now()
     sent = 0
-    stuck = Notification.objects.filter(state=Notification.State.SENDING, claimed_at__lte=now - STUCK_AFTER,
-                                        kind="alert")
+    stuck = Notification.objects.filter(
+        state=Notification.State.SENDING, claimed_at__lte=now - STUCK_AFTER, kind="alert"
+    )
     retry = Notification.objects.filter(state=Notification.State.QUEUED, kind="alert", due_at__lte=now)
     for pk in list(stuck.values_list("pk", flat=True)) + list(retry.values_list("pk", flat=True)):
-        if Notification.objects.filter(pk=pk).exclude(state=Notification.State.SENT).update(
-            state=Notification.State.SENDING, claimed_at=now
+        if (
+            Notification.objects.filter(pk=pk)
+            .exclude(state=Notification.State.SENT)
+            .update(state=Notification.State.SENDING, claimed_at=now)
         ):
             sent += send_alert_mail(pk, connection=connection, now=now)
     keys = (
         Notification.objects.filter(kind="digest", state=Notification.State.QUEUED, due_at__lte=now)
-        .values_list("digest_key", flat=True).distinct()
+        .values_list("digest_key", flat=True)
+        .distinct()
     )
     for key in list(keys):
         sent += send_digest(key, now=now, connection=connection)
     stuck_digests = (
-        Notification.objects.filter(kind="digest", state=Notification.State.SENDING, claimed_at__lte=now - STUCK_AFTER)
-        .values_list("digest_key", "message_id").distinct()
+        Notification.objects.filter(
+            kind="digest", state=Notification.State.SENDING, claimed_at__lte=now - STUCK_AFTER
+        )
+        .values_list("digest_key", "message_id")
+        .distinct()
     )
     for key, mid in list(stuck_digests):
         sent += send_digest(key, now=now, connection=connection, resend_message_id=mid)
@@ -260,30 +366,50 @@ def send_digest(key: str, *, now: datetime, connection: Any = None, resend_messa
     """One digest mail for every queued alert of `key` (a recipient and a severity, or a digest period)."""
     with transaction.atomic():
         if resend_message_id:
-            rows = Notification.objects.filter(digest_key=key, message_id=resend_message_id,
-                                               state=Notification.State.SENDING)
+            rows = Notification.objects.filter(
+                digest_key=key, message_id=resend_message_id, state=Notification.State.SENDING
+            )
             mid = resend_message_id
         else:
             rows = Notification.objects.select_for_update(skip_locked=True).filter(
-                digest_key=key, state=Notification.State.QUEUED, kind="digest", due_at__lte=now)
+                digest_key=key, state=Notification.State.QUEUED, kind="digest", due_at__lte=now
+            )
             mid = message_id(key, "digest", now.isoformat())
-        pks = list(rows.order_by("-alert__severity_rank", "-alert__time_generated").values_list("pk", flat=True))
+        pks = list(
+            rows.order_by("-alert__severity_rank", "-alert__time_generated").values_list("pk", flat=True)
+        )
         if not pks:
             return False
         if not resend_message_id:
-            Notification.objects.filter(pk__in=pks).update(state=Notification.State.SENDING, claimed_at=now,
-                                                           message_id=mid)
+            Notification.objects.filter(pk__in=pks).update(
+                state=Notification.State.SENDING, claimed_at=now, message_id=mid
+            )
     first = Notification.objects.select_related("alert").get(pk=pks[0])
-    alerts = list(Alert.objects.filter(notifications__pk__in=pks[:DIGEST_LIST_LIMIT]).select_related("vault")
-                  .order_by("-severity_rank", "-time_generated"))
+    alerts = list(
+        Alert.objects.filter(notifications__pk__in=pks[:DIGEST_LIST_LIMIT])
+        .select_related("vault")
+        .order_by("-severity_rank", "-time_generated")
+    )
     total = len(pks)
     severity = first.severity if "|" in key and key.split("|")[1] in WINDOWS else ""
-    list_url = settings.PORTAL_BASE_URL + reverse("alerts:list") + (f"?severity={severity}" if severity else "")
-    context = {"alerts": alerts, "total": total, "more": max(0, total - len(alerts)), "list_url": list_url,
-               "severity": severity, "link": alert_link}
+    list_url = (
+        settings.PORTAL_BASE_URL + reverse("alerts:list") + (f"?severity={severity}" if severity else "")
+    )
+    context = {
+        "alerts": alerts,
+        "total": total,
+        "more": max(0, total - len(alerts)),
+        "list_url": list_url,
+        "severity": severity,
+        "link": alert_link,
+    }
     subject = f"{total} more {severity + ' ' if severity else ''}alert{'s' if total != 1 else ''} since your last email"
-    text = render_to_string("alerts/email/digest.txt", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]})
-    html = render_to_string("alerts/email/digest.html", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]})
+    text = render_to_string(
+        "alerts/email/digest.txt", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
+    )
+    html = render_to_string(
+        "alerts/email/digest.html", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
+    )
     first.message_id = mid
     return _deliver(first, subject, text, html, connection=connection, now=now, group=pks)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -327,10 +327,15 @@ def apply_rules_to_alerts(
                     )
                 )
                 result.suppressed.append(alert.pk)
-            SuppressionRule.objects.filter(pk=rule_pk).update(
-                suppressed_count=F("suppressed_count") + len(matches), last_match_at=now
-            )
-        Alert.objects.bulk_update(updates, ["suppressed_by", "status", "pending_status", "pending_since"])
+        # one UPDATE for every rule that matched (not one per rule)
+        SuppressionRule.objects.filter(pk__in=list(matched)).update(
+            suppressed_count=F("suppressed_count")
+            + Case(*[When(pk=pk, then=Value(len(m))) for pk, m in matched.items()], default=Value(0)),
+            last_match_at=now,
+        )
+        Alert.objects.bulk_update(
+            updates, ["suppressed_by", "status", "pending_status", "pending_since"], batch_size=500
+        )
         AlertEvent.objects.bulk_create(events)
         rollup.apply(deltas)
         if result.written_back:

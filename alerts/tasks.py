@@ -166,8 +166,13 @@ def notify_new_alerts(self, alert_ids: list[int]) -> int:  # type: ignore[no-unt
     to_send = plan_notifications(alert_ids=alert_ids)
     if not to_send:
         return 0
-    with get_connection() as connection:
+    connection = (
+        get_connection()
+    )  # opened by the first send: an SMTP outage is a recorded failure, not a crash
+    try:
         return sum(send_alert_mail(pk, connection=connection) for pk in to_send)
+    finally:
+        connection.close()
 
 
 @shared_task(name="alerts.send_due_notifications")
@@ -177,5 +182,41 @@ def send_due_notifications() -> int:
 
     from alerts.notifications import send_due
 
-    with get_connection() as connection:
+    connection = get_connection()
+    try:
         return send_due(connection=connection)
+    finally:
+        connection.close()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_contact")
+def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """Write a subscription's security contact back to Azure (PUT securityContacts/default)."""
+    from alerts.contact_services import contact_properties
+    from alerts.models import SecurityContact
+    from alerts.parsing import content_hash
+
+    contact = SecurityContact.objects.select_related("subscription__connection").filter(pk=contact_pk).first()
+    if contact is None or not contact.pending_push:
+        return "nothing to push"
+    subscription = contact.subscription
+    try:
+        result = operations.put_contact(
+            config_for(subscription.connection), subscription.subscription_id, contact_properties(contact)
+        )
+    except errors.TRANSIENT as exc:
+        if self.request.retries < 5:
+            raise self.retry(
+                countdown=_backoff(self.request.retries, getattr(exc, "retry_after", None))
+            ) from exc
+        SecurityContact.objects.filter(pk=contact.pk).update(push_error=str(exc)[:2000])
+        return f"failed: {exc}"
+    except errors.ArmError as exc:
+        SecurityContact.objects.filter(pk=contact.pk).update(
+            pending_push=False, push_error=exc.message or str(exc)
+        )
+        return f"refused: {exc}"
+    SecurityContact.objects.filter(pk=contact.pk).update(
+        pending_push=False, push_error="", in_azure=True, content_hash=content_hash(result)
+    )
+    return "in step"

@@ -299,7 +299,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SYNC_INTERVAL_SECONDS),
     },
     "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
-    "send-due-notifications": {"task": "alerts.send_due_notifications", "schedule": float(NOTIFY_DUE_SECONDS)},
+    "send-due-notifications": {
+        "task": "alerts.send_due_notifications",
+        "schedule": float(NOTIFY_DUE_SECONDS),
+    },
 }
 AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
 AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")

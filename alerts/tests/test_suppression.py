@@ -22,7 +22,11 @@ ENTITIES = [
     {"$id": "1", "Address": "203.0.113.7", "Type": "ip"},
     {"$id": "2", "name": "Alice", "upnSuffix": "Contoso.com", "aadUserId": "OID-1", "type": "account"},
     {"$id": "3", "appId": "APP-9", "name": "Backup agent", "type": "cloud-application"},
-    {"$id": "4", "resourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-pay", "type": "azure-resource"},
+    {
+        "$id": "4",
+        "resourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-pay",
+        "type": "azure-resource",
+    },
 ]
 
 
@@ -44,8 +48,14 @@ def rule(**kw):
         ([{"field": "entities.account.objectid", "in": ["oid-1"]}], "KV_TORAccess", True),
         ([{"field": "entities.cloudapplication.appid", "in": ["app-9"]}], "KV_TORAccess", True),
         ([{"field": "entities.azureresource.resourceid", "contains": "kv-pay"}], "KV_TORAccess", True),
-        ([{"field": "entities.ip.address", "in": ["203.0.113.7"]},
-          {"field": "entities.account.name", "in": ["bob"]}], "KV_TORAccess", False),  # all must match
+        (
+            [
+                {"field": "entities.ip.address", "in": ["203.0.113.7"]},
+                {"field": "entities.account.name", "in": ["bob"]},
+            ],
+            "KV_TORAccess",
+            False,
+        ),  # all must match
         ([{"field": "entities.host.hostname", "in": ["x"]}], "KV_TORAccess", False),  # no such entity
         ([], "KV_AppAnomaly", False),  # another type
     ],
@@ -57,16 +67,28 @@ def test_matching_semantics(conditions, alert_type, matches):
 def test_star_expiry_and_state():
     now = timezone.now()
     assert rule_matches(rule(alert_type="*"), "ANYTHING", ENTITIES)
-    assert not rule_matches(rule(expiration_date=now - timedelta(seconds=1)), "KV_TORAccess", ENTITIES, now=now)
+    assert not rule_matches(
+        rule(expiration_date=now - timedelta(seconds=1)), "KV_TORAccess", ENTITIES, now=now
+    )
     assert rule_matches(rule(expiration_date=now + timedelta(days=1)), "KV_TORAccess", ENTITIES, now=now)
     assert not rule_matches(rule(state="Disabled"), "KV_TORAccess", ENTITIES)
     assert not rule_matches(rule(state="Expired"), "KV_TORAccess", ENTITIES)
 
 
 def _post(client, **overrides):
-    data = {"subscription": "", "name": "ci-noise", "alert_type": "KV_TORAccess", "state": "Enabled",
-            "reason": "FalsePositive", "comment": "", "expiration_date": "", "c0_field": "entities.ip.address",
-            "c0_op": "equals", "c0_value": "203.0.113.7", "action": "save"}
+    data = {
+        "subscription": "",
+        "name": "ci-noise",
+        "alert_type": "KV_TORAccess",
+        "state": "Enabled",
+        "reason": "FalsePositive",
+        "comment": "",
+        "expiration_date": "",
+        "c0_field": "entities.ip.address",
+        "c0_op": "equals",
+        "c0_value": "203.0.113.7",
+        "action": "save",
+    }
     data.update(overrides)
     return client.post(reverse("alerts:rule_create"), data)
 
@@ -115,10 +137,20 @@ def test_only_security_admins_manage_rules(client, personas, django_capture_on_c
 
 def test_warnings_for_broad_rules_and_local_only_fields(client, personas):
     client.force_login(personas.secadmin)
-    response = client.post(reverse("alerts:rule_create"), {
-        "subscription": personas.sub.pk, "name": "broad", "alert_type": "*", "state": "Enabled",
-        "reason": "Noise", "c0_field": "entities.account.upn", "c0_op": "equals", "c0_value": "a@b.c",
-        "action": "simulate"})
+    response = client.post(
+        reverse("alerts:rule_create"),
+        {
+            "subscription": personas.sub.pk,
+            "name": "broad",
+            "alert_type": "*",
+            "state": "Enabled",
+            "reason": "Noise",
+            "c0_field": "entities.account.upn",
+            "c0_op": "equals",
+            "c0_value": "a@b.c",
+            "action": "simulate",
+        },
+    )
     body = response.content.decode()
     assert "every alert type (*)" in body and "never expires" in body and "local-only" in body
     assert not SuppressionRule.objects.exists()  # Simulate saves nothing
@@ -126,14 +158,16 @@ def test_warnings_for_broad_rules_and_local_only_fields(client, personas):
 
 def test_prefilled_form_from_an_alert(client, personas):
     vault = make_vault(personas.sub)
-    alert = make_alerts(personas.sub, [alert_item(personas.sub, vault=vault, user="mallory", ip="198.51.100.9")])[0]
+    alert = make_alerts(
+        personas.sub, [alert_item(personas.sub, vault=vault, user="mallory", ip="198.51.100.9")]
+    )[0]
     client.force_login(personas.secadmin)
     body = client.get(reverse("alerts:rule_create") + f"?from_alert={alert.pk}").content.decode()
     assert 'value="KV_TORAccess" selected' in body
     assert "198.51.100.9" in body and "mallory@contoso.com" in body
     assert f'value="{personas.sub.pk}" selected' in body
     detail = client.get(reverse("alerts:detail", args=[alert.pk]) + "?tab=action").content.decode()
-    assert f'{reverse("alerts:rule_create")}?from_alert={alert.pk}' in detail
+    assert f"{reverse('alerts:rule_create')}?from_alert={alert.pk}" in detail
 
 
 def test_simulate_counts_on_a_known_data_set(personas):
@@ -141,47 +175,84 @@ def test_simulate_counts_on_a_known_data_set(personas):
     items.append(alert_item(personas.sub, n=900, ip="10.0.0.1", alertType="KV_AppAnomaly"))
     items.append(alert_item(personas.sub, n=901, ip="10.0.0.1", when=timezone.now() - timedelta(days=100)))
     make_alerts(personas.sub, items)
-    result = simulate(subscription=personas.sub, alert_type="KV_TORAccess",
-                      conditions=[{"field": "entities.ip.address", "in": ["10.0.0.1"]}])
+    result = simulate(
+        subscription=personas.sub,
+        alert_type="KV_TORAccess",
+        conditions=[{"field": "entities.ip.address", "in": ["10.0.0.1"]}],
+    )
     assert (result.matched, result.scanned, len(result.sample)) == (3, 5, 3)
-    assert simulate(subscription=personas.sub, alert_type="*",
-                    conditions=[{"field": "entities.ip.address", "in": ["10.0.0.1"]}]).matched == 4
+    assert (
+        simulate(
+            subscription=personas.sub,
+            alert_type="*",
+            conditions=[{"field": "entities.ip.address", "in": ["10.0.0.1"]}],
+        ).matched
+        == 4
+    )
 
 
 def test_rules_dismiss_new_alerts_with_a_bounded_number_of_queries(personas, django_assert_max_num_queries):
     for i in range(20):
-        SuppressionRule.objects.create(subscription=personas.sub, name=f"rule-{i}", alert_type="KV_TORAccess",
-                                       reason="Noise", conditions=[{"field": "entities.ip.address", "in": [f"10.9.9.{i}"]}])
+        SuppressionRule.objects.create(
+            subscription=personas.sub,
+            name=f"rule-{i}",
+            alert_type="KV_TORAccess",
+            reason="Noise",
+            conditions=[{"field": "entities.ip.address", "in": [f"10.9.9.{i}"]}],
+        )
     items = [alert_item(personas.sub, n=1000 + i, ip=f"10.9.9.{i % 40}") for i in range(100)]
     from alerts.sync import upsert_page
 
-    result = upsert_page(subscription_pk=personas.sub.pk, subscription_id=personas.sub.subscription_id, items=items,
-                         vault_index={}, now=timezone.now())
+    result = upsert_page(
+        subscription_pk=personas.sub.pk,
+        subscription_id=personas.sub.subscription_id,
+        items=items,
+        vault_index={},
+        now=timezone.now(),
+    )
     with django_assert_max_num_queries(8):
         applied = apply_rules_to_alerts(alert_ids=result.new_ids, subscription_pk=personas.sub.pk)
-    assert len(applied.suppressed) == 50
+    assert len(applied.suppressed) == 60  # IPs 10.9.9.0-19, three alerts each
     dismissed = Alert.objects.filter(suppressed_by__isnull=False)
-    assert dismissed.count() == 50 and set(dismissed.values_list("status", flat=True)) == {"Dismissed"}
+    assert dismissed.count() == 60 and set(dismissed.values_list("status", flat=True)) == {"Dismissed"}
     assert set(dismissed.values_list("pending_status", flat=True)) == {"Dismissed"}  # written back to Azure
-    assert AlertEvent.objects.filter(kind="suppressed").count() == 50
+    assert AlertEvent.objects.filter(kind="suppressed").count() == 60
     assert SuppressionRule.objects.get(name="rule-0").suppressed_count == 3
 
 
 def test_expired_rules_become_expired(personas):
-    old = SuppressionRule.objects.create(subscription=personas.sub, name="old", alert_type="*", reason="Noise",
-                                         expiration_date=timezone.now() - timedelta(minutes=1))
+    old = SuppressionRule.objects.create(
+        subscription=personas.sub,
+        name="old",
+        alert_type="*",
+        reason="Noise",
+        expiration_date=timezone.now() - timedelta(minutes=1),
+    )
     assert expire_rules() == 1
     old.refresh_from_db()
     assert old.state == "Expired"
 
 
-def test_apply_to_open_alerts_shows_the_count_then_deleting_does_not_reactivate(client, personas, django_capture_on_commit_callbacks):
-    alerts = make_alerts(personas.sub, [alert_item(personas.sub, n=1200 + i, ip="10.1.1.1") for i in range(3)])
+def test_apply_to_open_alerts_shows_the_count_then_deleting_does_not_reactivate(
+    client, personas, django_capture_on_commit_callbacks
+):
+    alerts = make_alerts(
+        personas.sub, [alert_item(personas.sub, n=1200 + i, ip="10.1.1.1") for i in range(3)]
+    )
     client.force_login(personas.secadmin)
     with django_capture_on_commit_callbacks(execute=False):
-        rule_obj = rule_save(user=personas.secadmin, subscription=personas.sub, data={
-            "name": "retro", "alert_type": "KV_TORAccess", "reason": "Noise", "state": "Enabled",
-            "conditions": [{"field": "entities.ip.address", "in": ["10.1.1.1"]}], "local_only": True})
+        rule_obj = rule_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            data={
+                "name": "retro",
+                "alert_type": "KV_TORAccess",
+                "reason": "Noise",
+                "state": "Enabled",
+                "conditions": [{"field": "entities.ip.address", "in": ["10.1.1.1"]}],
+                "local_only": True,
+            },
+        )
     page = client.get(reverse("alerts:rule_edit", args=[rule_obj.pk])).content.decode()
     assert "Apply to 3 open alerts" in page
     with django_capture_on_commit_callbacks(execute=False):
@@ -194,9 +265,18 @@ def test_apply_to_open_alerts_shows_the_count_then_deleting_does_not_reactivate(
 
 def test_admin_saves_through_the_service(client, personas, django_capture_on_commit_callbacks):
     client.force_login(personas.secadmin)
-    data = {"subscription": personas.sub.pk, "name": "from-admin", "alert_type": "KV_TORAccess", "state": "Enabled",
-            "reason": "Noise", "comment": "", "expiration_date": "", "c0_field": "entities.ip.address",
-            "c0_op": "equals", "c0_value": "10.2.2.2"}
+    data = {
+        "subscription": personas.sub.pk,
+        "name": "from-admin",
+        "alert_type": "KV_TORAccess",
+        "state": "Enabled",
+        "reason": "Noise",
+        "comment": "",
+        "expiration_date": "",
+        "c0_field": "entities.ip.address",
+        "c0_op": "equals",
+        "c0_value": "10.2.2.2",
+    }
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(reverse("admin:alerts_suppressionrule_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -205,12 +285,17 @@ def test_admin_saves_through_the_service(client, personas, django_capture_on_com
     assert AuditRecord.objects.filter(action="rule.create").exists()
     bad = client.post(reverse("admin:alerts_suppressionrule_add"), {**data, "name": "x y"})
     assert bad.status_code == 200 and "2–50 characters" in bad.content.decode()
-    response = client.post(reverse("admin:alerts_suppressionrule_changelist"),
-                           {"action": "disable_rules", "_selected_action": [saved.pk]})
+    response = client.post(
+        reverse("admin:alerts_suppressionrule_changelist"),
+        {"action": "disable_rules", "_selected_action": [saved.pk]},
+    )
     saved.refresh_from_db()
     assert saved.state == "Disabled"
     client.force_login(personas.outsider)
-    assert client.get(reverse("admin:alerts_suppressionrule_change", args=[saved.pk])).status_code in (302, 404)
+    assert client.get(reverse("admin:alerts_suppressionrule_change", args=[saved.pk])).status_code in (
+        302,
+        404,
+    )
 
 
 # --- with the emulator --------------------------------------------------------------------------------------------
@@ -219,7 +304,10 @@ def test_admin_saves_through_the_service(client, personas, django_capture_on_com
 @pytest.fixture
 def synced(emulator):
     subs = emulator.discover()
-    counts = {s["subscription_id"].lower(): s["suppression_rules"] for s in emulator.control("GET", "state")["subscriptions"]}
+    counts = {
+        s["subscription_id"].lower(): s["suppression_rules"]
+        for s in emulator.control("GET", "state")["subscriptions"]
+    }
     sub = max(subs, key=lambda s: counts[s.subscription_id])
     sync_subscription(sub.pk, trigger="test")
     return sub
@@ -231,16 +319,31 @@ def test_rules_created_in_azure_appear_here(emulator, synced):
     assert {r.state for r in rules} >= {"Enabled", "Disabled"}
 
 
-def test_a_rule_made_here_is_created_in_azure_then_deleted(emulator, synced, personas, django_capture_on_commit_callbacks):
+def test_a_rule_made_here_is_created_in_azure_then_deleted(
+    emulator, synced, personas, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
-        made = rule_save(user=None, subscription=synced, data={
-            "name": "portal-made", "alert_type": "KV_AppAnomaly", "reason": "Noise", "state": "Enabled",
-            "comment": "from the portal", "expiration_date": timezone.now() + timedelta(days=30),
-            "conditions": [{"field": "entities.ip.address", "in": ["10.3.3.3"]}]})
+        made = rule_save(
+            user=None,
+            subscription=synced,
+            data={
+                "name": "portal-made",
+                "alert_type": "KV_AppAnomaly",
+                "reason": "Noise",
+                "state": "Enabled",
+                "comment": "from the portal",
+                "expiration_date": timezone.now() + timedelta(days=30),
+                "conditions": [{"field": "entities.ip.address", "in": ["10.3.3.3"]}],
+            },
+        )
     assert push_rule.apply(args=[made.pk]).get() == "in step"
     made.refresh_from_db()
     assert made.in_azure and made.push_state == "" and made.synced_at
-    puts = [r for r in emulator.requests() if r["method"] == "PUT" and "alertsSuppressionRules/portal-made" in r["path"]]
+    puts = [
+        r
+        for r in emulator.requests()
+        if r["method"] == "PUT" and "alertsSuppressionRules/portal-made" in r["path"]
+    ]
     assert puts and puts[-1]["status"] == 200
     # a second sync: in step, nothing changes
     sync_subscription(synced.pk, trigger="test")
@@ -250,11 +353,22 @@ def test_a_rule_made_here_is_created_in_azure_then_deleted(emulator, synced, per
     assert deletes[-1]["status"] == 204
 
 
-def test_new_alerts_matching_a_rule_are_dismissed_on_sync(emulator, synced, django_capture_on_commit_callbacks):
+def test_new_alerts_matching_a_rule_are_dismissed_on_sync(
+    emulator, synced, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
-        rule_save(user=None, subscription=synced, data={
-            "name": "local-noise", "alert_type": "KV_SuspiciousIPAccess", "reason": "Noise", "state": "Enabled",
-            "conditions": [{"field": "entities.ip.address", "contains": "."}], "local_only": True})
+        rule_save(
+            user=None,
+            subscription=synced,
+            data={
+                "name": "local-noise",
+                "alert_type": "KV_SuspiciousIPAccess",
+                "reason": "Noise",
+                "state": "Enabled",
+                "conditions": [{"field": "entities.ip.address", "contains": "."}],
+                "local_only": True,
+            },
+        )
     emulator.add_alerts(synced.subscription_id, count=2, alert_type="KV_SuspiciousIPAccess")
     emulator.add_alerts(synced.subscription_id, count=1, alert_type="KV_AppAnomaly")
     with django_capture_on_commit_callbacks(execute=False):
@@ -268,20 +382,35 @@ def test_new_alerts_matching_a_rule_are_dismissed_on_sync(emulator, synced, djan
 def test_conflict_goes_to_the_side_modified_last(emulator, synced, django_capture_on_commit_callbacks):
     rule_obj = SuppressionRule.objects.filter(subscription=synced, state="Enabled").first()
     # changed in Azure after our last sync, not here: Azure wins
-    body = {"properties": {"alertType": rule_obj.alert_type, "reason": "Noise", "state": "Enabled",
-                           "comment": "edited in Azure", "suppressionAlertsScope": {"allOf": rule_obj.conditions}}}
+    body = {
+        "properties": {
+            "alertType": rule_obj.alert_type,
+            "reason": "Noise",
+            "state": "Enabled",
+            "comment": "edited in Azure",
+            "suppressionAlertsScope": {"allOf": rule_obj.conditions},
+        }
+    }
     from portal.arm import operations
     from portal.inventory.azure import config_for
 
-    operations.put_suppression_rule(config_for(synced.connection), synced.subscription_id, rule_obj.name, body["properties"])
+    operations.put_suppression_rule(
+        config_for(synced.connection), synced.subscription_id, rule_obj.name, body["properties"]
+    )
     sync_subscription(synced.pk, trigger="test")
     rule_obj.refresh_from_db()
     assert rule_obj.comment == "edited in Azure"
     # changed here after the sync (and later than Azure): the portal wins and pushes
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        SuppressionRule.objects.filter(pk=rule_obj.pk).update(comment="edited here", local_modified_at=timezone.now() + timedelta(seconds=5))
-        operations.put_suppression_rule(config_for(synced.connection), synced.subscription_id, rule_obj.name,
-                                        {**body["properties"], "comment": "edited in Azure again"})
+        SuppressionRule.objects.filter(pk=rule_obj.pk).update(
+            comment="edited here", local_modified_at=timezone.now() + timedelta(seconds=5)
+        )
+        operations.put_suppression_rule(
+            config_for(synced.connection),
+            synced.subscription_id,
+            rule_obj.name,
+            {**body["properties"], "comment": "edited in Azure again"},
+        )
         sync_subscription(synced.pk, trigger="test")
     rule_obj.refresh_from_db()
     assert rule_obj.comment == "edited here" and len(callbacks) >= 1

@@ -55,6 +55,7 @@ class SmtpServer:
     port: int
     messages: list[Any] = field(default_factory=list)
     controller: Any = None
+    delay: float = 0.0  # seconds each message takes to be accepted (to test a crash mid-send)
 
     @property
     def url(self) -> str:
@@ -75,8 +76,12 @@ class SmtpServer:
 
         class Handler:
             async def handle_DATA(self, smtp_server: Any, session: Any, envelope: Any) -> str:
+                import asyncio
                 import email
                 from email import policy
+
+                if server.delay:
+                    await asyncio.sleep(server.delay)
 
                 message = email.message_from_bytes(envelope.content, policy=policy.default)
                 server.messages.append(
@@ -112,6 +117,7 @@ def smtp_server(smtp_server_session: SmtpServer, settings: Any) -> Iterator[Smtp
     if smtp_server_session.controller is None:
         smtp_server_session.start()
     smtp_server_session.clear()
+    smtp_server_session.delay = 0.0
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = smtp_server_session.host
     settings.EMAIL_PORT = smtp_server_session.port

@@ -43,7 +43,15 @@ def search(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: AuthedRequest) -> HttpResponse:
     pref = account_services.preference_for(request.user)
-    initial = {"timezone": "" if pref.timezone_from_browser else pref.timezone, "theme": pref.theme}
+    from alerts.models import NotificationPreference
+
+    notify = NotificationPreference.objects.filter(user=request.user).first()
+    initial = {
+        "timezone": "" if pref.timezone_from_browser else pref.timezone,
+        "theme": pref.theme,
+        "notify_mode": notify.mode if notify else "immediate",
+        "notify_min_severity": notify.minimal_severity if notify else "Low",
+    }
     form = PreferencesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         tz = form.cleaned_data["timezone"]
@@ -55,6 +63,13 @@ def preferences(request: AuthedRequest) -> HttpResponse:
             pref.timezone_from_browser = True
             pref.save(update_fields=["timezone_from_browser"])
         account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
+        from alerts.contact_services import preference_save
+
+        preference_save(
+            user=request.user,
+            mode=form.cleaned_data["notify_mode"],
+            minimal_severity=form.cleaned_data["notify_min_severity"],
+        )
         messages.success(request, "Preferences saved.")
         return redirect("web:preferences")
     return render(

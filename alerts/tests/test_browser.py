@@ -53,8 +53,12 @@ def test_filter_by_severity_and_vault_then_open_an_alert(page, live_server, worl
     page.go_back()
     page.wait_for_url(lambda url: f"vault={expected.vault_id}" not in url)
     page.go_forward()
-    page.locator("#alerts-table tbody tr a").first.click()
-    page.wait_for_url("**/alerts/*/")
+    page.wait_for_url(lambda url: f"vault={expected.vault_id}" in url)
+    expect(
+        page.locator("#alerts-table tbody tr td:nth-child(4)").filter(has_not_text=expected.vault.name)
+    ).to_have_count(0)
+    with page.expect_navigation(url=lambda url: "/alerts/" in url and "?" not in url):
+        page.locator("#alerts-table tbody tr td:nth-child(3) a").first.click()
     assert page.get_by_role("heading", name="Entities").is_visible()
     browser_events.assert_clean()
 

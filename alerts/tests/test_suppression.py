@@ -415,3 +415,14 @@ def test_conflict_goes_to_the_side_modified_last(emulator, synced, django_captur
     rule_obj.refresh_from_db()
     assert rule_obj.comment == "edited here" and len(callbacks) >= 1
     assert AuditRecord.objects.filter(action="rule.conflict").count() >= 1
+
+
+def test_a_feedback_suggestion_opens_the_rule_form_prefilled(client, personas):
+    client.force_login(personas.secadmin)
+    url = (
+        reverse("alerts:rule_create") + f"?subscription={personas.sub.pk}&alert_type=KV_AppAnomaly"
+        "&field=entities.account.upn&value=svc%40contoso.com&reason=SpecificEntityFalsePositive"
+    )
+    body = client.get(url).content.decode()
+    assert 'value="KV_AppAnomaly" selected' in body and 'value="SpecificEntityFalsePositive" selected' in body
+    assert 'value="entities.account.upn" selected' in body and "svc@contoso.com" in body

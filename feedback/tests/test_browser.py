@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from feedback.models import Feedback
 from portal.testing.factories import alert_item, make_alerts, make_personas, make_vault
@@ -20,8 +21,8 @@ def test_feedback_panel_in_the_browser(page, live_server, browser_events):
     panel.get_by_label("No").check()
     # the reasons offered now are those of a "not useful" answer only
     reason = panel.get_by_label("Reason")
-    reason.locator("option[value='SpecificEntityFalsePositive']").wait_for(state="attached")
-    assert reason.locator("option[value='TruePositive']").count() == 0
+    expect(reason.locator("option[value='TruePositive']")).to_have_count(0)
+    assert reason.locator("option[value='SpecificEntityFalsePositive']").count() == 1
     reason.select_option("Other")
     panel.get_by_role("button", name="Submit").click()
     panel.get_by_text("Tell us more when the reason is “Other”.").wait_for()  # a clear error, in place

@@ -7,7 +7,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from alerts.models import Alert, AlertEvent, MalformedAlert, Status, SuppressionRule
+from django.contrib.admin.helpers import ActionForm
+
+from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, MalformedAlert, Status, SuppressionRule
 from alerts.services import alert_set_status
 from portal.accounts import selectors as access
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
@@ -24,14 +26,27 @@ class AlertEventInline(admin.TabularInline):
         return False
 
 
+class StatusActionForm(ActionForm):
+    """The changelist's action bar asks for the classification a close needs (once for all selected alerts)."""
+
+    classification = forms.ChoiceField(
+        choices=[("", "Classification (to resolve or dismiss)…"), *CLASSIFICATIONS], required=False
+    )
+
+
 def _status_action(status: str) -> Any:
     @admin.action(description=f"Set status to {Status(status).label} (written back to Azure)")
     def action(modeladmin: AlertAdmin, request: HttpRequest, queryset: Any) -> None:
+        classification = request.POST.get("classification", "")
+        if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
+            messages.error(request, "Choose a classification next to the action to resolve or dismiss alerts.")
+            return
         changed = refused = 0
         for alert in queryset.iterator(chunk_size=200):
             if access.can_write(request.user, alert.subscription_id):
                 alert_set_status(
-                    user=request.user, alert=alert, status=status, request=request, source="admin"
+                    user=request.user, alert=alert, status=status, request=request, source="admin",
+                    classification=classification,
                 )
                 changed += 1
             else:
@@ -65,6 +80,7 @@ class AlertAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
     show_full_result_count = False
     inlines = [AlertEventInline]
     actions = [_status_action(s) for s in Status.values]
+    action_form = StatusActionForm
     exclude = ("search_text",)
 
 

@@ -34,6 +34,7 @@ RANGE_DELTAS = {
 }
 DEFAULT_STATUSES = [Status.ACTIVE, Status.IN_PROGRESS]
 SORTS = [("time", "Newest first"), ("severity", "Severity, then newest")]
+ASSIGNEE_CHOICES = [("", "Anyone or no one"), ("me", "Assigned to me"), ("none", "Unassigned"), ("any", "Assigned")]
 PAGE_SIZE = 50
 CURSOR_SALT = "alerts.cursor"
 
@@ -109,6 +110,7 @@ class AlertFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": "Title, entity, IP, UPN, application"}
         ),
     )
+    assignee = forms.ChoiceField(required=False, choices=ASSIGNEE_CHOICES, label="Owner")
     sort = forms.ChoiceField(required=False, choices=SORTS, label="Sort by")
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
@@ -119,7 +121,9 @@ class AlertFilterForm(forms.Form):
         subscriptions: list[tuple[int, str]],
         vaults: list[tuple[int, str]],
         alert_types: list[str] | None = None,
+        user_pk: int | None = None,
     ) -> None:
+        self.user_pk = user_pk
         # Defaults are written into the data, so that the form shows them: open alerts, all time, newest first.
         data = data.copy() if hasattr(data, "copy") else dict(data)
         if not data.get("range"):
@@ -149,6 +153,7 @@ class AlertFilterForm(forms.Form):
         data = super().clean()
         data["range"] = data.get("range") or "all"
         data["sort"] = data.get("sort") or "time"
+        data["me"] = self.user_pk
         if data["range"] == "custom":
             if not data.get("start") and not data.get("end"):
                 self.add_error("start", "Give a start or an end for a custom range.")
@@ -189,6 +194,13 @@ class FilterState:
             qs = qs.filter(vault_id=d["vault"])
         if d.get("q"):
             qs = qs.filter(search_condition(d["q"]))
+        assignee = d.get("assignee")
+        if assignee == "me":
+            qs = qs.filter(assignee_id=d.get("me") or 0)
+        elif assignee == "none":
+            qs = qs.filter(assignee__isnull=True, assignee_group__isnull=True)
+        elif assignee == "any":
+            qs = qs.filter(Q(assignee__isnull=False) | Q(assignee_group__isnull=False))
         if d["sort"] == "severity":
             qs = qs.order_by("-severity_rank", "-time_generated", "-id")
         else:
@@ -218,7 +230,7 @@ class FilterState:
         items: list[tuple[str, str]] = []
         for key in ("subscription", "severity", "status"):
             items += [(key, str(v)) for v in d.get(key) or []]
-        for key in ("range", "type", "plan", "vault", "q", "sort"):
+        for key in ("range", "type", "plan", "vault", "q", "assignee", "sort"):
             value = d.get(key)
             if value and not (key == "range" and value == "all") and not (key == "sort" and value == "time"):
                 items.append((key, str(value)))

@@ -30,6 +30,14 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.ACTIVE, Status.IN_PROGRESS)
+CLOSED_STATUSES = (Status.RESOLVED, Status.DISMISSED)
+# Why an alert was closed (asked when an analyst resolves or dismisses it).
+CLASSIFICATIONS = [
+    ("TruePositive", "True positive (suspicious activity)"),
+    ("BenignPositive", "Benign positive (suspicious but expected)"),
+    ("FalsePositive", "False positive (incorrect alert logic / inaccurate data)"),
+    ("Undetermined", "Undetermined"),
+]
 
 
 class Alert(models.Model):
@@ -98,6 +106,26 @@ class Alert(models.Model):
     pending_attempts = models.PositiveSmallIntegerField(default=0)
     pending_error = models.TextField(blank=True)
     pending_failed = models.BooleanField(default=False)
+    # Team triage (portal-owned): who owns it, and how it was closed.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_alerts"
+    )
+    assignee_group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_alerts"
+    )
+    classification = models.CharField(max_length=30, blank=True, choices=CLASSIFICATIONS)
+    classification_comment = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)  # when an analyst resolved or dismissed it (MTTR)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_action_at = models.DateTimeField(null=True, blank=True)  # the first analyst action (MTTA)
+    first_action_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident = models.ForeignKey(
+        "triage.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts", db_index=False
+    )
     suppressed_by = models.ForeignKey(
         "alerts.SuppressionRule",
         null=True,
@@ -141,6 +169,12 @@ class Alert(models.Model):
                 name="alert_ip_time_idx",
                 condition=~Q(caller_ip=""),
             ),
+            models.Index(
+                fields=["assignee", "-time_generated", "-id"],
+                name="alert_assignee_time_idx",
+                condition=Q(assignee__isnull=False),
+            ),
+            models.Index(fields=["incident"], name="alert_incident_idx", condition=Q(incident__isnull=False)),
         ]
         ordering = ["-time_generated", "-id"]
 
@@ -208,6 +242,7 @@ class AlertEvent(models.Model):
         FEEDBACK = "feedback", "Feedback"
         COMMENT = "comment", "Comment"
         ASSIGNED = "assigned", "Assigned"
+        INCIDENT = "incident", "Added to an incident"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -314,6 +349,8 @@ class BulkStatusJob(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     query = models.TextField()  # the Security alerts filter, as its URL query string
     status = models.CharField(max_length=20, choices=Status.choices)
+    classification = models.CharField(max_length=30, blank=True)
+    comment = models.TextField(blank=True)
     total = models.PositiveIntegerField()
     done = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)

@@ -417,3 +417,29 @@ def send_digest(key: str, *, now: datetime, connection: Any = None, resend_messa
 def minimum_hides_key_vault(minimal_severity: str) -> bool:
     """Every Key Vault alert type is Medium or Low: a High minimum mails none of them."""
     return not any(at_least(s, minimal_severity) for s in KEY_VAULT_SEVERITIES)
+
+
+def send_assignment_mail(*, alert_pk: int, user_pk: int, now: datetime | None = None) -> bool:
+    """Tell a user an alert was assigned to them (once per alert and person; not if their preference is off)."""
+    now = now or timezone.now()
+    user = User.objects.filter(pk=user_pk, is_active=True).exclude(email="").first()
+    alert = Alert.objects.select_related("vault", "subscription").filter(pk=alert_pk).first()
+    if user is None or alert is None:
+        return False
+    pref = NotificationPreference.objects.filter(user=user).first()
+    if pref is not None and pref.mode == NotificationPreference.Mode.OFF:
+        return False
+    try:
+        with transaction.atomic():
+            row = Notification.objects.create(
+                alert=alert, subscription_id=alert.subscription_id, recipient=user.email.lower(), user=user,
+                kind="assigned", severity=alert.severity, state=Notification.State.SENDING,
+                message_id=message_id(alert.pk, user.email.lower(), "assigned"), created_at=now, claimed_at=now)
+    except IntegrityError:
+        return False
+    context = {"alert": alert, "link": alert_link(alert.pk), "steps": alert.remediation_steps[:3],
+               "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences")}
+    subject = f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}"[:200]
+    text = "You are now the owner of this alert.\n\n" + render_to_string("alerts/email/alert.txt", context)
+    html = render_to_string("alerts/email/alert.html", context)
+    return _deliver(row, subject, text, html, connection=None, now=now)

@@ -31,7 +31,7 @@ def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
 def filter_form(user: Any, data: Any) -> AlertFilterForm:
     subscriptions = list(subscriptions_visible_to(user).values_list("pk", "display_name"))
     vaults = list(vaults_visible_to(user).order_by("name").values_list("pk", "name")[:2000])
-    return AlertFilterForm(data, subscriptions=subscriptions, vaults=vaults)
+    return AlertFilterForm(data, subscriptions=subscriptions, vaults=vaults, user_pk=user.pk)
 
 
 @dataclass
@@ -68,7 +68,12 @@ def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
             "subscription__id",
             "subscription__display_name",
             "suppressed_by_id",
+            "assignee__id",
+            "assignee__username",
+            "assignee_group__id",
+            "assignee_group__name",
         )
+        .select_related("assignee", "assignee_group")
     )
     rows = list(qs[: page_size + 1])
     more = len(rows) > page_size
@@ -84,6 +89,17 @@ def matching_count(user: Any, state: FilterState, *, cap: int = COUNT_CAP) -> tu
     return min(n, cap), n > cap
 
 
+def ownership_counts(user: Any) -> dict[str, Any]:
+    """Open alerts assigned to me, and open alerts nobody owns (counted up to the cap)."""
+    open_alerts = alerts_visible_to(user).filter(status__in=OPEN_STATUSES).order_by()
+    mine = open_alerts.filter(assignee=user).values("pk")[: COUNT_CAP + 1].count()
+    unowned = (
+        open_alerts.filter(assignee__isnull=True, assignee_group__isnull=True).values("pk")[: COUNT_CAP + 1].count()
+    )
+    return {"mine": min(mine, COUNT_CAP), "unassigned": min(unowned, COUNT_CAP), "cap": COUNT_CAP,
+            "mine_capped": mine > COUNT_CAP, "unassigned_capped": unowned > COUNT_CAP}
+
+
 def exact_count(user: Any, state: FilterState) -> int:
     """The exact number, computed once when a user confirms a bulk change of 'all N alerts matching'."""
     return state.apply(alerts_visible_to(user), with_cursor=False).order_by().count()
@@ -92,7 +108,7 @@ def exact_count(user: Any, state: FilterState) -> int:
 def _rollup_scope(user: Any, state: FilterState) -> QuerySet[AlertRollup] | None:
     """The rollup rows for a filter, or None when the filter needs the alert table (free text, precise times)."""
     d = state.data
-    if d.get("q") or d.get("range") == "custom":
+    if d.get("q") or d.get("range") == "custom" or d.get("assignee"):
         return None
     qs = scope_to_user(AlertRollup.objects.all(), user)
     if d.get("subscription"):
@@ -139,8 +155,8 @@ def trend(user: Any, state: FilterState | None = None, *, days: int = 30) -> dic
     today = timezone.now().date()
     first = today - timedelta(days=days - 1)
     qs = _rollup_scope(user, state) if state is not None else scope_to_user(AlertRollup.objects.all(), user)
-    if qs is None:  # free text: the trend shows the filter without the text
-        qs = _rollup_scope(user, FilterState({**state.data, "q": "", "range": "all"}))  # type: ignore[union-attr]
+    if qs is None:  # free text or owner: the trend shows the filter without them
+        qs = _rollup_scope(user, FilterState({**state.data, "q": "", "range": "all", "assignee": ""}))  # type: ignore[union-attr]
     rows = qs.filter(day__gte=first).values_list("day", "severity").annotate(n=Sum("count")).order_by()
     per_day: dict[date, Counter[str]] = {first + timedelta(days=i): Counter() for i in range(days)}
     for day, severity, n in rows:

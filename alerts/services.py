@@ -12,72 +12,90 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts import rollup
-from alerts.models import Alert, AlertEvent, Status
+from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 
 log = logging.getLogger(__name__)
+CLASSIFICATION_VALUES = {value for value, _ in CLASSIFICATIONS}
+COMMENT_LIMIT = 10_000
+
+
+CLOSE_SOURCES = {"portal", "bulk", "bulk-filter", "api", "incident", "admin"}  # analysts: a close needs a classification
 
 
 def alert_set_status(
-    *, user: Any, alert: Alert, status: str, request: HttpRequest | None = None, source: str = "portal"
+    *,
+    user: Any,
+    alert: Alert,
+    status: str,
+    request: HttpRequest | None = None,
+    source: str = "portal",
+    classification: str = "",
+    comment: str = "",
 ) -> Alert:
-    """An analyst sets an alert's status: stored at once as pending, then written back to Azure by a task."""
+    """An analyst sets an alert's status: stored at once as pending, then written back to Azure by a task.
+
+    Moving to Resolved or Dismissed asks for a classification (true / benign / false positive, undetermined) and an
+    optional comment.
+    """
     if status not in Status.values:
-        raise ValidationError(
-            {"status": f"Unknown status {status!r}. Use Active, InProgress, Resolved or Dismissed."}
-        )
+        raise ValidationError({"status": f"Unknown status {status!r}. Use Active, InProgress, Resolved or Dismissed."})
+    closing = status in CLOSED_STATUSES
+    if closing and source in CLOSE_SOURCES and classification not in CLASSIFICATION_VALUES:
+        raise ValidationError({"classification": "Say why the alert is closed: true positive, benign positive, "
+                                                 "false positive or undetermined."})
+    if len(comment or "") > COMMENT_LIMIT:
+        raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
     if user is not None and not can_write(user, alert.subscription_id):
-        raise PermissionDenied(
-            "Your role on this subscription is read-only (Security Admin or Owner required)."
-        )
+        raise PermissionDenied("Your role on this subscription is read-only (Security Admin or Owner required).")
     with transaction.atomic():
         row = Alert.objects.select_for_update().get(pk=alert.pk)
-        if row.status == status and (
+        unchanged = row.status == status and (
             row.pending_status == status or (not row.pending_status and row.azure_status == status)
-        ):
+        )
+        if unchanged and (not closing or row.classification == classification or not classification):
             return row  # already so (a double submit): nothing to do
-        before = {"status": row.status, "pending_status": row.pending_status}
+        before = {"status": row.status, "pending_status": row.pending_status, "classification": row.classification}
         deltas: Counter[rollup.Bucket] = Counter()
         old_bucket = rollup.bucket_of(row)
         now = timezone.now()
-        row.status = status
-        row.pending_status = status
-        row.pending_since = now
-        row.pending_attempts = 0
-        row.pending_error = ""
-        row.pending_failed = False
-        row.save(
-            update_fields=[
-                "status",
-                "pending_status",
-                "pending_since",
-                "pending_attempts",
-                "pending_error",
-                "pending_failed",
-            ]
-        )
+        fields = ["status", "classification", "classification_comment", "closed_at", "closed_by"]
+        if not unchanged:
+            row.status = status
+            row.pending_status = status
+            row.pending_since = now
+            row.pending_attempts = 0
+            row.pending_error = ""
+            row.pending_failed = False
+            fields += ["pending_status", "pending_since", "pending_attempts", "pending_error", "pending_failed"]
+        if closing:
+            row.classification = classification or row.classification
+            row.classification_comment = (comment or "").strip()
+            if row.closed_at is None:
+                row.closed_at, row.closed_by = now, user
+        else:
+            row.classification, row.classification_comment, row.closed_at, row.closed_by = "", "", None, None
+        if user is not None and row.first_action_at is None:
+            row.first_action_at, row.first_action_by = now, user
+            fields += ["first_action_at", "first_action_by"]
+        row.save(update_fields=fields)
         rollup.move(deltas, old_bucket, rollup.bucket_of(row))
         rollup.apply(deltas)
         AlertEvent.objects.create(
-            alert=row,
-            kind=AlertEvent.Kind.STATUS_REQUESTED,
-            actor=user if user else None,
-            created_at=now,
-            data={"from": before["status"], "to": status, "source": source},
+            alert=row, kind=AlertEvent.Kind.STATUS_REQUESTED, actor=user if user else None, created_at=now,
+            data={"from": before["status"], "to": status, "source": source,
+                  **({"classification": classification, "comment": comment[:500]} if closing else {})},
         )
-        audit_record(
-            actor=user,
-            action="alert.set_status",
-            obj=row,
-            before=before,
-            after={"status": status},
-            request=request,
-            subscription=row.subscription_id,
-        )
+        audit_record(actor=user, action="alert.set_status", obj=row, before=before,
+                     after={"status": status, "classification": row.classification}, request=request,
+                     subscription=row.subscription_id)
         from alerts.tasks import push_alert_status
+        from triage.webhooks import webhook_event
 
-        transaction.on_commit(lambda: push_alert_status.delay(row.pk))
+        if not unchanged:
+            transaction.on_commit(lambda: push_alert_status.delay(row.pk))
+            webhook_event(row, "alert.status_changed", actor=user, extra={"from": before["status"], "to": status})
     return row
 
 
@@ -137,44 +155,40 @@ def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) 
     """Every alert the portal sees for the first time comes through here, once, after its page is committed.
 
     `backlog` is True for the subscription's first sync (history, not news). Features plug in here, in order:
-    suppression rules (dismiss what matches), then notifications (never for suppressed or backlog alerts).
+    suppression rules (dismiss what matches), incidents (group by correlation key), then notifications and
+    webhooks (never for suppressed or backlog alerts).
     """
     if not alert_ids:
         return
+    from alerts.notifications import queue_new_alert_notifications
     from alerts.suppression_services import apply_rules_to_alerts
+    from triage.services import incidents_attach
+    from triage.webhooks import webhooks_for_new_alerts
 
     suppressed = set(apply_rules_to_alerts(alert_ids=alert_ids, subscription_pk=subscription_pk).suppressed)
+    incidents_attach(alert_ids=alert_ids, subscription_pk=subscription_pk)
     fresh = [pk for pk in alert_ids if pk not in suppressed]
-    log.debug(
-        "%d new alerts in subscription %s (backlog=%s), %d suppressed",
-        len(alert_ids),
-        subscription_pk,
-        backlog,
-        len(suppressed),
-    )
+    log.debug("%d new alerts in subscription %s (backlog=%s), %d suppressed", len(alert_ids), subscription_pk,
+              backlog, len(suppressed))
     if fresh and not backlog:
-        notify_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
-
-
-def notify_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> None:
-    """Email notifications of new alerts (the notifications module plugs in here)."""
-    try:
-        from alerts.notifications import queue_new_alert_notifications
-    except ImportError:  # not built yet
-        return
-    queue_new_alert_notifications(alert_ids=alert_ids, subscription_pk=subscription_pk)
+        queue_new_alert_notifications(alert_ids=fresh, subscription_pk=subscription_pk)
+        webhooks_for_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
 
 
 def bulk_status_job_create(
-    *, user: Any, query: str, status: str, total: int, request: HttpRequest | None = None
+    *, user: Any, query: str, status: str, total: int, classification: str = "", comment: str = "",
+    request: HttpRequest | None = None,
 ) -> Any:
     """Queue "set all N alerts matching this filter to `status`" (processed in batches by a task)."""
     from alerts.models import BulkStatusJob
 
     if status not in Status.values:
         raise ValidationError({"status": "Unknown status."})
+    if status in CLOSED_STATUSES and classification not in CLASSIFICATION_VALUES:
+        raise ValidationError({"classification": "Say why these alerts are closed (asked once for all)."})
     job = BulkStatusJob.objects.create(
-        user=user, query=query, status=status, total=total, created_at=timezone.now()
+        user=user, query=query, status=status, total=total, classification=classification, comment=comment[:10_000],
+        created_at=timezone.now(),
     )
     audit_record(
         actor=user,
@@ -222,7 +236,8 @@ def bulk_status_job_step(*, job_pk: int) -> bool:
     done = skipped = 0
     for alert in batch:
         if can_write(job.user, alert.subscription_id) and alert.status != job.status:
-            alert_set_status(user=job.user, alert=alert, status=job.status, source="bulk-filter")
+            alert_set_status(user=job.user, alert=alert, status=job.status, source="bulk-filter",
+                             classification=job.classification, comment=job.comment)
             done += 1
         else:
             skipped += 1

@@ -220,3 +220,11 @@ def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
         pending_push=False, push_error="", in_azure=True, content_hash=content_hash(result)
     )
     return "in step"
+
+
+@shared_task(name="alerts.notify_assignment")
+def notify_assignment(alert_pk: int, user_pk: int) -> bool:
+    """Email the new assignee (through the notification log, unless their preference is off)."""
+    from alerts.notifications import send_assignment_mail
+
+    return send_assignment_mail(alert_pk=alert_pk, user_pk=user_pk)

@@ -19,9 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.filters import PAGE_SIZE, FilterState
-from alerts.models import BulkStatusJob, Status
+from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.services import alert_set_status, bulk_status_job_create
 from feedback.views import panel_context as feedback_panel
+from triage import selectors as triage_selectors
+from triage import views as triage_views
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
 
@@ -41,15 +43,18 @@ def _state_or_errors(request: AuthedRequest) -> tuple[Any, FilterState | None]:
 @require_GET
 def alert_list(request: AuthedRequest) -> HttpResponse:
     form, state = _state_or_errors(request)
+    can_write_any = bool(
+        access.subscription_pks_for(request.user, min_rank=30) is None
+        or access.subscription_pks_for(request.user, min_rank=30)
+    )
     context: dict[str, Any] = {
         "page_title": "Security alerts",
         "breadcrumbs": _crumbs({"label": "Security alerts"}),
         "form": form,
-        "can_write_any": bool(
-            access.subscription_pks_for(request.user, min_rank=30) is None
-            or access.subscription_pks_for(request.user, min_rank=30)
-        ),
+        "can_write_any": can_write_any,
         "statuses": Status.choices,
+        "classifications": CLASSIFICATIONS,
+        "assignees": triage_selectors.assignee_choices(request.user) if can_write_any else {},
     }
     if state is None:
         context.update(page=None, invalid=True)
@@ -86,7 +91,9 @@ def alert_counters(request: AuthedRequest) -> HttpResponse:
     counts = selectors.severity_counts(request.user, state)
     chart = selectors.trend(request.user, state)
     return render(
-        request, "alerts/_counters.html", {"counts": counts, "chart": _chart(chart), "state": state}
+        request,
+        "alerts/_counters.html",
+        {"counts": counts, "chart": _chart(chart), "state": state, "owners": selectors.ownership_counts(request.user)},
     )
 
 
@@ -159,6 +166,13 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk)
     tab = "action" if request.GET.get("tab") == "action" else "details"
     info = BY_TYPE.get(alert.alert_type.removeprefix("SIMULATED_"))
+    owner = triage_views.owner_context(request.user, alert)
+    discussion = triage_views.comments_context(request.user, alert)
+    activity = selectors.alert_activity(alert)
+    by_id = {c.pk: c for c in discussion["comments"]}
+    for event in activity:
+        if event.kind == "comment":
+            event.comment = by_id.get((event.data or {}).get("comment_id"))
     return render(
         request,
         "alerts/detail.html",
@@ -170,9 +184,15 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "tab": tab,
             "can_write": access.can_write(request.user, alert.subscription_id),
             "related": selectors.related_alerts(request.user, alert),
-            "activity": selectors.alert_activity(alert),
+            "activity": activity,
             **feedback_panel(request.user, alert),
+            "assignees": owner["assignees"],
+            "groups": owner["groups"],
+            "comments": discussion["comments"],
+            "can_comment": discussion["can_comment"],
+            "comment_limit": discussion["comment_limit"],
             "statuses": Status.choices,
+            "classifications": CLASSIFICATIONS,
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")},
                 {"label": alert.title or alert.alert_type},
@@ -187,15 +207,20 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk, write=True)
     try:
         alert = alert_set_status(
-            user=request.user, alert=alert, status=request.POST.get("status", ""), request=request
+            user=request.user, alert=alert, status=request.POST.get("status", ""), request=request,
+            classification=request.POST.get("classification", ""), comment=request.POST.get("comment", ""),
         )
     except ValidationError as exc:
+        if request.htmx:
+            return render(request, "alerts/_status.html", {
+                "alert": selectors.alert_get_for_user(request.user, pk), "can_write": True, "statuses": Status.choices,
+                "classifications": CLASSIFICATIONS, "status_error": " ".join(exc.messages),
+                "chosen": request.POST.get("status", "")}, status=400)
         messages.error(request, "; ".join(exc.messages))
         return redirect("alerts:detail", pk=pk)
     if request.htmx:
-        return render(
-            request, "alerts/_status.html", {"alert": alert, "can_write": True, "statuses": Status.choices}
-        )
+        return render(request, "alerts/_status.html", {"alert": alert, "can_write": True, "statuses": Status.choices,
+                                                       "classifications": CLASSIFICATIONS})
     messages.success(
         request, f"Status set to {Status(alert.status).label}; it is being written back to Azure."
     )
@@ -220,10 +245,15 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
     if not ids:
         messages.error(request, "Select at least one alert.")
         return redirect(back_url)
+    classification, comment = request.POST.get("classification", ""), request.POST.get("comment", "")
+    if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
+        messages.error(request, "Say why these alerts are closed: choose a classification (asked once for all).")
+        return redirect(back_url)
     changed = refused = 0
     for alert in selectors.alerts_visible_to(request.user).filter(pk__in=ids):
         if access.can_write(request.user, alert.subscription_id):
-            alert_set_status(user=request.user, alert=alert, status=status, request=request, source="bulk")
+            alert_set_status(user=request.user, alert=alert, status=status, request=request, source="bulk",
+                             classification=classification, comment=comment)
             changed += 1
         else:
             refused += 1
@@ -257,19 +287,27 @@ def bulk_all(request: AuthedRequest) -> HttpResponse:
                 "total": total,
                 "status": status,
                 "status_label": Status(status).label,
+                "closing": status in CLOSED_STATUSES,
+                "classifications": CLASSIFICATIONS,
                 "query": state.urlencode(),
                 "breadcrumbs": _crumbs(
                     {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Change status"}
                 ),
             },
         )
-    job = bulk_status_job_create(
-        user=request.user,
-        query=state.urlencode(),
-        status=status,
-        total=selectors.exact_count(request.user, state),
-        request=request,
-    )
+    try:
+        job = bulk_status_job_create(
+            user=request.user,
+            query=state.urlencode(),
+            status=status,
+            total=selectors.exact_count(request.user, state),
+            classification=request.POST.get("classification", ""),
+            comment=request.POST.get("comment", ""),
+            request=request,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("alerts:bulk_all") + f"?{state.urlencode()}&to={status}")
     return redirect("alerts:bulk_job", pk=job.pk)
 
 

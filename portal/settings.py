@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "alerts",
     "pricing",
     "feedback",
+    "triage",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SYNC_INTERVAL_SECONDS),
     },
     "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
+    "retention-purge": {"task": "triage.retention_purge", "schedule": 86400.0},
     "send-due-notifications": {
         "task": "alerts.send_due_notifications",
         "schedule": float(NOTIFY_DUE_SECONDS),
@@ -310,6 +312,7 @@ AZURE_TENANT_ID = env_str("AZURE_TENANT_ID")
 AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID")
 AZURE_SUBSCRIPTION_IDS = [s.lower() for s in env_list("AZURE_SUBSCRIPTION_IDS")]
 FEEDBACK_SUGGESTION_THRESHOLD = env_int("FEEDBACK_SUGGESTION_THRESHOLD", 3)  # "not useful" answers -> a rule
+RETENTION_CLOSED_DAYS = env_int("RETENTION_CLOSED_DAYS", 0)  # 0: keep history forever
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)  # how often the alert list asks for new alerts
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300)  # a crashed worker's lease expires after this
 ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)

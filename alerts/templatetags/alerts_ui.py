@@ -86,6 +86,13 @@ def status_label(value: str) -> str:
     return {"InProgress": "In progress"}.get(value, value)
 
 
+@register.filter
+def classification_label(value: str) -> str:
+    from alerts.models import CLASSIFICATIONS
+
+    return dict(CLASSIFICATIONS).get(value, value)
+
+
 @register.simple_tag
 def entity_view(entity: dict[str, Any]) -> dict[str, Any]:
     """An entity as (label, [(field label, value)], location) for display; unknown types shown generically."""

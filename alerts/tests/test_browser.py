@@ -71,6 +71,10 @@ def test_change_status_pending_then_confirmed_by_azure(
     page.goto(f"/alerts/{alert.pk}/")
     page.get_by_label("Change status").select_option("Dismissed")
     page.get_by_role("button", name="Change status").click()
+    expect(page.locator("#alert-status [role=alert]")).to_contain_text("Say why the alert is closed")
+    page.get_by_label("Classification").select_option("FalsePositive")
+    page.get_by_label("Comment", exact=True).fill("Our scanner")
+    page.get_by_role("button", name="Change status").click()
     page.locator("#alert-status .status-dismissed").wait_for()
     # pending until the worker's write-back is confirmed by the emulator (204)
     wait_for(
@@ -82,7 +86,7 @@ def test_change_status_pending_then_confirmed_by_azure(
     page.reload()
     assert page.locator("#alert-status .badge.pending").count() == 0
     assert "Status change confirmed by Azure" in page.locator("#activity-title + ol").inner_text()
-    browser_events.assert_clean()
+    browser_events.assert_clean(expected_statuses=(400,))  # the close refused without a classification
 
 
 def test_bulk_dismiss_everything_matching_a_filter(page, live_server, world, celery_worker, browser_events):
@@ -93,6 +97,7 @@ def test_bulk_dismiss_everything_matching_a_filter(page, live_server, world, cel
     page.goto("/alerts/?type=KV_TORAccess")
     page.get_by_role("link", name="…or all alerts matching this filter").click()
     assert page.get_by_text(f"{expected} alerts match this filter").is_visible()
+    page.get_by_label("Classification (asked once for all of them)").select_option("BenignPositive")
     page.get_by_role("button", name=f"Set {expected} alerts to Dismissed").click()
     page.wait_for_url("**/bulk/jobs/*/")
     page.get_by_text("Back to the alerts").wait_for(timeout=30_000)

@@ -103,7 +103,7 @@ def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(
     _sync(sub)
     alert = Alert.objects.filter(subscription=sub, status="Active").first()
     with django_capture_on_commit_callbacks(execute=False):  # the push is not sent yet
-        alert_set_status(user=None, alert=alert, status="Dismissed")
+        alert_set_status(user=None, alert=alert, status="Dismissed", classification="BenignPositive")
     _sync(sub)  # Azure still says Active
     alert.refresh_from_db()
     assert (
@@ -140,7 +140,7 @@ def test_status_write_back_uses_the_resource_group_level_operation(
     emulator.clear_requests()
     for alert, status in ((in_rg, "Dismissed"), (at_sub, "InProgress"), (renamed[0], "Resolved")):
         with django_capture_on_commit_callbacks(execute=False):
-            alert_set_status(user=None, alert=alert, status=status)
+            alert_set_status(user=None, alert=alert, status=status, classification="Undetermined")
         assert push_alert_status.apply(args=[alert.pk]).get().startswith("confirmed")
         alert.refresh_from_db()
         assert alert.pending_status == "" and alert.azure_status == status
@@ -161,7 +161,7 @@ def test_write_back_failure_is_recorded_and_shown(emulator, subs, django_capture
     _sync(sub)
     alert = Alert.objects.filter(subscription=sub, status="Active").first()
     with django_capture_on_commit_callbacks(execute=False):
-        alert_set_status(user=None, alert=alert, status="Resolved")
+        alert_set_status(user=None, alert=alert, status="Resolved", classification="TruePositive")
     alert.azure_id = alert.azure_id.rsplit("/", 1)[0] + "/does-not-exist"
     Alert.objects.filter(pk=alert.pk).update(azure_id=alert.azure_id)
     assert push_alert_status.apply(args=[alert.pk]).get().startswith("failed")

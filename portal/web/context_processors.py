@@ -14,11 +14,11 @@ MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         [
             ("Overview", "alerts:overview", "overview"),
             ("Security alerts", "alerts:list", "alerts"),
-            ("Incidents", "alerts:incidents", "incidents"),
+            ("Incidents", "triage:incidents", "incidents"),
             ("Alert types", "alerts:types", "types"),
             ("Suppression rules", "alerts:rules", "rules"),
             ("Feedback", "feedback:insights", "feedback"),
-            ("Metrics", "alerts:metrics", "metrics"),
+            ("Metrics", "triage:metrics", "metrics"),
             ("Pricing & settings", "pricing:subscriptions", "pricing"),
             ("Email notifications", "alerts:email_settings", "mail"),
             ("Sync status", "inventory:sync_status", "sync"),
@@ -29,6 +29,7 @@ MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         "Settings",
         [
             ("Subscriptions & access", "web:subscriptions", "access"),
+            ("Webhooks", "triage:webhooks", "webhooks"),
             ("Preferences", "web:preferences", "prefs"),
         ],
     ),
@@ -49,7 +50,31 @@ def _menu(request: HttpRequest) -> list[dict[str, Any]]:
             entries.append({"label": label, "url": url, "icon": icon, "active": active})
         if entries:
             sections.append({"title": title, "items": entries})
-    return sections
+        if title == "Security Center":
+            sections.append(_saved_views_section(request))
+    if getattr(request.user, "is_superuser", False):
+        sections[-1]["items"].append(_item(request, "Retention", "triage:retention", "retention"))
+    return [s for s in sections if s and s["items"]]
+
+
+def _item(request: HttpRequest, label: str, name: str, icon: str) -> dict[str, Any]:
+    url = reverse(name)
+    return {"label": label, "url": url, "icon": icon, "active": request.path.startswith(url)}
+
+
+def _saved_views_section(request: HttpRequest) -> dict[str, Any]:
+    """The user's saved views of Security alerts, and the ones shared with the team."""
+    try:
+        from triage.selectors import saved_views_menu
+    except ImportError:  # pragma: no cover - the triage app is not installed
+        return {}
+    full = request.get_full_path()
+    items = []
+    for view in saved_views_menu(request.user):
+        url = reverse("alerts:list") + (f"?{view['query']}" if view["query"] else "")
+        label = view["name"] + (" (shared)" if view["shared"] and not view["mine"] else "")
+        items.append({"label": label, "url": url, "icon": "view", "active": full == url})
+    return {"title": "Saved views", "items": items}
 
 
 def chrome(request: HttpRequest) -> dict[str, Any]:

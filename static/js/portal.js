@@ -125,6 +125,11 @@
           break;
         case "a":
           var assign = document.querySelector("[data-shortcut-assign]");
+          row = currentRow();
+          if (row && assign) {
+            var mine = row.querySelector("input[type=checkbox]");
+            if (mine && !mine.checked && !document.querySelector("[data-row-url] input[type=checkbox]:checked")) { mine.checked = true; }
+          }
           if (assign) { event.preventDefault(); assign.click(); }
           break;
       }
@@ -138,7 +143,21 @@
   }
 
   /* Generic helpers used by pages: [data-select-all] checkboxes and [data-confirm] buttons. */
+  /* Links that carry the list's current filter (exports, "Save view") follow it when htmx changes the filter:
+     data-follow-query="" appends the filter; data-follow-query="query" passes it as ?query=. */
+  function followQuery() {
+    var params = new URLSearchParams(window.location.search);
+    params.delete("cursor");
+    var filter = params.toString();
+    document.querySelectorAll("[data-follow-query]").forEach(function (link) {
+      var base = link.getAttribute("href").split("?")[0];
+      var name = link.getAttribute("data-follow-query");
+      link.setAttribute("href", name ? base + "?" + name + "=" + encodeURIComponent(filter) : base + (filter ? "?" + filter : ""));
+    });
+  }
+
   function initHelpers() {
+    document.body.addEventListener("htmx:pushedIntoHistory", followQuery);
     document.addEventListener("change", function (event) {
       var all = event.target.closest("[data-select-all]");
       if (all) {

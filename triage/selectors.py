@@ -1,0 +1,234 @@
+"""Reads for team triage: who can own alerts, incidents, saved views, and the SOC metrics."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+
+from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert
+from portal.accounts.selectors import WRITE_RANK, get_for_user, scope_to_user, subscription_pks_for
+from triage.models import Incident, SavedView, Webhook, WebhookDelivery
+
+MAX_CHOICES = 300
+
+
+def assignee_choices(user: Any) -> dict[str, list[Any]]:
+    """Users and groups that hold a role on a subscription where `user` may assign (the service re-checks each
+    alert's subscription)."""
+    pks = subscription_pks_for(user, min_rank=WRITE_RANK)
+    users = User.objects.filter(is_active=True)
+    groups = Group.objects.all()
+    if pks is not None:
+        users = users.filter(
+            Q(role_assignments__subscription_id__in=pks) | Q(groups__role_assignments__subscription_id__in=pks)
+        )
+        groups = groups.filter(role_assignments__subscription_id__in=pks)
+    return {
+        "users": list(users.distinct().order_by("username").only("id", "username")[:MAX_CHOICES]),
+        "groups": list(groups.distinct().order_by("name")[:MAX_CHOICES]),
+    }
+
+
+def incidents_visible_to(user: Any) -> QuerySet[Incident]:
+    return scope_to_user(Incident.objects.select_related("subscription", "assignee"), user)
+
+
+def incident_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Incident:
+    return get_for_user(Incident.objects.select_related("subscription", "assignee"), user, write=write, pk=pk)
+
+
+def incident_alerts(incident: Incident) -> list[Alert]:
+    return list(
+        Alert.objects.filter(incident=incident)
+        .select_related("vault", "assignee")
+        .order_by("start_time", "time_generated", "id")[:500]
+    )
+
+
+def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
+    """Entities (identity, IP, application, vault) seen in more than one alert of the group, most shared first."""
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for alert in alerts:
+        for kind, value in (
+            ("Identity", alert.identity),
+            ("IP address", alert.caller_ip),
+            ("Key vault", alert.vault.name if alert.vault else ""),
+        ):
+            if value:
+                seen[(kind, value)].add(alert.pk)
+        for entity in alert.entities or []:
+            if isinstance(entity, dict) and entity.get("type") in ("host", "process", "azure-resource"):
+                value = str(entity.get("hostName") or entity.get("processName") or entity.get("resourceId") or "")
+                if value:
+                    seen[(str(entity["type"]), value[:300])].add(alert.pk)
+    shared = [{"kind": k, "value": v, "count": len(ids)} for (k, v), ids in seen.items() if len(ids) > 1]
+    return sorted(shared, key=lambda e: (-e["count"], e["kind"], e["value"]))
+
+
+def saved_views_for(user: Any) -> list[SavedView]:
+    return list(SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner").order_by("name")[:30])
+
+
+MENU_VERSION_KEY = "savedviews:version"
+
+
+def saved_views_menu(user: Any) -> list[dict[str, Any]]:
+    """The left menu's saved views, cached (every page shows them); any save or delete invalidates all users'."""
+    version = cache.get_or_set(MENU_VERSION_KEY, 1, timeout=None)
+    key = f"savedviews:{version}:{user.pk}"
+    items = cache.get(key)
+    if items is None:
+        items = [{"name": v.name, "query": v.query, "shared": v.shared, "mine": v.owner_id == user.pk}
+                 for v in saved_views_for(user)]
+        cache.set(key, items, timeout=300)
+    return items
+
+
+def saved_views_changed() -> None:
+    try:
+        cache.incr(MENU_VERSION_KEY)
+    except ValueError:  # not set yet (or evicted)
+        cache.set(MENU_VERSION_KEY, 2, timeout=None)
+
+
+def webhooks_visible_to(user: Any) -> QuerySet[Webhook]:
+    return scope_to_user(Webhook.objects.select_related("subscription"), user)
+
+
+def deliveries_for(webhook: Webhook, *, limit: int = 50) -> list[WebhookDelivery]:
+    return list(webhook.deliveries.order_by("-created_at", "-id")[:limit])
+
+
+# --- SOC metrics ---------------------------------------------------------------------------------------------
+
+METRIC_ROWS_CAP = 200_000
+AGE_BUCKETS = [
+    ("Under 1 day", timedelta(days=1)),
+    ("1 to 7 days", timedelta(days=7)),
+    ("7 to 30 days", timedelta(days=30)),
+    ("30 to 90 days", timedelta(days=90)),
+    ("Over 90 days", None),
+]
+
+
+def _p90(values: list[float]) -> float:
+    """The 90th percentile, nearest-rank (a value that really occurred)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * 9 // 10))  # ceil(0.9 n)
+    return ordered[rank - 1]
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "median": None, "p90": None}
+    return {"n": len(values), "median": statistics.median(values), "p90": _p90(values)}
+
+
+def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: int | None = None) -> dict[str, Any]:
+    """MTTA (detected → first analyst action) and MTTR (detected → closed by an analyst), in minutes, per severity,
+    alert type, key vault and analyst, and per week; open alerts by age; classifications by alert type.
+
+    Alerts detected in the last `days` days count. All times against `now`, so that a frozen clock gives fixed
+    figures.
+    """
+    since = now - timedelta(days=days)
+    scope = scope_to_user(Alert.objects.all(), user)
+    if subscription_pk:
+        scope = scope.filter(subscription_id=subscription_pk)
+    rows = (
+        scope.filter(time_generated__gte=since, time_generated__lte=now)
+        .filter(Q(first_action_at__isnull=False) | Q(closed_at__isnull=False))
+        .values_list(
+            "time_generated",
+            "first_action_at",
+            "closed_at",
+            "severity",
+            "alert_type",
+            "vault__name",
+            "first_action_by__username",
+            "closed_by__username",
+        )
+        .order_by()[:METRIC_ROWS_CAP]
+    )
+    groups: dict[str, dict[str, dict[str, list[float]]]] = {
+        name: defaultdict(lambda: {"mtta": [], "mttr": []}) for name in ("severity", "type", "vault", "analyst", "week")
+    }
+    overall: dict[str, list[float]] = {"mtta": [], "mttr": []}
+    for detected, acted, closed, severity, alert_type, vault, actor, closer in rows:
+        week = (detected - timedelta(days=detected.weekday())).date().isoformat()
+        if acted is not None and acted >= detected:
+            minutes = (acted - detected).total_seconds() / 60
+            overall["mtta"].append(minutes)
+            for name, key in (("severity", severity), ("type", alert_type), ("vault", vault or "(no vault)"),
+                              ("analyst", actor or "(former user)"), ("week", week)):
+                groups[name][key]["mtta"].append(minutes)
+        if closed is not None and closed >= detected:
+            minutes = (closed - detected).total_seconds() / 60
+            overall["mttr"].append(minutes)
+            for name, key in (("severity", severity), ("type", alert_type), ("vault", vault or "(no vault)"),
+                              ("analyst", closer or "(former user)"), ("week", week)):
+                groups[name][key]["mttr"].append(minutes)
+
+    def table(name: str, order: Any = None) -> list[dict[str, Any]]:
+        items = groups[name].items()
+        ordered = sorted(items, key=order) if order else sorted(items)
+        return [{"key": key, "mtta": _summary(v["mtta"]), "mttr": _summary(v["mttr"])} for key, v in ordered]
+
+    open_alerts = scope.filter(status__in=OPEN_STATUSES)
+    age_counts = open_alerts.aggregate(**{
+        f"b{i}": Count("id", filter=_age_filter(now, i)) for i in range(len(AGE_BUCKETS))
+    })
+    labels = dict(CLASSIFICATIONS)
+    classified = Counter()
+    per_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for alert_type, classification, n in (
+        scope.filter(time_generated__gte=since, time_generated__lte=now)
+        .exclude(classification="")
+        .values_list("alert_type", "classification")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        per_type[alert_type][classification] += n
+        classified[classification] += n
+    by_type = []
+    for alert_type, counts in per_type.items():
+        total = sum(counts.values())
+        by_type.append({
+            "type": alert_type,
+            "total": total,
+            "counts": [(value, counts.get(value, 0)) for value, _ in CLASSIFICATIONS],
+            "false_positive_share": round(100 * counts.get("FalsePositive", 0) / total),
+        })
+    by_type.sort(key=lambda r: (-r["false_positive_share"], -r["total"], r["type"]))
+    return {
+        "since": since,
+        "now": now,
+        "days": days,
+        "overall": {"mtta": _summary(overall["mtta"]), "mttr": _summary(overall["mttr"])},
+        "by_severity": table("severity", order=lambda kv: -SEVERITY_RANK.get(kv[0], 0)),
+        "by_type": table("type"),
+        "by_vault": table("vault"),
+        "by_analyst": table("analyst"),
+        "by_week": table("week"),
+        "open_by_age": [(label, age_counts[f"b{i}"]) for i, (label, _) in enumerate(AGE_BUCKETS)],
+        "classifications": [(labels[value], classified.get(value, 0)) for value, _ in CLASSIFICATIONS],
+        "classification_by_type": by_type,
+        "capped": len(rows) >= METRIC_ROWS_CAP,
+    }
+
+
+def _age_filter(now: datetime, index: int) -> Q:
+    upper = AGE_BUCKETS[index][1]
+    lower = AGE_BUCKETS[index - 1][1] if index else None
+    q = Q()
+    if upper is not None:
+        q &= Q(time_generated__gt=now - upper)
+    if lower is not None:
+        q &= Q(time_generated__lte=now - lower)
+    return q

@@ -1,0 +1,29 @@
+"""Triage tasks: webhook deliveries (retried with backoff) and the retention purge."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from triage.webhooks import MAX_ATTEMPTS, deliver
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS, name="triage.deliver_webhook")
+def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-def]
+    result = deliver(delivery_pk)
+    if result is None:
+        countdown = min(600, 5 * 3**self.request.retries) + random.uniform(0, 2)  # noqa: S311 - jitter
+        raise self.retry(countdown=countdown)
+    return "delivered" if result else "failed"
+
+
+@shared_task(name="triage.retention_purge")
+def retention_purge() -> int:
+    """The optional retention policy (RETENTION_CLOSED_DAYS > 0): purge alerts closed more than N days ago."""
+    from triage.services import retention_purge as purge
+
+    if settings.RETENTION_CLOSED_DAYS <= 0:
+        return 0
+    return purge(actor=None, days=settings.RETENTION_CLOSED_DAYS, dry_run=False)

@@ -1,0 +1,158 @@
+"""Outbound webhooks: a signed JSON POST when an alert is created, changes status, or is assigned.
+
+Signature: `X-KV-Signature: sha256=<hex>` = HMAC-SHA256(secret, f"{X-KV-Timestamp}." + body). A receiver checks it
+and rejects timestamps older than a few minutes (replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as pysecrets
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import Alert
+from portal.accounts.selectors import can_write
+from portal.audit.services import audit_record
+from portal.inventory import secrets as vault
+from portal.inventory.models import Subscription
+from triage.models import WEBHOOK_EVENTS, Webhook, WebhookDelivery
+
+EVENT_NAMES = {name for name, _ in WEBHOOK_EVENTS}
+TIMEOUT = 10
+MAX_ATTEMPTS = 5
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"url": "The webhook address must be an http:// or https:// URL."})
+    return url
+
+
+def webhook_save(*, user: Any, subscription: Subscription, name: str, url: str, events: list[str], enabled: bool = True,
+                 webhook: Webhook | None = None, request: HttpRequest | None = None) -> tuple[Webhook, str | None]:
+    """Create or update a webhook. A new one gets a secret, returned once (shown once) and stored encrypted."""
+    if not can_write(user, subscription.pk):
+        raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
+    url = _check_url(url)
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationError({"name": "Give the webhook a name (at most 80 characters)."})
+    unknown = set(events) - EVENT_NAMES
+    if unknown or not events:
+        raise ValidationError({"events": "Choose one or more of: " + ", ".join(sorted(EVENT_NAMES)) + "."})
+    secret = None
+    created = webhook is None
+    if created:
+        secret = pysecrets.token_urlsafe(32)
+        webhook = Webhook(subscription=subscription, created_by=user, secret_encrypted=vault.encrypt(secret))
+    before = None if created else {"name": webhook.name, "url": webhook.url, "events": webhook.events,
+                                   "enabled": webhook.enabled}
+    webhook.name, webhook.url, webhook.events, webhook.enabled = name, url, sorted(set(events)), enabled
+    webhook.save()
+    audit_record(actor=user, action="webhook.create" if created else "webhook.update", obj=webhook, before=before,
+                 after={"name": name, "url": url, "events": webhook.events, "enabled": enabled}, request=request,
+                 subscription=subscription)
+    return webhook, secret
+
+
+def webhook_delete(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> None:
+    if not can_write(user, webhook.subscription_id):
+        raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
+    audit_record(actor=user, action="webhook.delete", obj=webhook, before={"name": webhook.name, "url": webhook.url},
+                 request=request, subscription=webhook.subscription_id)
+    webhook.delete()
+
+
+def _alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk, "azureId": alert.azure_id, "title": alert.title, "alertType": alert.alert_type,
+        "severity": alert.severity, "status": alert.status, "subscriptionId": alert.subscription.subscription_id
+        if hasattr(alert, "subscription") else None, "detectedTime": alert.time_generated.isoformat(),
+        "url": settings.PORTAL_BASE_URL + reverse("alerts:detail", args=[alert.pk]),
+    }
+
+
+def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: Any) -> WebhookDelivery:
+    delivery = WebhookDelivery.objects.create(webhook=webhook, event=event, payload=payload, created_at=now)
+    from triage.tasks import deliver_webhook
+
+    pk = delivery.pk
+    transaction.on_commit(lambda: deliver_webhook.delay(pk))
+    return delivery
+
+
+def webhook_event(alert: Alert, event: str, *, actor: Any = None, extra: dict[str, Any] | None = None) -> int:
+    """Queue a delivery to every enabled webhook of the alert's subscription that wants `event`."""
+    hooks = [h for h in Webhook.objects.filter(subscription_id=alert.subscription_id, enabled=True) if event in h.events]
+    now = timezone.now()
+    for hook in hooks:
+        payload = {"event": event, "occurredAt": now.isoformat(), "alert": _alert_payload(alert),
+                   "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None, **(extra or {})}
+        _queue(hook, event, payload, now)
+    return len(hooks)
+
+
+def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> int:
+    hooks = [h for h in Webhook.objects.filter(subscription_id=subscription_pk, enabled=True) if "alert.created" in h.events]
+    if not hooks:
+        return 0
+    count = 0
+    for alert in Alert.objects.filter(pk__in=alert_ids).select_related("subscription"):
+        count += webhook_event(alert, "alert.created")
+    return count
+
+
+def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:
+    """"Send test": a `ping` event, delivered like any other."""
+    if not can_write(user, webhook.subscription_id):
+        raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
+    now = timezone.now()
+    return _queue(webhook, "ping", {"event": "ping", "occurredAt": now.isoformat(), "webhook": webhook.name}, now)
+
+
+def deliver(delivery_pk: int) -> bool | None:
+    """POST one delivery. True: delivered; False: failed for good; None: failed, worth retrying."""
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_pk).first()
+    if delivery is None or delivery.state == WebhookDelivery.State.DELIVERED:
+        return True
+    body = orjson.dumps(delivery.payload)
+    timestamp = str(int(time.time()))
+    secret = vault.decrypt(delivery.webhook.secret_encrypted)
+    headers = {"Content-Type": "application/json", "User-Agent": "kv-defender-console-webhooks/1",
+               "X-KV-Event": delivery.event, "X-KV-Delivery": str(delivery.pk), "X-KV-Timestamp": timestamp,
+               "X-KV-Signature": sign(secret, timestamp, body)}
+    attempts = delivery.attempts + 1
+    try:
+        response = requests.post(delivery.webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as exc:
+        final = attempts >= MAX_ATTEMPTS
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000],
+            state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING)
+        return False if final else None
+    ok = 200 <= response.status_code < 300
+    final = ok or attempts >= MAX_ATTEMPTS or response.status_code in (400, 401, 403, 404, 410)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=attempts, status_code=response.status_code, response=response.text[:2000], error="",
+        state=WebhookDelivery.State.DELIVERED if ok else (WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING),
+        delivered_at=timezone.now() if ok else None,
+    )
+    return True if ok else (False if final else None)

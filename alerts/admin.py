@@ -4,12 +4,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from django.contrib.admin.helpers import ActionForm
-
-from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, MalformedAlert, Status, SuppressionRule
+from alerts.models import (
+    CLASSIFICATIONS,
+    CLOSED_STATUSES,
+    Alert,
+    AlertEvent,
+    MalformedAlert,
+    Status,
+    SuppressionRule,
+)
 from alerts.services import alert_set_status
 from portal.accounts import selectors as access
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
@@ -39,13 +46,19 @@ def _status_action(status: str) -> Any:
     def action(modeladmin: AlertAdmin, request: HttpRequest, queryset: Any) -> None:
         classification = request.POST.get("classification", "")
         if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
-            messages.error(request, "Choose a classification next to the action to resolve or dismiss alerts.")
+            messages.error(
+                request, "Choose a classification next to the action to resolve or dismiss alerts."
+            )
             return
         changed = refused = 0
         for alert in queryset.iterator(chunk_size=200):
             if access.can_write(request.user, alert.subscription_id):
                 alert_set_status(
-                    user=request.user, alert=alert, status=status, request=request, source="admin",
+                    user=request.user,
+                    alert=alert,
+                    status=status,
+                    request=request,
+                    source="admin",
                     classification=classification,
                 )
                 changed += 1

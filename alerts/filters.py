@@ -34,7 +34,12 @@ RANGE_DELTAS = {
 }
 DEFAULT_STATUSES = [Status.ACTIVE, Status.IN_PROGRESS]
 SORTS = [("time", "Newest first"), ("severity", "Severity, then newest")]
-ASSIGNEE_CHOICES = [("", "Anyone or no one"), ("me", "Assigned to me"), ("none", "Unassigned"), ("any", "Assigned")]
+ASSIGNEE_CHOICES = [
+    ("", "Anyone or no one"),
+    ("me", "Assigned to me"),
+    ("none", "Unassigned"),
+    ("any", "Assigned"),
+]
 PAGE_SIZE = 50
 CURSOR_SALT = "alerts.cursor"
 

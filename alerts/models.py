@@ -108,7 +108,11 @@ class Alert(models.Model):
     pending_failed = models.BooleanField(default=False)
     # Team triage (portal-owned): who owns it, and how it was closed.
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_alerts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_alerts",
     )
     assignee_group = models.ForeignKey(
         "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_alerts"
@@ -124,7 +128,12 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     incident = models.ForeignKey(
-        "triage.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts", db_index=False
+        "triage.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        db_index=False,
     )
     suppressed_by = models.ForeignKey(
         "alerts.SuppressionRule",

@@ -432,13 +432,25 @@ def send_assignment_mail(*, alert_pk: int, user_pk: int, now: datetime | None = 
     try:
         with transaction.atomic():
             row = Notification.objects.create(
-                alert=alert, subscription_id=alert.subscription_id, recipient=user.email.lower(), user=user,
-                kind="assigned", severity=alert.severity, state=Notification.State.SENDING,
-                message_id=message_id(alert.pk, user.email.lower(), "assigned"), created_at=now, claimed_at=now)
+                alert=alert,
+                subscription_id=alert.subscription_id,
+                recipient=user.email.lower(),
+                user=user,
+                kind="assigned",
+                severity=alert.severity,
+                state=Notification.State.SENDING,
+                message_id=message_id(alert.pk, user.email.lower(), "assigned"),
+                created_at=now,
+                claimed_at=now,
+            )
     except IntegrityError:
         return False
-    context = {"alert": alert, "link": alert_link(alert.pk), "steps": alert.remediation_steps[:3],
-               "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences")}
+    context = {
+        "alert": alert,
+        "link": alert_link(alert.pk),
+        "steps": alert.remediation_steps[:3],
+        "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences"),
+    }
     subject = f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}"[:200]
     text = "You are now the owner of this alert.\n\n" + render_to_string("alerts/email/alert.txt", context)
     html = render_to_string("alerts/email/alert.html", context)

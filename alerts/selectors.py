@@ -94,10 +94,17 @@ def ownership_counts(user: Any) -> dict[str, Any]:
     open_alerts = alerts_visible_to(user).filter(status__in=OPEN_STATUSES).order_by()
     mine = open_alerts.filter(assignee=user).values("pk")[: COUNT_CAP + 1].count()
     unowned = (
-        open_alerts.filter(assignee__isnull=True, assignee_group__isnull=True).values("pk")[: COUNT_CAP + 1].count()
+        open_alerts.filter(assignee__isnull=True, assignee_group__isnull=True)
+        .values("pk")[: COUNT_CAP + 1]
+        .count()
     )
-    return {"mine": min(mine, COUNT_CAP), "unassigned": min(unowned, COUNT_CAP), "cap": COUNT_CAP,
-            "mine_capped": mine > COUNT_CAP, "unassigned_capped": unowned > COUNT_CAP}
+    return {
+        "mine": min(mine, COUNT_CAP),
+        "unassigned": min(unowned, COUNT_CAP),
+        "cap": COUNT_CAP,
+        "mine_capped": mine > COUNT_CAP,
+        "unassigned_capped": unowned > COUNT_CAP,
+    }
 
 
 def exact_count(user: Any, state: FilterState) -> int:

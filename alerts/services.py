@@ -21,7 +21,14 @@ CLASSIFICATION_VALUES = {value for value, _ in CLASSIFICATIONS}
 COMMENT_LIMIT = 10_000
 
 
-CLOSE_SOURCES = {"portal", "bulk", "bulk-filter", "api", "incident", "admin"}  # analysts: a close needs a classification
+CLOSE_SOURCES = {
+    "portal",
+    "bulk",
+    "bulk-filter",
+    "api",
+    "incident",
+    "admin",
+}  # analysts: a close needs a classification
 
 
 def alert_set_status(
@@ -40,15 +47,23 @@ def alert_set_status(
     optional comment.
     """
     if status not in Status.values:
-        raise ValidationError({"status": f"Unknown status {status!r}. Use Active, InProgress, Resolved or Dismissed."})
+        raise ValidationError(
+            {"status": f"Unknown status {status!r}. Use Active, InProgress, Resolved or Dismissed."}
+        )
     closing = status in CLOSED_STATUSES
     if closing and source in CLOSE_SOURCES and classification not in CLASSIFICATION_VALUES:
-        raise ValidationError({"classification": "Say why the alert is closed: true positive, benign positive, "
-                                                 "false positive or undetermined."})
+        raise ValidationError(
+            {
+                "classification": "Say why the alert is closed: true positive, benign positive, "
+                "false positive or undetermined."
+            }
+        )
     if len(comment or "") > COMMENT_LIMIT:
         raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
     if user is not None and not can_write(user, alert.subscription_id):
-        raise PermissionDenied("Your role on this subscription is read-only (Security Admin or Owner required).")
+        raise PermissionDenied(
+            "Your role on this subscription is read-only (Security Admin or Owner required)."
+        )
     with transaction.atomic():
         row = Alert.objects.select_for_update().get(pk=alert.pk)
         unchanged = row.status == status and (
@@ -56,7 +71,11 @@ def alert_set_status(
         )
         if unchanged and (not closing or row.classification == classification or not classification):
             return row  # already so (a double submit): nothing to do
-        before = {"status": row.status, "pending_status": row.pending_status, "classification": row.classification}
+        before = {
+            "status": row.status,
+            "pending_status": row.pending_status,
+            "classification": row.classification,
+        }
         deltas: Counter[rollup.Bucket] = Counter()
         old_bucket = rollup.bucket_of(row)
         now = timezone.now()
@@ -68,7 +87,13 @@ def alert_set_status(
             row.pending_attempts = 0
             row.pending_error = ""
             row.pending_failed = False
-            fields += ["pending_status", "pending_since", "pending_attempts", "pending_error", "pending_failed"]
+            fields += [
+                "pending_status",
+                "pending_since",
+                "pending_attempts",
+                "pending_error",
+                "pending_failed",
+            ]
         if closing:
             row.classification = classification or row.classification
             row.classification_comment = (comment or "").strip()
@@ -83,19 +108,34 @@ def alert_set_status(
         rollup.move(deltas, old_bucket, rollup.bucket_of(row))
         rollup.apply(deltas)
         AlertEvent.objects.create(
-            alert=row, kind=AlertEvent.Kind.STATUS_REQUESTED, actor=user if user else None, created_at=now,
-            data={"from": before["status"], "to": status, "source": source,
-                  **({"classification": classification, "comment": comment[:500]} if closing else {})},
+            alert=row,
+            kind=AlertEvent.Kind.STATUS_REQUESTED,
+            actor=user if user else None,
+            created_at=now,
+            data={
+                "from": before["status"],
+                "to": status,
+                "source": source,
+                **({"classification": classification, "comment": comment[:500]} if closing else {}),
+            },
         )
-        audit_record(actor=user, action="alert.set_status", obj=row, before=before,
-                     after={"status": status, "classification": row.classification}, request=request,
-                     subscription=row.subscription_id)
+        audit_record(
+            actor=user,
+            action="alert.set_status",
+            obj=row,
+            before=before,
+            after={"status": status, "classification": row.classification},
+            request=request,
+            subscription=row.subscription_id,
+        )
         from alerts.tasks import push_alert_status
         from triage.webhooks import webhook_event
 
         if not unchanged:
             transaction.on_commit(lambda: push_alert_status.delay(row.pk))
-            webhook_event(row, "alert.status_changed", actor=user, extra={"from": before["status"], "to": status})
+            webhook_event(
+                row, "alert.status_changed", actor=user, extra={"from": before["status"], "to": status}
+            )
     return row
 
 
@@ -168,15 +208,26 @@ def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) 
     suppressed = set(apply_rules_to_alerts(alert_ids=alert_ids, subscription_pk=subscription_pk).suppressed)
     incidents_attach(alert_ids=alert_ids, subscription_pk=subscription_pk)
     fresh = [pk for pk in alert_ids if pk not in suppressed]
-    log.debug("%d new alerts in subscription %s (backlog=%s), %d suppressed", len(alert_ids), subscription_pk,
-              backlog, len(suppressed))
+    log.debug(
+        "%d new alerts in subscription %s (backlog=%s), %d suppressed",
+        len(alert_ids),
+        subscription_pk,
+        backlog,
+        len(suppressed),
+    )
     if fresh and not backlog:
         queue_new_alert_notifications(alert_ids=fresh, subscription_pk=subscription_pk)
         webhooks_for_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
 
 
 def bulk_status_job_create(
-    *, user: Any, query: str, status: str, total: int, classification: str = "", comment: str = "",
+    *,
+    user: Any,
+    query: str,
+    status: str,
+    total: int,
+    classification: str = "",
+    comment: str = "",
     request: HttpRequest | None = None,
 ) -> Any:
     """Queue "set all N alerts matching this filter to `status`" (processed in batches by a task)."""
@@ -187,7 +238,12 @@ def bulk_status_job_create(
     if status in CLOSED_STATUSES and classification not in CLASSIFICATION_VALUES:
         raise ValidationError({"classification": "Say why these alerts are closed (asked once for all)."})
     job = BulkStatusJob.objects.create(
-        user=user, query=query, status=status, total=total, classification=classification, comment=comment[:10_000],
+        user=user,
+        query=query,
+        status=status,
+        total=total,
+        classification=classification,
+        comment=comment[:10_000],
         created_at=timezone.now(),
     )
     audit_record(
@@ -236,8 +292,14 @@ def bulk_status_job_step(*, job_pk: int) -> bool:
     done = skipped = 0
     for alert in batch:
         if can_write(job.user, alert.subscription_id) and alert.status != job.status:
-            alert_set_status(user=job.user, alert=alert, status=job.status, source="bulk-filter",
-                             classification=job.classification, comment=job.comment)
+            alert_set_status(
+                user=job.user,
+                alert=alert,
+                status=job.status,
+                source="bulk-filter",
+                classification=job.classification,
+                comment=job.comment,
+            )
             done += 1
         else:
             skipped += 1

@@ -22,10 +22,10 @@ from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.services import alert_set_status, bulk_status_job_create
 from feedback.views import panel_context as feedback_panel
-from triage import selectors as triage_selectors
-from triage import views as triage_views
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
+from triage import selectors as triage_selectors
+from triage import views as triage_views
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
@@ -93,7 +93,12 @@ def alert_counters(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "alerts/_counters.html",
-        {"counts": counts, "chart": _chart(chart), "state": state, "owners": selectors.ownership_counts(request.user)},
+        {
+            "counts": counts,
+            "chart": _chart(chart),
+            "state": state,
+            "owners": selectors.ownership_counts(request.user),
+        },
     )
 
 
@@ -207,20 +212,41 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk, write=True)
     try:
         alert = alert_set_status(
-            user=request.user, alert=alert, status=request.POST.get("status", ""), request=request,
-            classification=request.POST.get("classification", ""), comment=request.POST.get("comment", ""),
+            user=request.user,
+            alert=alert,
+            status=request.POST.get("status", ""),
+            request=request,
+            classification=request.POST.get("classification", ""),
+            comment=request.POST.get("comment", ""),
         )
     except ValidationError as exc:
         if request.htmx:
-            return render(request, "alerts/_status.html", {
-                "alert": selectors.alert_get_for_user(request.user, pk), "can_write": True, "statuses": Status.choices,
-                "classifications": CLASSIFICATIONS, "status_error": " ".join(exc.messages),
-                "chosen": request.POST.get("status", "")}, status=400)
+            return render(
+                request,
+                "alerts/_status.html",
+                {
+                    "alert": selectors.alert_get_for_user(request.user, pk),
+                    "can_write": True,
+                    "statuses": Status.choices,
+                    "classifications": CLASSIFICATIONS,
+                    "status_error": " ".join(exc.messages),
+                    "chosen": request.POST.get("status", ""),
+                },
+                status=400,
+            )
         messages.error(request, "; ".join(exc.messages))
         return redirect("alerts:detail", pk=pk)
     if request.htmx:
-        return render(request, "alerts/_status.html", {"alert": alert, "can_write": True, "statuses": Status.choices,
-                                                       "classifications": CLASSIFICATIONS})
+        return render(
+            request,
+            "alerts/_status.html",
+            {
+                "alert": alert,
+                "can_write": True,
+                "statuses": Status.choices,
+                "classifications": CLASSIFICATIONS,
+            },
+        )
     messages.success(
         request, f"Status set to {Status(alert.status).label}; it is being written back to Azure."
     )
@@ -247,13 +273,22 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
         return redirect(back_url)
     classification, comment = request.POST.get("classification", ""), request.POST.get("comment", "")
     if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
-        messages.error(request, "Say why these alerts are closed: choose a classification (asked once for all).")
+        messages.error(
+            request, "Say why these alerts are closed: choose a classification (asked once for all)."
+        )
         return redirect(back_url)
     changed = refused = 0
     for alert in selectors.alerts_visible_to(request.user).filter(pk__in=ids):
         if access.can_write(request.user, alert.subscription_id):
-            alert_set_status(user=request.user, alert=alert, status=status, request=request, source="bulk",
-                             classification=classification, comment=comment)
+            alert_set_status(
+                user=request.user,
+                alert=alert,
+                status=status,
+                request=request,
+                source="bulk",
+                classification=classification,
+                comment=comment,
+            )
             changed += 1
         else:
             refused += 1

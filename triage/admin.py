@@ -43,12 +43,24 @@ class WebhookAdmin(SubscriptionScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        audit_record(actor=request.user, action="webhook.update", obj=obj, after={"enabled": obj.enabled},
-                     request=request, subscription=obj.subscription_id)
+        audit_record(
+            actor=request.user,
+            action="webhook.update",
+            obj=obj,
+            after={"enabled": obj.enabled},
+            request=request,
+            subscription=obj.subscription_id,
+        )
 
     def delete_model(self, request: HttpRequest, obj: Webhook) -> None:
-        audit_record(actor=request.user, action="webhook.delete", obj=obj, before={"name": obj.name, "url": obj.url},
-                     request=request, subscription=obj.subscription_id)
+        audit_record(
+            actor=request.user,
+            action="webhook.delete",
+            obj=obj,
+            before={"name": obj.name, "url": obj.url},
+            request=request,
+            subscription=obj.subscription_id,
+        )
         super().delete_model(request, obj)
 
 

@@ -17,7 +17,9 @@ class AlertComment(models.Model):
     """Plain text, editable by its author for a short while, kept forever."""
 
     alert = models.ForeignKey("alerts.Alert", on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     body = models.TextField(max_length=COMMENT_LIMIT)
     created_at = models.DateTimeField()
     edited_at = models.DateTimeField(null=True, blank=True)
@@ -33,19 +35,24 @@ class AlertComment(models.Model):
 class Incident(models.Model):
     """Alerts sharing a correlationKey (or grouped by Azure as an incident), triaged together."""
 
-    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="incidents")
+    subscription = models.ForeignKey(
+        "inventory.Subscription", on_delete=models.CASCADE, related_name="incidents"
+    )
     correlation_key = models.CharField(max_length=300)
     title = models.CharField(max_length=500)
     severity = models.CharField(max_length=20)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     first_time = models.DateTimeField()
     last_time = models.DateTimeField()
     alert_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["subscription", "correlation_key"], name="incident_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "correlation_key"], name="incident_unique_key")
+        ]
         ordering = ["-last_time"]
 
     def __str__(self) -> str:
@@ -72,13 +79,17 @@ class SavedView(models.Model):
 class Webhook(models.Model):
     """A signed JSON POST to an automation endpoint (SOAR, chat) when alerts change, per subscription."""
 
-    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="webhooks")
+    subscription = models.ForeignKey(
+        "inventory.Subscription", on_delete=models.CASCADE, related_name="webhooks"
+    )
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500)
     secret_encrypted = models.TextField(editable=False)
     events = models.JSONField(default=list)
     enabled = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,7 +26,8 @@ def assignee_choices(user: Any) -> dict[str, list[Any]]:
     groups = Group.objects.all()
     if pks is not None:
         users = users.filter(
-            Q(role_assignments__subscription_id__in=pks) | Q(groups__role_assignments__subscription_id__in=pks)
+            Q(role_assignments__subscription_id__in=pks)
+            | Q(groups__role_assignments__subscription_id__in=pks)
         )
         groups = groups.filter(role_assignments__subscription_id__in=pks)
     return {
@@ -64,7 +65,9 @@ def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
                 seen[(kind, value)].add(alert.pk)
         for entity in alert.entities or []:
             if isinstance(entity, dict) and entity.get("type") in ("host", "process", "azure-resource"):
-                value = str(entity.get("hostName") or entity.get("processName") or entity.get("resourceId") or "")
+                value = str(
+                    entity.get("hostName") or entity.get("processName") or entity.get("resourceId") or ""
+                )
                 if value:
                     seen[(str(entity["type"]), value[:300])].add(alert.pk)
     shared = [{"kind": k, "value": v, "count": len(ids)} for (k, v), ids in seen.items() if len(ids) > 1]
@@ -72,7 +75,9 @@ def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
 
 
 def saved_views_for(user: Any) -> list[SavedView]:
-    return list(SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner").order_by("name")[:30])
+    return list(
+        SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner").order_by("name")[:30]
+    )
 
 
 MENU_VERSION_KEY = "savedviews:version"
@@ -84,8 +89,10 @@ def saved_views_menu(user: Any) -> list[dict[str, Any]]:
     key = f"savedviews:{version}:{user.pk}"
     items = cache.get(key)
     if items is None:
-        items = [{"name": v.name, "query": v.query, "shared": v.shared, "mine": v.owner_id == user.pk}
-                 for v in saved_views_for(user)]
+        items = [
+            {"name": v.name, "query": v.query, "shared": v.shared, "mine": v.owner_id == user.pk}
+            for v in saved_views_for(user)
+        ]
         cache.set(key, items, timeout=300)
     return items
 
@@ -130,7 +137,9 @@ def _summary(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "median": statistics.median(values), "p90": _p90(values)}
 
 
-def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: int | None = None) -> dict[str, Any]:
+def soc_metrics(
+    user: Any, *, now: datetime, days: int = 30, subscription_pk: int | None = None
+) -> dict[str, Any]:
     """MTTA (detected → first analyst action) and MTTR (detected → closed by an analyst), in minutes, per severity,
     alert type, key vault and analyst, and per week; open alerts by age; classifications by alert type.
 
@@ -157,7 +166,8 @@ def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: in
         .order_by()[:METRIC_ROWS_CAP]
     )
     groups: dict[str, dict[str, dict[str, list[float]]]] = {
-        name: defaultdict(lambda: {"mtta": [], "mttr": []}) for name in ("severity", "type", "vault", "analyst", "week")
+        name: defaultdict(lambda: {"mtta": [], "mttr": []})
+        for name in ("severity", "type", "vault", "analyst", "week")
     }
     overall: dict[str, list[float]] = {"mtta": [], "mttr": []}
     for detected, acted, closed, severity, alert_type, vault, actor, closer in rows:
@@ -165,14 +175,24 @@ def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: in
         if acted is not None and acted >= detected:
             minutes = (acted - detected).total_seconds() / 60
             overall["mtta"].append(minutes)
-            for name, key in (("severity", severity), ("type", alert_type), ("vault", vault or "(no vault)"),
-                              ("analyst", actor or "(former user)"), ("week", week)):
+            for name, key in (
+                ("severity", severity),
+                ("type", alert_type),
+                ("vault", vault or "(no vault)"),
+                ("analyst", actor or "(former user)"),
+                ("week", week),
+            ):
                 groups[name][key]["mtta"].append(minutes)
         if closed is not None and closed >= detected:
             minutes = (closed - detected).total_seconds() / 60
             overall["mttr"].append(minutes)
-            for name, key in (("severity", severity), ("type", alert_type), ("vault", vault or "(no vault)"),
-                              ("analyst", closer or "(former user)"), ("week", week)):
+            for name, key in (
+                ("severity", severity),
+                ("type", alert_type),
+                ("vault", vault or "(no vault)"),
+                ("analyst", closer or "(former user)"),
+                ("week", week),
+            ):
                 groups[name][key]["mttr"].append(minutes)
 
     def table(name: str, order: Any = None) -> list[dict[str, Any]]:
@@ -181,9 +201,9 @@ def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: in
         return [{"key": key, "mtta": _summary(v["mtta"]), "mttr": _summary(v["mttr"])} for key, v in ordered]
 
     open_alerts = scope.filter(status__in=OPEN_STATUSES)
-    age_counts = open_alerts.aggregate(**{
-        f"b{i}": Count("id", filter=_age_filter(now, i)) for i in range(len(AGE_BUCKETS))
-    })
+    age_counts = open_alerts.aggregate(
+        **{f"b{i}": Count("id", filter=_age_filter(now, i)) for i in range(len(AGE_BUCKETS))}
+    )
     labels = dict(CLASSIFICATIONS)
     classified = Counter()
     per_type: dict[str, Counter[str]] = defaultdict(Counter)
@@ -199,12 +219,14 @@ def soc_metrics(user: Any, *, now: datetime, days: int = 30, subscription_pk: in
     by_type = []
     for alert_type, counts in per_type.items():
         total = sum(counts.values())
-        by_type.append({
-            "type": alert_type,
-            "total": total,
-            "counts": [(value, counts.get(value, 0)) for value, _ in CLASSIFICATIONS],
-            "false_positive_share": round(100 * counts.get("FalsePositive", 0) / total),
-        })
+        by_type.append(
+            {
+                "type": alert_type,
+                "total": total,
+                "counts": [(value, counts.get(value, 0)) for value, _ in CLASSIFICATIONS],
+                "false_positive_share": round(100 * counts.get("FalsePositive", 0) / total),
+            }
+        )
     by_type.sort(key=lambda r: (-r["false_positive_share"], -r["total"], r["type"]))
     return {
         "since": since,

@@ -23,37 +23,69 @@ COMMENT_EDIT_WINDOW = timedelta(minutes=15)
 
 def _first_action(alert: Alert, now: Any, user: Any) -> None:
     """The first analyst action on an alert starts its time to first action (MTTA)."""
-    Alert.objects.filter(pk=alert.pk, first_action_at__isnull=True).update(first_action_at=now, first_action_by=user)
+    Alert.objects.filter(pk=alert.pk, first_action_at__isnull=True).update(
+        first_action_at=now, first_action_by=user
+    )
 
 
 # --- assignment ----------------------------------------------------------------------------------------------
 
 
-def alert_assign(*, user: Any, alert: Alert, assignee: User | None = None, group: Group | None = None,
-                 request: HttpRequest | None = None) -> Alert:
+def alert_assign(
+    *,
+    user: Any,
+    alert: Alert,
+    assignee: User | None = None,
+    group: Group | None = None,
+    request: HttpRequest | None = None,
+) -> Alert:
     """Give an alert an owner (a user, or a group's queue), or none. The assignee must be able to see the alert."""
     if not can_write(user, alert.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners assign alerts.")
     if assignee is not None and group is not None:
         raise ValidationError("Assign to a user or to a group, not both.")
     if assignee is not None and not (assignee.is_active and can_see(assignee, alert.subscription_id)):
-        raise ValidationError({"assignee": f"{assignee.get_username()} has no access to this alert's subscription."})
-    if group is not None and not group.role_assignments.filter(subscription_id=alert.subscription_id).exists():
-        raise ValidationError({"assignee": f"The group {group.name} has no role on this alert's subscription."})
+        raise ValidationError(
+            {"assignee": f"{assignee.get_username()} has no access to this alert's subscription."}
+        )
+    if (
+        group is not None
+        and not group.role_assignments.filter(subscription_id=alert.subscription_id).exists()
+    ):
+        raise ValidationError(
+            {"assignee": f"The group {group.name} has no role on this alert's subscription."}
+        )
     now = timezone.now()
     with transaction.atomic():
         row = Alert.objects.select_for_update().get(pk=alert.pk)
-        if (row.assignee_id, row.assignee_group_id) == (getattr(assignee, "pk", None), getattr(group, "pk", None)):
+        if (row.assignee_id, row.assignee_group_id) == (
+            getattr(assignee, "pk", None),
+            getattr(group, "pk", None),
+        ):
             return row
-        before = {"assignee": row.assignee.get_username() if row.assignee_id else None,
-                  "group": row.assignee_group.name if row.assignee_group_id else None}
+        before = {
+            "assignee": row.assignee.get_username() if row.assignee_id else None,
+            "group": row.assignee_group.name if row.assignee_group_id else None,
+        }
         row.assignee, row.assignee_group = assignee, group
         row.save(update_fields=["assignee", "assignee_group"])
-        after = {"assignee": assignee.get_username() if assignee else None, "group": group.name if group else None}
-        AlertEvent.objects.create(alert=row, kind=AlertEvent.Kind.ASSIGNED, actor=user, created_at=now, data=after)
+        after = {
+            "assignee": assignee.get_username() if assignee else None,
+            "group": group.name if group else None,
+        }
+        AlertEvent.objects.create(
+            alert=row, kind=AlertEvent.Kind.ASSIGNED, actor=user, created_at=now, data=after
+        )
         _first_action(row, now, user)
-        audit_record(actor=user, action="alert.assign", obj=row, before=before, after=after, request=request,
-                     subscription=row.subscription_id)
+        audit_record(
+            actor=user,
+            action="alert.assign",
+            obj=row,
+            before=before,
+            after=after,
+            request=request,
+            subscription=row.subscription_id,
+        )
         from triage.webhooks import webhook_event
 
         webhook_event(row, "alert.assigned", actor=user, extra=after)
@@ -81,11 +113,14 @@ def parse_assignee(value: str, user: Any) -> tuple[User | None, Group | None]:
         group = Group.objects.filter(pk=int(pk)).first()
         if group is not None:
             return None, group
-    raise ValidationError({"assignee": "Choose who owns the alert: yourself, a colleague, a queue, or no one."})
+    raise ValidationError(
+        {"assignee": "Choose who owns the alert: yourself, a colleague, a queue, or no one."}
+    )
 
 
-def alerts_bulk_assign(*, user: Any, alerts: Any, assignee: User | None, group: Group | None,
-                       request: HttpRequest | None = None) -> tuple[int, list[str]]:
+def alerts_bulk_assign(
+    *, user: Any, alerts: Any, assignee: User | None, group: Group | None, request: HttpRequest | None = None
+) -> tuple[int, list[str]]:
     """Assign each alert the user may change; report the ones refused (read-only role, assignee without access)."""
     changed, refused = 0, []
     for alert in alerts:
@@ -101,10 +136,14 @@ def alerts_bulk_assign(*, user: Any, alerts: Any, assignee: User | None, group: 
 def assignable_users(alert: Alert) -> list[User]:
     """People who can see the alert's subscription (directly or through a group)."""
     return list(
-        User.objects.filter(is_active=True).filter(
-            Q(is_superuser=True) | Q(role_assignments__subscription_id=alert.subscription_id)
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(role_assignments__subscription_id=alert.subscription_id)
             | Q(groups__role_assignments__subscription_id=alert.subscription_id)
-        ).distinct().order_by("username")[:500]
+        )
+        .distinct()
+        .order_by("username")[:500]
     )
 
 
@@ -116,7 +155,9 @@ def _check_body(body: str) -> str:
     if not body:
         raise ValidationError({"body": "Write a comment."})
     if len(body) > COMMENT_LIMIT:
-        raise ValidationError({"body": f"Keep a comment to {COMMENT_LIMIT:,} characters (this is {len(body):,})."})
+        raise ValidationError(
+            {"body": f"Keep a comment to {COMMENT_LIMIT:,} characters (this is {len(body):,})."}
+        )
     return body
 
 
@@ -127,15 +168,29 @@ def comment_add(*, user: Any, alert: Alert, body: str, request: HttpRequest | No
     now = timezone.now()
     with transaction.atomic():
         comment = AlertComment.objects.create(alert=alert, author=user, body=body, created_at=now)
-        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.COMMENT, actor=user, created_at=now,
-                                  data={"comment_id": comment.pk})
+        AlertEvent.objects.create(
+            alert=alert,
+            kind=AlertEvent.Kind.COMMENT,
+            actor=user,
+            created_at=now,
+            data={"comment_id": comment.pk},
+        )
         _first_action(alert, now, user)
-        audit_record(actor=user, action="alert.comment", obj=comment, after={"length": len(body)}, request=request,
-                     subscription=alert.subscription_id, object_repr=f"comment on alert {alert.pk}")
+        audit_record(
+            actor=user,
+            action="alert.comment",
+            obj=comment,
+            after={"length": len(body)},
+            request=request,
+            subscription=alert.subscription_id,
+            object_repr=f"comment on alert {alert.pk}",
+        )
     return comment
 
 
-def comment_edit(*, user: Any, comment: AlertComment, body: str, request: HttpRequest | None = None) -> AlertComment:
+def comment_edit(
+    *, user: Any, comment: AlertComment, body: str, request: HttpRequest | None = None
+) -> AlertComment:
     """Only the author, and only for a short while after writing it."""
     if comment.author_id != user.pk:
         raise PermissionDenied("Only the author edits a comment.")
@@ -145,8 +200,15 @@ def comment_edit(*, user: Any, comment: AlertComment, body: str, request: HttpRe
     before = comment.body
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
-    audit_record(actor=user, action="alert.comment_edit", obj=comment, before={"body": before[:500]},
-                 after={"body": body[:500]}, request=request, subscription=comment.alert.subscription_id)
+    audit_record(
+        actor=user,
+        action="alert.comment_edit",
+        obj=comment,
+        before={"body": before[:500]},
+        after={"body": body[:500]},
+        request=request,
+        subscription=comment.alert.subscription_id,
+    )
     return comment
 
 
@@ -156,7 +218,9 @@ def comment_edit(*, user: Any, comment: AlertComment, body: str, request: HttpRe
 def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
     """Group new alerts by correlation key into incidents (two alerts or more, or one Azure calls an incident)."""
     keys = set(
-        Alert.objects.filter(pk__in=alert_ids).exclude(correlation_key="").values_list("correlation_key", flat=True)
+        Alert.objects.filter(pk__in=alert_ids)
+        .exclude(correlation_key="")
+        .values_list("correlation_key", flat=True)
     )
     if not keys:
         return 0
@@ -164,8 +228,13 @@ def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
     groups = (
         Alert.objects.filter(subscription_id=subscription_pk, correlation_key__in=keys)
         .values("correlation_key")
-        .annotate(n=Count("id"), first=Min("start_time"), last=Max("time_generated"), rank=Max("severity_rank"),
-                  incident=Count("id", filter=Q(is_incident=True)))
+        .annotate(
+            n=Count("id"),
+            first=Min("start_time"),
+            last=Max("time_generated"),
+            rank=Max("severity_rank"),
+            incident=Count("id", filter=Q(is_incident=True)),
+        )
     )
     attached = 0
     for g in groups:
@@ -174,19 +243,37 @@ def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
         members = Alert.objects.filter(subscription_id=subscription_pk, correlation_key=g["correlation_key"])
         lead = members.order_by("-is_incident", "-severity_rank", "time_generated").first()
         severity = {4: "High", 3: "Medium", 2: "Low", 1: "Informational"}.get(g["rank"] or 0, "Low")
-        incident, created = Incident.objects.update_or_create(
-            subscription_id=subscription_pk, correlation_key=g["correlation_key"],
-            defaults={"alert_count": g["n"], "first_time": g["first"] or lead.time_generated, "last_time": g["last"],
-                      "severity": severity},
-            create_defaults={"title": (lead.title or lead.alert_type)[:500], "alert_count": g["n"], "severity": severity,
-                             "first_time": g["first"] or lead.time_generated, "last_time": g["last"], "created_at": now},
+        incident, _created = Incident.objects.update_or_create(
+            subscription_id=subscription_pk,
+            correlation_key=g["correlation_key"],
+            defaults={
+                "alert_count": g["n"],
+                "first_time": g["first"] or lead.time_generated,
+                "last_time": g["last"],
+                "severity": severity,
+            },
+            create_defaults={
+                "title": (lead.title or lead.alert_type)[:500],
+                "alert_count": g["n"],
+                "severity": severity,
+                "first_time": g["first"] or lead.time_generated,
+                "last_time": g["last"],
+                "created_at": now,
+            },
         )
         attached += members.filter(incident__isnull=True).update(incident=incident)
     return attached
 
 
-def incident_set_status(*, user: Any, incident: Incident, status: str, classification: str = "", comment: str = "",
-                        request: HttpRequest | None = None) -> int:
+def incident_set_status(
+    *,
+    user: Any,
+    incident: Incident,
+    status: str,
+    classification: str = "",
+    comment: str = "",
+    request: HttpRequest | None = None,
+) -> int:
     """One status for the whole group: every alert of the incident (each written back to Azure)."""
     from alerts.services import alert_set_status
 
@@ -195,37 +282,65 @@ def incident_set_status(*, user: Any, incident: Incident, status: str, classific
     changed = 0
     with transaction.atomic():
         for alert in Alert.objects.filter(incident=incident):
-            alert_set_status(user=user, alert=alert, status=status, source="incident", classification=classification,
-                             comment=comment, request=request)
+            alert_set_status(
+                user=user,
+                alert=alert,
+                status=status,
+                source="incident",
+                classification=classification,
+                comment=comment,
+                request=request,
+            )
             changed += 1
-        audit_record(actor=user, action="incident.set_status", obj=incident, after={"status": status, "alerts": changed},
-                     request=request, subscription=incident.subscription_id)
+        audit_record(
+            actor=user,
+            action="incident.set_status",
+            obj=incident,
+            after={"status": status, "alerts": changed},
+            request=request,
+            subscription=incident.subscription_id,
+        )
     return changed
 
 
-def incident_assign(*, user: Any, incident: Incident, assignee: User | None, request: HttpRequest | None = None) -> None:
+def incident_assign(
+    *, user: Any, incident: Incident, assignee: User | None, request: HttpRequest | None = None
+) -> None:
     with transaction.atomic():
         for alert in Alert.objects.filter(incident=incident):
             alert_assign(user=user, alert=alert, assignee=assignee, request=request)
         Incident.objects.filter(pk=incident.pk).update(assignee=assignee)
-        audit_record(actor=user, action="incident.assign", obj=incident,
-                     after={"assignee": assignee.get_username() if assignee else None}, request=request,
-                     subscription=incident.subscription_id)
+        audit_record(
+            actor=user,
+            action="incident.assign",
+            obj=incident,
+            after={"assignee": assignee.get_username() if assignee else None},
+            request=request,
+            subscription=incident.subscription_id,
+        )
 
 
 # --- saved views ---------------------------------------------------------------------------------------------
 
 
-def saved_view_save(*, user: Any, name: str, query: str, shared: bool, request: HttpRequest | None = None) -> SavedView:
+def saved_view_save(
+    *, user: Any, name: str, query: str, shared: bool, request: HttpRequest | None = None
+) -> SavedView:
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ValidationError({"name": "Give the view a name (at most 80 characters)."})
     if shared and not (user.is_superuser or any(can_write(user, pk) for pk in _visible(user))):
         raise PermissionDenied("Only Security Admins and Owners share views with the team.")
-    view, created = SavedView.objects.update_or_create(owner=user, name=name, defaults={"query": query[:4000],
-                                                                                       "shared": shared})
-    audit_record(actor=user, action="view.save" if created else "view.update", obj=view,
-                 after={"name": name, "shared": shared, "query": query[:500]}, request=request)
+    view, created = SavedView.objects.update_or_create(
+        owner=user, name=name, defaults={"query": query[:4000], "shared": shared}
+    )
+    audit_record(
+        actor=user,
+        action="view.save" if created else "view.update",
+        obj=view,
+        after={"name": name, "shared": shared, "query": query[:500]},
+        request=request,
+    )
     saved_views_changed()  # now, and again once committed (a page drawn in between must not keep the old menu)
     transaction.on_commit(saved_views_changed)
     return view
@@ -261,8 +376,9 @@ def retention_candidates(days: int) -> Any:
     )
 
 
-def retention_purge(*, actor: Any, days: int, dry_run: bool = True, batch: int = 1000,
-                    request: HttpRequest | None = None) -> int:
+def retention_purge(
+    *, actor: Any, days: int, dry_run: bool = True, batch: int = 1000, request: HttpRequest | None = None
+) -> int:
     """Count (dry run) or delete, in batches, the alerts closed more than `days` days ago. Audited."""
     if days < 1:
         raise ValidationError({"days": "Keep at least one day."})
@@ -276,9 +392,18 @@ def retention_purge(*, actor: Any, days: int, dry_run: bool = True, batch: int =
     deleted = 0
     while True:
         with transaction.atomic():
-            rows = list(qs.select_for_update(skip_locked=True).only(
-                "id", "time_generated", "subscription_id", "vault_id", "severity", "alert_type", "plan", "status"
-            )[:batch])
+            rows = list(
+                qs.select_for_update(skip_locked=True).only(
+                    "id",
+                    "time_generated",
+                    "subscription_id",
+                    "vault_id",
+                    "severity",
+                    "alert_type",
+                    "plan",
+                    "status",
+                )[:batch]
+            )
             if not rows:
                 break
             deltas: Counter[rollup.Bucket] = Counter()
@@ -288,7 +413,12 @@ def retention_purge(*, actor: Any, days: int, dry_run: bool = True, batch: int =
             rollup.apply(deltas)
             AlertRollup.objects.filter(count__lte=0).delete()
             deleted += len(rows)
-    audit_record(actor=actor, action="retention.purge", object_type="alerts.alert",
-                 object_repr=f"{deleted} alerts closed more than {days} days ago", after={"deleted": deleted, "days": days},
-                 request=request)
+    audit_record(
+        actor=actor,
+        action="retention.purge",
+        object_type="alerts.alert",
+        object_repr=f"{deleted} alerts closed more than {days} days ago",
+        after={"deleted": deleted, "days": days},
+        request=request,
+    )
     return deleted

@@ -14,7 +14,7 @@ from triage.webhooks import MAX_ATTEMPTS, deliver
 def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-def]
     result = deliver(delivery_pk)
     if result is None:
-        countdown = min(600, 5 * 3**self.request.retries) + random.uniform(0, 2)  # noqa: S311 - jitter
+        countdown = min(600, 5 * 3**self.request.retries) + random.uniform(0, 2)
         raise self.retry(countdown=countdown)
     return "delivered" if result else "failed"
 

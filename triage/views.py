@@ -43,8 +43,13 @@ def owner_context(user: Any, alert: Any) -> dict[str, Any]:
         "alert": alert,
         "can_write": can_write,
         "assignees": services.assignable_users(alert) if can_write else [],
-        "groups": list(alert.subscription.role_assignments.exclude(group=None).values_list("group__pk", "group__name")
-                       .distinct()) if can_write else [],
+        "groups": list(
+            alert.subscription.role_assignments.exclude(group=None)
+            .values_list("group__pk", "group__name")
+            .distinct()
+        )
+        if can_write
+        else [],
     }
 
 
@@ -55,7 +60,9 @@ def alert_assign(request: AuthedRequest, pk: int) -> HttpResponse:
     error = ""
     try:
         assignee, group = services.parse_assignee(request.POST.get("assignee", ""), request.user)
-        alert = services.alert_assign(user=request.user, alert=alert, assignee=assignee, group=group, request=request)
+        alert = services.alert_assign(
+            user=request.user, alert=alert, assignee=assignee, group=group, request=request
+        )
     except ValidationError as exc:
         error = _errors(exc)
     if request.htmx:
@@ -102,11 +109,20 @@ def bulk_assign(request: AuthedRequest) -> HttpResponse:
 
 def comments_context(user: Any, alert: Any, **extra: Any) -> dict[str, Any]:
     now = timezone.now()
-    comments = list(AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id"))
+    comments = list(
+        AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id")
+    )
     for comment in comments:
-        comment.editable = comment.author_id == user.pk and now - comment.created_at <= services.COMMENT_EDIT_WINDOW
-    return {"alert": alert, "comments": comments, "can_comment": access.can_write(user, alert.subscription_id),
-            "comment_limit": services.COMMENT_LIMIT, **extra}
+        comment.editable = (
+            comment.author_id == user.pk and now - comment.created_at <= services.COMMENT_EDIT_WINDOW
+        )
+    return {
+        "alert": alert,
+        "comments": comments,
+        "can_comment": access.can_write(user, alert.subscription_id),
+        "comment_limit": services.COMMENT_LIMIT,
+        **extra,
+    }
 
 
 @login_required
@@ -137,19 +153,30 @@ def comment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            services.comment_edit(user=request.user, comment=comment, body=request.POST.get("body", ""),
-                                  request=request)
+            services.comment_edit(
+                user=request.user, comment=comment, body=request.POST.get("body", ""), request=request
+            )
             return redirect(reverse("alerts:detail", args=[alert.pk]) + f"#comment-{comment.pk}")
         except ValidationError as exc:
             error = _errors(exc)
-    return render(request, "triage/comment_edit.html", {
-        "page_title": "Edit comment", "comment": comment, "alert": alert, "error": error,
-        "draft": request.POST.get("body", comment.body), "comment_limit": services.COMMENT_LIMIT,
-        "breadcrumbs": _crumbs({"label": "Security alerts", "url": reverse("alerts:list")},
-                               {"label": alert.title or alert.alert_type,
-                                "url": reverse("alerts:detail", args=[alert.pk])},
-                               {"label": "Edit comment"}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "triage/comment_edit.html",
+        {
+            "page_title": "Edit comment",
+            "comment": comment,
+            "alert": alert,
+            "error": error,
+            "draft": request.POST.get("body", comment.body),
+            "comment_limit": services.COMMENT_LIMIT,
+            "breadcrumbs": _crumbs(
+                {"label": "Security alerts", "url": reverse("alerts:list")},
+                {"label": alert.title or alert.alert_type, "url": reverse("alerts:detail", args=[alert.pk])},
+                {"label": "Edit comment"},
+            ),
+        },
+        status=400 if error else 200,
+    )
 
 
 # --- incidents -----------------------------------------------------------------------------------------------
@@ -162,10 +189,16 @@ def incident_list(request: AuthedRequest) -> HttpResponse:
     qs = selectors.incidents_visible_to(request.user)
     if show == "open":
         qs = qs.filter(alerts__status__in=[Status.ACTIVE, Status.IN_PROGRESS]).distinct()
-    return render(request, "triage/incidents.html", {
-        "page_title": "Incidents", "incidents": list(qs.order_by("-last_time")[:200]), "show": show,
-        "breadcrumbs": _crumbs({"label": "Incidents"}),
-    })
+    return render(
+        request,
+        "triage/incidents.html",
+        {
+            "page_title": "Incidents",
+            "incidents": list(qs.order_by("-last_time")[:200]),
+            "show": show,
+            "breadcrumbs": _crumbs({"label": "Incidents"}),
+        },
+    )
 
 
 @login_required
@@ -175,14 +208,25 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     alerts = selectors.incident_alerts(incident)
     statuses = {a.status for a in alerts}
     can_write = access.can_write(request.user, incident.subscription_id)
-    return render(request, "triage/incident.html", {
-        "page_title": incident.title, "page_subtitle": "Incident", "incident": incident, "alerts": alerts,
-        "entities": selectors.shared_entities(alerts),
-        "status": statuses.pop() if len(statuses) == 1 else "Mixed", "statuses": Status.choices,
-        "classifications": CLASSIFICATIONS, "can_write": can_write,
-        "assignees": selectors.assignee_choices(request.user)["users"] if can_write else [],
-        "breadcrumbs": _crumbs({"label": "Incidents", "url": reverse("triage:incidents")}, {"label": incident.title}),
-    })
+    return render(
+        request,
+        "triage/incident.html",
+        {
+            "page_title": incident.title,
+            "page_subtitle": "Incident",
+            "incident": incident,
+            "alerts": alerts,
+            "entities": selectors.shared_entities(alerts),
+            "status": statuses.pop() if len(statuses) == 1 else "Mixed",
+            "statuses": Status.choices,
+            "classifications": CLASSIFICATIONS,
+            "can_write": can_write,
+            "assignees": selectors.assignee_choices(request.user)["users"] if can_write else [],
+            "breadcrumbs": _crumbs(
+                {"label": "Incidents", "url": reverse("triage:incidents")}, {"label": incident.title}
+            ),
+        },
+    )
 
 
 @login_required
@@ -191,11 +235,16 @@ def incident_status(request: AuthedRequest, pk: int) -> HttpResponse:
     incident = selectors.incident_get_for_user(request.user, pk, write=True)
     try:
         n = services.incident_set_status(
-            user=request.user, incident=incident, status=request.POST.get("status", ""),
-            classification=request.POST.get("classification", ""), comment=request.POST.get("comment", ""),
+            user=request.user,
+            incident=incident,
+            status=request.POST.get("status", ""),
+            classification=request.POST.get("classification", ""),
+            comment=request.POST.get("comment", ""),
             request=request,
         )
-        messages.success(request, f"{n} alert(s) of the incident set to {Status(request.POST['status']).label}.")
+        messages.success(
+            request, f"{n} alert(s) of the incident set to {Status(request.POST['status']).label}."
+        )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("triage:incident", pk=pk)
@@ -210,8 +259,12 @@ def incident_assign(request: AuthedRequest, pk: int) -> HttpResponse:
         if group is not None:
             raise ValidationError({"assignee": "An incident is owned by a person."})
         services.incident_assign(user=request.user, incident=incident, assignee=assignee, request=request)
-        messages.success(request, f"Incident assigned to {assignee.get_username()}." if assignee
-                         else "The incident has no owner now.")
+        messages.success(
+            request,
+            f"Incident assigned to {assignee.get_username()}."
+            if assignee
+            else "The incident has no owner now.",
+        )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("triage:incident", pk=pk)
@@ -227,25 +280,41 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
     query = request.POST.get("query", request.GET.get("query", ""))[:BACK_LIMIT]
     error = ""
     if request.method == "POST":
-        form, state = _filter(request, query)
+        _form, state = _filter(request, query)
         if state is None:
             error = "The filter is not valid; fix it on the Security alerts page first."
         else:
             try:
-                view = services.saved_view_save(user=request.user, name=request.POST.get("name", ""),
-                                                query=state.urlencode(), shared=request.POST.get("shared") == "on",
-                                                request=request)
+                view = services.saved_view_save(
+                    user=request.user,
+                    name=request.POST.get("name", ""),
+                    query=state.urlencode(),
+                    shared=request.POST.get("shared") == "on",
+                    request=request,
+                )
                 messages.success(request, f"View “{view.name}” saved; it is in the left menu.")
                 return redirect(reverse("alerts:list") + (f"?{view.query}" if view.query else ""))
             except ValidationError as exc:
                 error = _errors(exc)
-    return render(request, "triage/views.html", {
-        "page_title": "Saved views", "views": selectors.saved_views_for(request.user), "query": query,
-        "error": error, "name": request.POST.get("name", ""),
-        "can_share": bool(access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK) is None
-                          or access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK)),
-        "breadcrumbs": _crumbs({"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Saved views"}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "triage/views.html",
+        {
+            "page_title": "Saved views",
+            "views": selectors.saved_views_for(request.user),
+            "query": query,
+            "error": error,
+            "name": request.POST.get("name", ""),
+            "can_share": bool(
+                access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK) is None
+                or access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK)
+            ),
+            "breadcrumbs": _crumbs(
+                {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Saved views"}
+            ),
+        },
+        status=400 if error else 200,
+    )
 
 
 def _filter(request: AuthedRequest, query: str) -> tuple[Any, Any]:
@@ -300,11 +369,18 @@ def metrics(request: AuthedRequest) -> HttpResponse:
     for m in ("mtta", "mttr"):
         data["overall"][m]["median_text"] = _duration(data["overall"][m]["median"])
         data["overall"][m]["p90_text"] = _duration(data["overall"][m]["p90"])
-    return render(request, "triage/metrics.html", {
-        "page_title": "Metrics", "page_subtitle": "How fast the team acts on alerts, and what they turn out to be",
-        "m": data, "day_choices": (7, 30, 90, 365), "classification_labels": CLASSIFICATIONS,
-        "breadcrumbs": _crumbs({"label": "Metrics"}),
-    })
+    return render(
+        request,
+        "triage/metrics.html",
+        {
+            "page_title": "Metrics",
+            "page_subtitle": "How fast the team acts on alerts, and what they turn out to be",
+            "m": data,
+            "day_choices": (7, 30, 90, 365),
+            "classification_labels": CLASSIFICATIONS,
+            "breadcrumbs": _crumbs({"label": "Metrics"}),
+        },
+    )
 
 
 # --- webhooks ------------------------------------------------------------------------------------------------
@@ -317,11 +393,17 @@ def webhook_list(request: AuthedRequest) -> HttpResponse:
     for hook in hooks:
         hook.can_write = access.can_write(request.user, hook.subscription_id)
         hook.last = hook.deliveries.order_by("-created_at", "-id").first()
-    return render(request, "triage/webhooks.html", {
-        "page_title": "Webhooks", "page_subtitle": "Signed JSON POSTs to your automation (SOAR, chat) when alerts change",
-        "hooks": hooks, "can_create": access.subscriptions_visible_to(request.user, write=True).exists(),
-        "breadcrumbs": _crumbs({"label": "Webhooks"}),
-    })
+    return render(
+        request,
+        "triage/webhooks.html",
+        {
+            "page_title": "Webhooks",
+            "page_subtitle": "Signed JSON POSTs to your automation (SOAR, chat) when alerts change",
+            "hooks": hooks,
+            "can_create": access.subscriptions_visible_to(request.user, write=True).exists(),
+            "breadcrumbs": _crumbs({"label": "Webhooks"}),
+        },
+    )
 
 
 @login_required
@@ -329,7 +411,9 @@ def webhook_list(request: AuthedRequest) -> HttpResponse:
 def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
     hook = None
     if pk is not None:
-        hook = access.get_for_user(webhooks.Webhook.objects.select_related("subscription"), request.user, pk=pk)
+        hook = access.get_for_user(
+            webhooks.Webhook.objects.select_related("subscription"), request.user, pk=pk
+        )
     subscriptions = list(access.subscriptions_visible_to(request.user, write=True).order_by("display_name"))
     if hook is None and not subscriptions:
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
@@ -337,11 +421,20 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     if data is not None:
         try:
-            subscription = hook.subscription if hook else access.subscription_get_for_user(
-                request.user, data.get("subscription") or 0, write=True)
+            subscription = (
+                hook.subscription
+                if hook
+                else access.subscription_get_for_user(request.user, data.get("subscription") or 0, write=True)
+            )
             hook, secret = webhooks.webhook_save(
-                user=request.user, subscription=subscription, name=data.get("name", ""), url=data.get("url", ""),
-                events=data.getlist("events"), enabled=data.get("enabled") == "on", webhook=hook, request=request,
+                user=request.user,
+                subscription=subscription,
+                name=data.get("name", ""),
+                url=data.get("url", ""),
+                events=data.getlist("events"),
+                enabled=data.get("enabled") == "on",
+                webhook=hook,
+                request=request,
             )
             if secret is None:
                 messages.success(request, f"Webhook “{hook.name}” saved.")
@@ -349,14 +442,33 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
         except ValidationError as exc:
             error = _errors(exc)
     can_write = hook is None or access.can_write(request.user, hook.subscription_id)
-    return render(request, "triage/webhook.html", {
-        "page_title": hook.name if hook else "New webhook", "hook": hook, "secret": secret, "error": error,
-        "subscriptions": subscriptions, "events": WEBHOOK_EVENTS, "can_write": can_write,
-        "chosen": data.getlist("events") if data is not None else (hook.events if hook else [WEBHOOK_EVENTS[0][0]]),
-        "form": data or {}, "deliveries": selectors.deliveries_for(hook) if hook and hook.pk else [],
-        "breadcrumbs": _crumbs({"label": "Webhooks", "url": reverse("triage:webhooks")},
-                               {"label": hook.name if hook else "New webhook"}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "triage/webhook.html",
+        {
+            "page_title": hook.name if hook else "New webhook",
+            "hook": hook,
+            "secret": secret,
+            "error": error,
+            "subscriptions": subscriptions,
+            "events": WEBHOOK_EVENTS,
+            "can_write": can_write,
+            "chosen": data.getlist("events")
+            if data is not None
+            else (hook.events if hook else [WEBHOOK_EVENTS[0][0]]),
+            "values": {
+                "name": data.get("name", "") if data is not None else (hook.name if hook else ""),
+                "url": data.get("url", "") if data is not None else (hook.url if hook else ""),
+                "subscription": data.get("subscription", "") if data is not None else "",
+            },
+            "deliveries": selectors.deliveries_for(hook) if hook and hook.pk else [],
+            "breadcrumbs": _crumbs(
+                {"label": "Webhooks", "url": reverse("triage:webhooks")},
+                {"label": hook.name if hook else "New webhook"},
+            ),
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required
@@ -386,7 +498,9 @@ def retention(request: AuthedRequest) -> HttpResponse:
     """Portal administrators (superusers) purge alerts closed more than N days ago: a dry-run count first."""
     if not request.user.is_superuser:
         raise PermissionDenied("Only portal administrators apply the retention policy.")
-    days_text = request.POST.get("days", request.GET.get("days", "")) or str(settings.RETENTION_CLOSED_DAYS or 365)
+    days_text = request.POST.get("days", request.GET.get("days", "")) or str(
+        settings.RETENTION_CLOSED_DAYS or 365
+    )
     error, count = "", None
     try:
         days = int(days_text)
@@ -402,8 +516,16 @@ def retention(request: AuthedRequest) -> HttpResponse:
             return redirect(reverse("triage:retention") + "?" + urlencode({"days": days}))
         if request.method == "POST":
             error = "The number of alerts changed since the dry run; check the new count and confirm again."
-    return render(request, "triage/retention.html", {
-        "page_title": "Retention", "days": days_text, "count": count, "error": error,
-        "policy_days": settings.RETENTION_CLOSED_DAYS,
-        "breadcrumbs": _crumbs({"label": "Retention"}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "triage/retention.html",
+        {
+            "page_title": "Retention",
+            "days": days_text,
+            "count": count,
+            "error": error,
+            "policy_days": settings.RETENTION_CLOSED_DAYS,
+            "breadcrumbs": _crumbs({"label": "Retention"}),
+        },
+        status=400 if error else 200,
+    )

@@ -46,8 +46,17 @@ def _check_url(url: str) -> str:
     return url
 
 
-def webhook_save(*, user: Any, subscription: Subscription, name: str, url: str, events: list[str], enabled: bool = True,
-                 webhook: Webhook | None = None, request: HttpRequest | None = None) -> tuple[Webhook, str | None]:
+def webhook_save(
+    *,
+    user: Any,
+    subscription: Subscription,
+    name: str,
+    url: str,
+    events: list[str],
+    enabled: bool = True,
+    webhook: Webhook | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[Webhook, str | None]:
     """Create or update a webhook. A new one gets a secret, returned once (shown once) and stored encrypted."""
     if not can_write(user, subscription.pk):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
@@ -63,29 +72,49 @@ def webhook_save(*, user: Any, subscription: Subscription, name: str, url: str, 
     if created:
         secret = pysecrets.token_urlsafe(32)
         webhook = Webhook(subscription=subscription, created_by=user, secret_encrypted=vault.encrypt(secret))
-    before = None if created else {"name": webhook.name, "url": webhook.url, "events": webhook.events,
-                                   "enabled": webhook.enabled}
+    before = (
+        None
+        if created
+        else {"name": webhook.name, "url": webhook.url, "events": webhook.events, "enabled": webhook.enabled}
+    )
     webhook.name, webhook.url, webhook.events, webhook.enabled = name, url, sorted(set(events)), enabled
     webhook.save()
-    audit_record(actor=user, action="webhook.create" if created else "webhook.update", obj=webhook, before=before,
-                 after={"name": name, "url": url, "events": webhook.events, "enabled": enabled}, request=request,
-                 subscription=subscription)
+    audit_record(
+        actor=user,
+        action="webhook.create" if created else "webhook.update",
+        obj=webhook,
+        before=before,
+        after={"name": name, "url": url, "events": webhook.events, "enabled": enabled},
+        request=request,
+        subscription=subscription,
+    )
     return webhook, secret
 
 
 def webhook_delete(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> None:
     if not can_write(user, webhook.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
-    audit_record(actor=user, action="webhook.delete", obj=webhook, before={"name": webhook.name, "url": webhook.url},
-                 request=request, subscription=webhook.subscription_id)
+    audit_record(
+        actor=user,
+        action="webhook.delete",
+        obj=webhook,
+        before={"name": webhook.name, "url": webhook.url},
+        request=request,
+        subscription=webhook.subscription_id,
+    )
     webhook.delete()
 
 
 def _alert_payload(alert: Alert) -> dict[str, Any]:
     return {
-        "id": alert.pk, "azureId": alert.azure_id, "title": alert.title, "alertType": alert.alert_type,
-        "severity": alert.severity, "status": alert.status, "subscriptionId": alert.subscription.subscription_id
-        if hasattr(alert, "subscription") else None, "detectedTime": alert.time_generated.isoformat(),
+        "id": alert.pk,
+        "azureId": alert.azure_id,
+        "title": alert.title,
+        "alertType": alert.alert_type,
+        "severity": alert.severity,
+        "status": alert.status,
+        "subscriptionId": alert.subscription.subscription_id if hasattr(alert, "subscription") else None,
+        "detectedTime": alert.time_generated.isoformat(),
         "url": settings.PORTAL_BASE_URL + reverse("alerts:detail", args=[alert.pk]),
     }
 
@@ -101,17 +130,30 @@ def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: Any) -> W
 
 def webhook_event(alert: Alert, event: str, *, actor: Any = None, extra: dict[str, Any] | None = None) -> int:
     """Queue a delivery to every enabled webhook of the alert's subscription that wants `event`."""
-    hooks = [h for h in Webhook.objects.filter(subscription_id=alert.subscription_id, enabled=True) if event in h.events]
+    hooks = [
+        h
+        for h in Webhook.objects.filter(subscription_id=alert.subscription_id, enabled=True)
+        if event in h.events
+    ]
     now = timezone.now()
     for hook in hooks:
-        payload = {"event": event, "occurredAt": now.isoformat(), "alert": _alert_payload(alert),
-                   "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None, **(extra or {})}
+        payload = {
+            "event": event,
+            "occurredAt": now.isoformat(),
+            "alert": _alert_payload(alert),
+            "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
+            **(extra or {}),
+        }
         _queue(hook, event, payload, now)
     return len(hooks)
 
 
 def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> int:
-    hooks = [h for h in Webhook.objects.filter(subscription_id=subscription_pk, enabled=True) if "alert.created" in h.events]
+    hooks = [
+        h
+        for h in Webhook.objects.filter(subscription_id=subscription_pk, enabled=True)
+        if "alert.created" in h.events
+    ]
     if not hooks:
         return 0
     count = 0
@@ -121,11 +163,13 @@ def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> in
 
 
 def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:
-    """"Send test": a `ping` event, delivered like any other."""
+    """ "Send test": a `ping` event, delivered like any other."""
     if not can_write(user, webhook.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
     now = timezone.now()
-    return _queue(webhook, "ping", {"event": "ping", "occurredAt": now.isoformat(), "webhook": webhook.name}, now)
+    return _queue(
+        webhook, "ping", {"event": "ping", "occurredAt": now.isoformat(), "webhook": webhook.name}, now
+    )
 
 
 def deliver(delivery_pk: int) -> bool | None:
@@ -136,23 +180,37 @@ def deliver(delivery_pk: int) -> bool | None:
     body = orjson.dumps(delivery.payload)
     timestamp = str(int(time.time()))
     secret = vault.decrypt(delivery.webhook.secret_encrypted)
-    headers = {"Content-Type": "application/json", "User-Agent": "kv-defender-console-webhooks/1",
-               "X-KV-Event": delivery.event, "X-KV-Delivery": str(delivery.pk), "X-KV-Timestamp": timestamp,
-               "X-KV-Signature": sign(secret, timestamp, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "kv-defender-console-webhooks/1",
+        "X-KV-Event": delivery.event,
+        "X-KV-Delivery": str(delivery.pk),
+        "X-KV-Timestamp": timestamp,
+        "X-KV-Signature": sign(secret, timestamp, body),
+    }
     attempts = delivery.attempts + 1
     try:
-        response = requests.post(delivery.webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+        response = requests.post(
+            delivery.webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException as exc:
         final = attempts >= MAX_ATTEMPTS
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000],
-            state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING)
+            attempts=attempts,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING,
+        )
         return False if final else None
     ok = 200 <= response.status_code < 300
     final = ok or attempts >= MAX_ATTEMPTS or response.status_code in (400, 401, 403, 404, 410)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=attempts, status_code=response.status_code, response=response.text[:2000], error="",
-        state=WebhookDelivery.State.DELIVERED if ok else (WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING),
+        attempts=attempts,
+        status_code=response.status_code,
+        response=response.text[:2000],
+        error="",
+        state=WebhookDelivery.State.DELIVERED
+        if ok
+        else (WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING),
         delivered_at=timezone.now() if ok else None,
     )
     return True if ok else (False if final else None)

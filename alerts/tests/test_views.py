@@ -260,7 +260,9 @@ def test_bulk_change_of_selected_rows(client, data, personas):
     assert "choose a classification" in response.content.decode()  # bulk closes ask once for all
     assert not Alert.objects.filter(status="Dismissed").exists()
     response = client.post(
-        reverse("alerts:bulk"), {"ids": ids, "to": "Dismissed", "classification": "BenignPositive"}, follow=True
+        reverse("alerts:bulk"),
+        {"ids": ids, "to": "Dismissed", "classification": "BenignPositive"},
+        follow=True,
     )
     assert set(Alert.objects.filter(status="Dismissed").values_list("classification", flat=True)) == {
         "BenignPositive"
@@ -281,10 +283,13 @@ def test_bulk_change_of_all_alerts_matching_a_filter(
     assert confirm.status_code == 200 and confirm.context["total"] == 3
     assert "Classification (asked once for all of them)" in confirm.content.decode()
     response = client.post(reverse("alerts:bulk_all") + "?plan=KeyVaults", {"to": "Resolved"}, follow=True)
-    assert "Say why these alerts are closed" in response.content.decode() and not BulkStatusJob.objects.exists()
+    assert (
+        "Say why these alerts are closed" in response.content.decode() and not BulkStatusJob.objects.exists()
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
-            reverse("alerts:bulk_all") + "?plan=KeyVaults", {"to": "Resolved", "classification": "TruePositive"}
+            reverse("alerts:bulk_all") + "?plan=KeyVaults",
+            {"to": "Resolved", "classification": "TruePositive"},
         )
     job = BulkStatusJob.objects.get()
     assert response.status_code == 302 and job.total == 3 and len(callbacks) == 1

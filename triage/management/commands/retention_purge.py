@@ -15,8 +15,12 @@ class Command(BaseCommand):
     help = "Count (default) or delete (--apply) the alerts resolved or dismissed more than --days days ago."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, default=settings.RETENTION_CLOSED_DAYS or None,
-                            help="Closed more than this many days ago (default: RETENTION_CLOSED_DAYS).")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=settings.RETENTION_CLOSED_DAYS or None,
+            help="Closed more than this many days ago (default: RETENTION_CLOSED_DAYS).",
+        )
         parser.add_argument("--apply", action="store_true", help="Delete them (without it: only count).")
         parser.add_argument("--batch", type=int, default=1000)
 

@@ -142,6 +142,10 @@ def main() -> None:
         t0 = time.perf_counter()
         load(args.alerts)
         print(f"loaded in {time.perf_counter() - t0:.0f} s", flush=True)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh planner statistics (a migration may have added columns)
+        cursor.execute("ANALYZE alerts_alert")
     from django.contrib.auth.models import User
     from django.test import Client
 

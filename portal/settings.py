@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal.web",
     "portal.accounts",
     "portal.audit",
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "pricing",
     "feedback",
     "triage",
+    "portal.api",
 ]
 
 MIDDLEWARE = [
@@ -326,10 +329,34 @@ EMULATOR_CONTROL_TOKEN = env_str("EMULATOR_CONTROL_TOKEN")
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
 
 # --- REST framework -------------------------------------------------------------------------------------------
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")  # per token (or signed-in user); 429 with Retry-After
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_RATE_LIMIT},
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.NewestFirst",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.errors.handle",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Defender for Key Vault console API",
+    "DESCRIPTION": "Everything an analyst does in the pages, with the same permissions. Authenticate with "
+    '`Authorization: Bearer <token>` (Preferences → API tokens). Errors: `{"error": {status, code, message, '
+    "fields}}`. POSTs that clients retry honour an `Idempotency-Key` header.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # --- Logging --------------------------------------------------------------------------------------------------

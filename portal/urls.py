@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("portal.web.urls")),
     path("", include("portal.inventory.urls")),
+    path("api/", include("portal.api.urls")),
     path("", include("triage.urls")),
     path("alerts/", include("alerts.urls")),
     path("pricing/", include("pricing.urls")),

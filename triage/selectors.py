@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert
+from portal.accounts.models import RoleAssignment
 from portal.accounts.selectors import WRITE_RANK, get_for_user, scope_to_user, subscription_pks_for
 from triage.models import Incident, SavedView, Webhook, WebhookDelivery
 
@@ -21,18 +21,25 @@ MAX_CHOICES = 300
 def assignee_choices(user: Any) -> dict[str, list[Any]]:
     """Users and groups that hold a role on a subscription where `user` may assign (the service re-checks each
     alert's subscription)."""
-    pks = subscription_pks_for(user, min_rank=WRITE_RANK)
-    users = User.objects.filter(is_active=True)
-    groups = Group.objects.all()
-    if pks is not None:
-        users = users.filter(
-            Q(role_assignments__subscription_id__in=pks)
-            | Q(groups__role_assignments__subscription_id__in=pks)
-        )
-        groups = groups.filter(role_assignments__subscription_id__in=pks)
+    return owners_with_roles(subscription_pks_for(user, min_rank=WRITE_RANK))
+
+
+def owners_with_roles(subscription_pks: list[int] | None) -> dict[str, list[Any]]:
+    """The people and group queues holding a role on these subscriptions (None: all), in one query over the role
+    assignments. Members who only reach a subscription through a group are assigned through its queue (or by id)."""
+    rows = RoleAssignment.objects.select_related("user", "group").order_by()
+    if subscription_pks is not None:
+        rows = rows.filter(subscription_id__in=subscription_pks)
+    users: dict[int, Any] = {}
+    groups: dict[int, Any] = {}
+    for row in rows[: MAX_CHOICES * 10]:
+        if row.user_id and row.user.is_active:
+            users[row.user_id] = row.user
+        if row.group_id:
+            groups[row.group_id] = row.group
     return {
-        "users": list(users.distinct().order_by("username").only("id", "username")[:MAX_CHOICES]),
-        "groups": list(groups.distinct().order_by("name")[:MAX_CHOICES]),
+        "users": sorted(users.values(), key=lambda u: u.username)[:MAX_CHOICES],
+        "groups": sorted(groups.values(), key=lambda g: g.name)[:MAX_CHOICES],
     }
 
 

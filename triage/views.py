@@ -39,18 +39,8 @@ def _errors(exc: ValidationError) -> str:
 def owner_context(user: Any, alert: Any) -> dict[str, Any]:
     """What the alert page's owner box needs."""
     can_write = access.can_write(user, alert.subscription_id)
-    return {
-        "alert": alert,
-        "can_write": can_write,
-        "assignees": services.assignable_users(alert) if can_write else [],
-        "groups": list(
-            alert.subscription.role_assignments.exclude(group=None)
-            .values_list("group__pk", "group__name")
-            .distinct()
-        )
-        if can_write
-        else [],
-    }
+    owners = selectors.owners_with_roles([alert.subscription_id]) if can_write else {"users": [], "groups": []}
+    return {"alert": alert, "can_write": can_write, "assignees": owners["users"], "groups": owners["groups"]}
 
 
 @login_required

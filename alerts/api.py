@@ -1,0 +1,475 @@
+"""REST API for alerts: list (the Security alerts filters and cursor), detail, activity, status (one, and all
+matching a filter as a job), suppression rules and security contacts. Same selectors and services as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import selectors
+from alerts.contact_services import contact_save
+from alerts.filters import ASSIGNEE_CHOICES, PAGE_SIZE, RANGES, SORTS, FilterState
+from alerts.models import (
+    CLASSIFICATIONS,
+    Alert,
+    BulkStatusJob,
+    SecurityContact,
+    Severity,
+    Status,
+    SuppressionRule,
+)
+from alerts.services import alert_set_status, bulk_status_job_create
+from alerts.suppression_services import rule_delete, rule_save, simulate
+from portal.accounts import selectors as access
+from portal.api.idempotency import idempotent
+from portal.api.pagination import NewestFirst
+from portal.api.schema import errors
+from pricing.plans import PLANS
+
+# --- serializers ---------------------------------------------------------------------------------------------
+
+
+class SubscriptionRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subscription_id = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class VaultRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    alert_type = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    pending_status = serializers.CharField(help_text="A change not yet confirmed by Azure ('' when none).")
+    pending_failed = serializers.BooleanField()
+    intent = serializers.CharField()
+    start_time = serializers.DateTimeField(allow_null=True)
+    detected_time = serializers.DateTimeField(source="time_generated")
+    identity = serializers.CharField()
+    caller_ip = serializers.CharField()
+    plan = serializers.CharField()
+    subscription = SubscriptionRefSerializer()
+    vault = VaultRefSerializer(allow_null=True)
+    assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    assignee_group = serializers.CharField(source="assignee_group.name", allow_null=True, default=None)
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, alert: Alert) -> str:
+        return self.context["request"].build_absolute_uri(f"/api/v1/alerts/{alert.pk}/")
+
+
+class AlertDetailSerializer(AlertSerializer):
+    arm_id = serializers.CharField()
+    description = serializers.CharField()
+    entities = serializers.ListField(child=serializers.JSONField())
+    extended_properties = serializers.DictField(child=serializers.JSONField())
+    remediation_steps = serializers.ListField(child=serializers.CharField())
+    techniques = serializers.ListField(child=serializers.CharField())
+    correlation_key = serializers.CharField()
+    is_incident = serializers.BooleanField()
+    incident = serializers.IntegerField(source="incident_id", allow_null=True)
+    classification = serializers.CharField()
+    classification_comment = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    first_action_at = serializers.DateTimeField(allow_null=True)
+    in_azure = serializers.BooleanField()
+    alert_uri = serializers.CharField()
+
+
+class AlertPageSerializer(serializers.Serializer):
+    results = AlertSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page (cursor), or null on the last page."
+    )
+
+
+class StatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    classification = serializers.ChoiceField(
+        choices=CLASSIFICATIONS, required=False, allow_blank=True, help_text="Required to resolve or dismiss."
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class BulkInputSerializer(StatusInputSerializer):
+    filter = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="The Security alerts filter as a query string, e.g. `severity=High&type=KV_TORAccess`.",
+    )
+
+
+class BulkJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filter = serializers.CharField(source="query")
+    status = serializers.CharField()
+    classification = serializers.CharField()
+    state = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    data = serializers.DictField(child=serializers.JSONField())
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter(
+        "subscription", OpenApiTypes.INT, many=True, description="Subscription id(s) (portal ids)"
+    ),
+    OpenApiParameter("severity", OpenApiTypes.STR, many=True, enum=Severity.values),
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        many=True,
+        enum=Status.values,
+        description="Default: Active and InProgress",
+    ),
+    OpenApiParameter("range", OpenApiTypes.STR, enum=[r for r, _ in RANGES]),
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="With range=custom"),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="With range=custom"),
+    OpenApiParameter("type", OpenApiTypes.STR, description="Alert type, e.g. KV_TORAccess"),
+    OpenApiParameter("plan", OpenApiTypes.STR, enum=[p.name for p in PLANS]),
+    OpenApiParameter("vault", OpenApiTypes.INT, description="Key vault id"),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Free text, an IP address or a UPN"),
+    OpenApiParameter("assignee", OpenApiTypes.STR, enum=[a for a, _ in ASSIGNEE_CHOICES if a]),
+    OpenApiParameter("sort", OpenApiTypes.STR, enum=[s for s, _ in SORTS]),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next`"),
+]
+
+
+def _state(user: Any, data: Any) -> FilterState:
+    form = selectors.filter_form(user, data)
+    if not form.is_valid():
+        raise ValidationError({k: [str(e) for e in v] for k, v in form.errors.items()})
+    return FilterState(form.cleaned_data)
+
+
+def _alert(request: Request, pk: int, *, write: bool = False) -> Alert:
+    return selectors.alert_get_for_user(request.user, pk, write=write)
+
+
+def _detail(request: Request, pk: int) -> dict[str, Any]:
+    alert = Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group").get(pk=pk)
+    return AlertDetailSerializer(alert, context={"request": request}).data
+
+
+# --- alerts --------------------------------------------------------------------------------------------------
+
+
+class AlertList(APIView):
+    @extend_schema(
+        operation_id="alerts_list",
+        parameters=FILTER_PARAMETERS,
+        responses={200: AlertPageSerializer, **errors(400)},
+        summary="Security alerts, filtered as on the page, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        state = _state(request.user, request.query_params)
+        page = selectors.alerts_page(request.user, state, page_size=PAGE_SIZE)
+        next_url = (
+            request.build_absolute_uri(f"{request.path}?{state.urlencode(cursor=page.next_cursor)}")
+            if page.next_cursor
+            else None
+        )
+        rows = AlertSerializer(page.rows, many=True, context={"request": request}).data
+        return Response({"results": rows, "next": next_url})
+
+
+class AlertDetail(APIView):
+    @extend_schema(operation_id="alerts_retrieve", responses={200: AlertDetailSerializer, **errors(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        alert = _alert(request, pk)
+        return Response(_detail(request, alert.pk))
+
+
+class AlertActivity(APIView):
+    @extend_schema(
+        operation_id="alerts_activity",
+        responses={200: EventSerializer(many=True), **errors(404)},
+        summary="The alert's activity: status changes, assignment, comments, feedback (newest first, 200)",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        alert = _alert(request, pk)
+        return Response(EventSerializer(selectors.alert_activity(alert), many=True).data)
+
+
+class AlertStatus(APIView):
+    @extend_schema(
+        operation_id="alerts_set_status",
+        request=StatusInputSerializer,
+        responses={200: AlertDetailSerializer, **errors(400, 403, 404, 422)},
+        summary="Change status (pending until Azure confirms); a close needs a classification",
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        alert = _alert(request, pk, write=True)
+        data = StatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert_set_status(
+            user=request.user,
+            alert=alert,
+            status=data.validated_data["status"],
+            source="api",
+            classification=data.validated_data.get("classification", ""),
+            comment=data.validated_data.get("comment", ""),
+            request=request._request,
+        )
+        return Response(_detail(request, alert.pk))
+
+
+class BulkStatus(APIView):
+    @extend_schema(
+        operation_id="alerts_bulk_status",
+        request=BulkInputSerializer,
+        responses={202: BulkJobSerializer, **errors(400, 403, 422)},
+        summary="Change status of every alert matching a filter: a job to poll",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = BulkInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        writable = access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK)
+        if writable is not None and not writable:
+            raise PermissionDenied("Your role is read-only on every subscription.")
+        state = _state(request.user, QueryDict(data.validated_data.get("filter", "")))
+        job = bulk_status_job_create(
+            user=request.user,
+            query=state.urlencode(),
+            status=data.validated_data["status"],
+            total=selectors.exact_count(request.user, state),
+            classification=data.validated_data.get("classification", ""),
+            comment=data.validated_data.get("comment", ""),
+            request=request._request,
+        )
+        return Response(BulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BulkJob(APIView):
+    @extend_schema(operation_id="alerts_bulk_status_job", responses={200: BulkJobSerializer, **errors(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        job = BulkStatusJob.objects.filter(pk=pk, user=request.user).first()
+        if job is None:
+            raise NotFound("No such job (jobs are their creator's).")
+        return Response(BulkJobSerializer(job).data)
+
+
+# --- suppression rules ---------------------------------------------------------------------------------------
+
+
+class ConditionSerializer(serializers.Serializer):
+    field = serializers.CharField(max_length=100, help_text="An entity field, e.g. `entities.ip.address`")
+    # "in" is a Python keyword: declared below
+    contains = serializers.CharField(required=False, max_length=500)
+
+
+ConditionSerializer._declared_fields["in"] = serializers.ListField(
+    child=serializers.CharField(max_length=500), required=False, max_length=100
+)
+
+
+class RuleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    subscription = serializers.IntegerField(source="subscription_id", help_text="Subscription id (portal id)")
+    name = serializers.CharField(max_length=50)
+    alert_type = serializers.CharField(max_length=200, help_text="An alert type, or * for all")
+    reason = serializers.CharField(max_length=100)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    state = serializers.ChoiceField(choices=SuppressionRule.State.choices, required=False)
+    expiration_date = serializers.DateTimeField(required=False, allow_null=True)
+    conditions = ConditionSerializer(many=True, required=False)
+    local_only = serializers.BooleanField(required=False)
+    in_azure = serializers.BooleanField(read_only=True)
+    push_state = serializers.CharField(read_only=True)
+    push_error = serializers.CharField(read_only=True)
+    suppressed_count = serializers.IntegerField(read_only=True)
+
+
+class SimulateInputSerializer(serializers.Serializer):
+    subscription = serializers.IntegerField()
+    alert_type = serializers.CharField(max_length=200)
+    conditions = ConditionSerializer(many=True, required=False)
+    days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+
+
+class SimulationSerializer(serializers.Serializer):
+    matched = serializers.IntegerField()
+    scanned = serializers.IntegerField()
+    sample = AlertSerializer(many=True)
+
+
+def _rule_data(validated: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in validated.items() if k != "subscription_id"}
+    data["conditions"] = [dict(c) for c in validated.get("conditions") or []]
+    return data
+
+
+def _rules(request: Request) -> Any:
+    return access.scope_to_user(SuppressionRule.objects.select_related("subscription"), request.user)
+
+
+class RuleList(generics.ListAPIView):
+    serializer_class = RuleSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        qs = _rules(self.request)
+        sub = self.request.query_params.get("subscription")
+        if sub:
+            if not sub.isdigit():
+                raise ValidationError({"subscription": ["A subscription id (a number)."]})
+            qs = qs.filter(subscription_id=int(sub))
+        return qs
+
+    @extend_schema(
+        operation_id="rules_list",
+        responses={200: RuleSerializer(many=True), **errors(400)},
+        parameters=[OpenApiParameter("subscription", OpenApiTypes.INT)],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="rules_create",
+        request=RuleSerializer,
+        responses={201: RuleSerializer, **errors(400, 403, 404, 422)},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = RuleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = access.subscription_get_for_user(
+            request.user, data.validated_data["subscription_id"], write=True
+        )
+        rule = rule_save(
+            user=request.user,
+            subscription=subscription,
+            data=_rule_data(data.validated_data),
+            request=request._request,
+        )
+        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class RuleDetail(APIView):
+    def _get(self, request: Request, pk: int, *, write: bool = False) -> SuppressionRule:
+        return access.get_for_user(
+            SuppressionRule.objects.select_related("subscription"), request.user, write=write, pk=pk
+        )
+
+    @extend_schema(operation_id="rules_retrieve", responses={200: RuleSerializer, **errors(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RuleSerializer(self._get(request, pk)).data)
+
+    @extend_schema(
+        operation_id="rules_update",
+        request=RuleSerializer,
+        responses={200: RuleSerializer, **errors(400, 403, 404)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        rule = self._get(request, pk, write=True)
+        data = RuleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["subscription_id"] != rule.subscription_id:
+            raise ValidationError({"subscription": ["A rule cannot move to another subscription."]})
+        rule = rule_save(
+            user=request.user,
+            subscription=rule.subscription,
+            data=_rule_data(data.validated_data),
+            rule=rule,
+            request=request._request,
+        )
+        return Response(RuleSerializer(rule).data)
+
+    @extend_schema(operation_id="rules_destroy", responses={204: None, **errors(403, 404)})
+    def delete(self, request: Request, pk: int) -> Response:
+        rule_delete(user=request.user, rule=self._get(request, pk, write=True), request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RuleSimulate(APIView):
+    @extend_schema(
+        operation_id="rules_simulate",
+        request=SimulateInputSerializer,
+        responses={200: SimulationSerializer, **errors(400, 404)},
+        summary="How many alerts of the last N days a rule would have dismissed, with a sample",
+    )
+    def post(self, request: Request) -> Response:
+        data = SimulateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = access.subscription_get_for_user(request.user, data.validated_data["subscription"])
+        result = simulate(
+            subscription=subscription,
+            alert_type=data.validated_data["alert_type"],
+            conditions=[dict(c) for c in data.validated_data.get("conditions") or []],
+            days=data.validated_data["days"],
+        )
+        return Response(SimulationSerializer(result, context={"request": request}).data)
+
+
+# --- security contacts ---------------------------------------------------------------------------------------
+
+
+class ContactSerializer(serializers.Serializer):
+    emails = serializers.CharField(
+        allow_blank=True, max_length=2000, help_text="Addresses separated by ; or ,"
+    )
+    notify_by_role = serializers.BooleanField()
+    roles = serializers.ListField(child=serializers.CharField(max_length=40), max_length=10)
+    minimal_severity = serializers.ChoiceField(choices=["High", "Medium", "Low"])
+    alert_notifications = serializers.BooleanField()
+    portal_notifications = serializers.BooleanField(required=False, default=True)
+    pending_push = serializers.BooleanField(read_only=True)
+    push_error = serializers.CharField(read_only=True)
+    in_azure = serializers.BooleanField(read_only=True)
+
+
+class Contacts(APIView):
+    @extend_schema(
+        operation_id="security_contacts_retrieve", responses={200: ContactSerializer, **errors(404)}
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        subscription = access.subscription_get_for_user(request.user, pk)
+        contact = SecurityContact.objects.filter(subscription=subscription).first() or SecurityContact(
+            subscription=subscription
+        )
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        operation_id="security_contacts_update",
+        request=ContactSerializer,
+        responses={200: ContactSerializer, **errors(400, 403, 404)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        subscription = access.subscription_get_for_user(request.user, pk, write=True)
+        data = ContactSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = contact_save(
+            user=request.user,
+            subscription=subscription,
+            data=dict(data.validated_data),
+            request=request._request,
+        )
+        return Response(ContactSerializer(contact).data)

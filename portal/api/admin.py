@@ -1,0 +1,39 @@
+"""Administrators see every API token and revoke any (the token itself is never stored or shown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from portal.accounts.admin_scoping import ReadOnlyAdminMixin
+from portal.api.models import ApiToken
+from portal.api.services import token_revoke
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "user__username", "prefix")
+    actions = ["revoke"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for token in queryset:
+            token_revoke(user=request.user, token=token, request=request)
+        messages.success(request, f"{queryset.count()} token(s) revoked.")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # ReadOnlyAdminMixin hides actions that need change permission; revoking is the point here
+        actions = super().get_actions(request)
+        if request.user.is_superuser:
+            actions["revoke"] = (ApiTokenAdmin.revoke, "revoke", "Revoke the selected tokens")
+        return actions

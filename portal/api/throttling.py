@@ -1,0 +1,22 @@
+"""Rate limits per token (or per signed-in user for the browser): 429 with Retry-After."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from portal.api.models import ApiToken
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    scope = "api"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

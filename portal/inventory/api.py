@@ -1,0 +1,113 @@
+"""REST API for subscriptions, key vaults and sync runs (list, trigger a sync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.accounts import selectors as access
+from portal.api.pagination import NewestFirst
+from portal.api.schema import errors
+from portal.audit.services import audit_record
+from portal.inventory.selectors import sync_runs_visible_to, vault_get_for_user, vaults_visible_to
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subscription_id = serializers.CharField()
+    display_name = serializers.CharField()
+    state = serializers.CharField()
+    in_azure = serializers.BooleanField()
+    last_sync_completed_at = serializers.DateTimeField(allow_null=True)
+    role = serializers.SerializerMethodField()
+
+    def get_role(self, subscription: object) -> str:
+        return access.role_on(self.context["request"].user, subscription.pk) or ""
+
+
+class VaultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    arm_id = serializers.CharField()
+    name = serializers.CharField()
+    subscription = serializers.IntegerField(source="subscription_id")
+    resource_group = serializers.CharField()
+    location = serializers.CharField()
+    sku = serializers.CharField()
+    vault_uri = serializers.CharField()
+    enable_soft_delete = serializers.BooleanField(allow_null=True)
+    enable_purge_protection = serializers.BooleanField(allow_null=True)
+    enable_rbac_authorization = serializers.BooleanField(allow_null=True)
+    public_network_access = serializers.CharField()
+    network_default_action = serializers.CharField()
+    in_azure = serializers.BooleanField()
+    tags = serializers.DictField(child=serializers.CharField())
+
+
+class SyncRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subscription = serializers.IntegerField(source="subscription_id")
+    status = serializers.CharField()
+    trigger = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    pages = serializers.IntegerField()
+    alerts_new = serializers.IntegerField()
+    alerts_changed = serializers.IntegerField()
+    alerts_unchanged = serializers.IntegerField()
+    alerts_malformed = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.JSONField())
+
+
+class SyncRequestedSerializer(serializers.Serializer):
+    subscription = serializers.IntegerField()
+    queued = serializers.BooleanField()
+
+
+class SubscriptionList(APIView):
+    @extend_schema(operation_id="subscriptions_list", responses={200: SubscriptionSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        subs = access.subscriptions_visible_to(request.user).order_by("display_name")[:1000]
+        return Response(SubscriptionSerializer(subs, many=True, context={"request": request}).data)
+
+
+class VaultList(generics.ListAPIView):
+    serializer_class = VaultSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        return vaults_visible_to(self.request.user)
+
+
+class VaultDetail(APIView):
+    @extend_schema(operation_id="key_vaults_retrieve", responses={200: VaultSerializer, **errors(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(VaultSerializer(vault_get_for_user(request.user, pk)).data)
+
+
+class SyncRunList(generics.ListAPIView):
+    serializer_class = SyncRunSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        return sync_runs_visible_to(self.request.user)
+
+
+class SyncNow(APIView):
+    @extend_schema(
+        operation_id="sync_trigger",
+        request=None,
+        responses={202: SyncRequestedSerializer, **errors(403, 404)},
+        summary="Queue a sync of the subscription now (Security Admins and Owners)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        subscription = access.subscription_get_for_user(request.user, pk, write=True)
+        from portal.inventory.tasks import sync_subscription
+
+        sync_subscription.delay(subscription.pk, trigger=f"api:{request.user.get_username()}"[:30])
+        audit_record(actor=request.user, action="sync.requested", obj=subscription, request=request._request)
+        return Response({"subscription": subscription.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)

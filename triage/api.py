@@ -1,0 +1,312 @@
+"""REST API for team triage: assignment, comments, incidents, saved views, webhooks (same services as the pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts.api import AlertDetailSerializer, StatusInputSerializer, _detail, _state
+from alerts.selectors import alert_get_for_user
+from portal.accounts import selectors as access
+from portal.api.idempotency import idempotent
+from portal.api.pagination import NewestFirst
+from portal.api.schema import errors
+from triage import selectors, services, webhooks
+from triage.models import COMMENT_LIMIT, WEBHOOK_EVENTS, AlertComment, SavedView, Webhook
+
+
+class AssignInputSerializer(serializers.Serializer):
+    assignee = serializers.CharField(max_length=40, help_text='"me", "none", "user:<id>" or "group:<id>"')
+
+
+class Assign(APIView):
+    @extend_schema(
+        operation_id="alerts_assign",
+        request=AssignInputSerializer,
+        responses={200: AlertDetailSerializer, **errors(400, 403, 404, 422)},
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        alert = alert_get_for_user(request.user, pk, write=True)
+        data = AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignee, group = services.parse_assignee(data.validated_data["assignee"], request.user)
+        services.alert_assign(
+            user=request.user, alert=alert, assignee=assignee, group=group, request=request._request
+        )
+        return Response(_detail(request, alert.pk))
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True, allow_null=True, default=None)
+    body = serializers.CharField(max_length=COMMENT_LIMIT, help_text="Plain text")
+    created_at = serializers.DateTimeField(read_only=True)
+    edited_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class Comments(APIView):
+    @extend_schema(
+        operation_id="alerts_comments_list", responses={200: CommentSerializer(many=True), **errors(404)}
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        alert = alert_get_for_user(request.user, pk)
+        comments = (
+            AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id")
+        )
+        return Response(CommentSerializer(comments[:1000], many=True).data)
+
+    @extend_schema(
+        operation_id="alerts_comments_create",
+        request=CommentSerializer,
+        responses={201: CommentSerializer, **errors(400, 403, 404, 422)},
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        alert = alert_get_for_user(request.user, pk, write=True)
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.comment_add(
+            user=request.user, alert=alert, body=data.validated_data["body"], request=request._request
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subscription = serializers.IntegerField(source="subscription_id")
+    title = serializers.CharField()
+    severity = serializers.CharField()
+    correlation_key = serializers.CharField()
+    alert_count = serializers.IntegerField()
+    assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    first_time = serializers.DateTimeField()
+    last_time = serializers.DateTimeField()
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    alerts = serializers.ListField(child=serializers.IntegerField(), help_text="Alert ids, in time order")
+    shared_entities = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
+
+
+class IncidentList(generics.ListAPIView):
+    serializer_class = IncidentSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        return selectors.incidents_visible_to(self.request.user)
+
+
+def _incident_detail(incident: Any) -> dict[str, Any]:
+    alerts = selectors.incident_alerts(incident)
+    data = IncidentSerializer(incident).data
+    return {**data, "alerts": [a.pk for a in alerts], "shared_entities": selectors.shared_entities(alerts)}
+
+
+class IncidentDetail(APIView):
+    @extend_schema(
+        operation_id="incidents_retrieve", responses={200: IncidentDetailSerializer, **errors(404)}
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_incident_detail(selectors.incident_get_for_user(request.user, pk)))
+
+
+class IncidentStatus(APIView):
+    @extend_schema(
+        operation_id="incidents_set_status",
+        request=StatusInputSerializer,
+        responses={200: IncidentDetailSerializer, **errors(400, 403, 404, 422)},
+        summary="One status for every alert of the incident",
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        incident = selectors.incident_get_for_user(request.user, pk, write=True)
+        data = StatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.incident_set_status(
+            user=request.user,
+            incident=incident,
+            status=data.validated_data["status"],
+            classification=data.validated_data.get("classification", ""),
+            comment=data.validated_data.get("comment", ""),
+            request=request._request,
+        )
+        return Response(_incident_detail(incident))
+
+
+class SavedViewSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=80)
+    filter = serializers.CharField(
+        source="query",
+        allow_blank=True,
+        max_length=2000,
+        help_text="The Security alerts filter as a query string",
+    )
+    shared = serializers.BooleanField(default=False, help_text="Shared with the team")
+    owner = serializers.CharField(source="owner.username", read_only=True)
+
+
+class SavedViews(APIView):
+    @extend_schema(operation_id="saved_views_list", responses={200: SavedViewSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(SavedViewSerializer(selectors.saved_views_for(request.user), many=True).data)
+
+    @extend_schema(
+        operation_id="saved_views_save",
+        request=SavedViewSerializer,
+        responses={200: SavedViewSerializer, **errors(400, 403)},
+        summary="Save (or replace, by name) a view of Security alerts",
+    )
+    def post(self, request: Request) -> Response:
+        data = SavedViewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        state = _state(request.user, QueryDict(data.validated_data["query"]))
+        view = services.saved_view_save(
+            user=request.user,
+            name=data.validated_data["name"],
+            query=state.urlencode(),
+            shared=data.validated_data["shared"],
+            request=request._request,
+        )
+        return Response(SavedViewSerializer(view).data)
+
+
+class SavedViewDetail(APIView):
+    @extend_schema(operation_id="saved_views_destroy", responses={204: None, **errors(403, 404)})
+    def delete(self, request: Request, pk: int) -> Response:
+        view = SavedView.objects.filter(pk=pk).first()
+        if view is None or not (view.owner_id == request.user.pk or view.shared):
+            raise NotFound("No such view.")
+        services.saved_view_delete(user=request.user, view=view, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    subscription = serializers.IntegerField(source="subscription_id")
+    name = serializers.CharField(max_length=80)
+    url = serializers.CharField(max_length=500, help_text="http:// or https://")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS),
+        allow_empty=False,
+        max_length=len(WEBHOOK_EVENTS),
+    )
+    enabled = serializers.BooleanField(default=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True, help_text="The signing secret: returned once, now")
+
+
+class DeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event = serializers.CharField()
+    state = serializers.CharField()
+    status_code = serializers.IntegerField(allow_null=True)
+    attempts = serializers.IntegerField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+def _hook(request: Request, pk: int, *, write: bool = False) -> Webhook:
+    return access.get_for_user(
+        Webhook.objects.select_related("subscription"), request.user, write=write, pk=pk
+    )
+
+
+class Webhooks(APIView):
+    @extend_schema(operation_id="webhooks_list", responses={200: WebhookSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(WebhookSerializer(selectors.webhooks_visible_to(request.user)[:500], many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        request=WebhookSerializer,
+        responses={201: WebhookCreatedSerializer, **errors(400, 403, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        data = WebhookSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        subscription = access.subscription_get_for_user(request.user, v["subscription_id"], write=True)
+        hook, secret = webhooks.webhook_save(
+            user=request.user,
+            subscription=subscription,
+            name=v["name"],
+            url=v["url"],
+            events=v["events"],
+            enabled=v["enabled"],
+            request=request._request,
+        )
+        return Response({**WebhookSerializer(hook).data, "secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetail(APIView):
+    @extend_schema(operation_id="webhooks_retrieve", responses={200: WebhookSerializer, **errors(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(WebhookSerializer(_hook(request, pk)).data)
+
+    @extend_schema(
+        operation_id="webhooks_update",
+        request=WebhookSerializer,
+        responses={200: WebhookSerializer, **errors(400, 403, 404)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        hook = _hook(request, pk, write=True)
+        data = WebhookSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["subscription_id"] != hook.subscription_id:
+            raise PermissionDenied("A webhook cannot move to another subscription.")
+        hook, _ = webhooks.webhook_save(
+            user=request.user,
+            subscription=hook.subscription,
+            name=v["name"],
+            url=v["url"],
+            events=v["events"],
+            enabled=v["enabled"],
+            webhook=hook,
+            request=request._request,
+        )
+        return Response(WebhookSerializer(hook).data)
+
+    @extend_schema(operation_id="webhooks_destroy", responses={204: None, **errors(403, 404)})
+    def delete(self, request: Request, pk: int) -> Response:
+        webhooks.webhook_delete(
+            user=request.user, webhook=_hook(request, pk, write=True), request=request._request
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookTest(APIView):
+    @extend_schema(
+        operation_id="webhooks_test",
+        request=None,
+        responses={202: DeliverySerializer, **errors(403, 404)},
+        summary="Send a `ping` event",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = webhooks.webhook_test(
+            user=request.user, webhook=_hook(request, pk, write=True), request=request._request
+        )
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookDeliveries(APIView):
+    @extend_schema(
+        operation_id="webhooks_deliveries", responses={200: DeliverySerializer(many=True), **errors(404)}
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(
+            DeliverySerializer(selectors.deliveries_for(_hook(request, pk), limit=200), many=True).data
+        )

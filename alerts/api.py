@@ -346,7 +346,7 @@ class RuleList(generics.ListAPIView):
 
     @extend_schema(
         operation_id="rules_list",
-        responses={200: RuleSerializer(many=True), **errors(400)},
+        responses={200: RuleSerializer(many=True), **errors(400, 404)},
         parameters=[OpenApiParameter("subscription", OpenApiTypes.INT)],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -127,11 +127,21 @@ class Alert(models.Model):
     classification_comment = models.TextField(blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)  # when an analyst resolved or dismissed it (MTTR)
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     first_action_at = models.DateTimeField(null=True, blank=True)  # the first analyst action (MTTA)
     first_action_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     incident = models.ForeignKey(
         "triage.Incident",
@@ -193,9 +203,13 @@ class Alert(models.Model):
             models.Index(
                 fields=["assignee_group"], name="alert_group_idx", condition=Q(assignee_group__isnull=False)
             ),
-            models.Index(fields=["closed_by"], name="alert_closed_by_idx", condition=Q(closed_by__isnull=False)),
             models.Index(
-                fields=["first_action_by"], name="alert_first_action_by_idx", condition=Q(first_action_by__isnull=False)
+                fields=["closed_by"], name="alert_closed_by_idx", condition=Q(closed_by__isnull=False)
+            ),
+            models.Index(
+                fields=["first_action_by"],
+                name="alert_first_action_by_idx",
+                condition=Q(first_action_by__isnull=False),
             ),
         ]
         ordering = ["-time_generated", "-id"]

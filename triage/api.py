@@ -100,6 +100,12 @@ class IncidentList(generics.ListAPIView):
     serializer_class = IncidentSerializer
     pagination_class = NewestFirst
 
+    @extend_schema(
+        operation_id="incidents_list", responses={200: IncidentSerializer(many=True), **errors(404)}
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> Any:
         return selectors.incidents_visible_to(self.request.user)
 

@@ -39,7 +39,9 @@ def _errors(exc: ValidationError) -> str:
 def owner_context(user: Any, alert: Any) -> dict[str, Any]:
     """What the alert page's owner box needs."""
     can_write = access.can_write(user, alert.subscription_id)
-    owners = selectors.owners_with_roles([alert.subscription_id]) if can_write else {"users": [], "groups": []}
+    owners = (
+        selectors.owners_with_roles([alert.subscription_id]) if can_write else {"users": [], "groups": []}
+    )
     return {"alert": alert, "can_write": can_write, "assignees": owners["users"], "groups": owners["groups"]}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from portal.api.models import ApiToken
@@ -11,6 +12,9 @@ from portal.api.models import ApiToken
 
 class TokenRateThrottle(SimpleRateThrottle):
     scope = "api"
+
+    def get_rate(self) -> str:
+        return settings.API_RATE_LIMIT  # read per request (not frozen at import), e.g. "600/min"
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         if isinstance(request.auth, ApiToken):

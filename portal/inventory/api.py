@@ -79,6 +79,10 @@ class VaultList(generics.ListAPIView):
     serializer_class = VaultSerializer
     pagination_class = NewestFirst
 
+    @extend_schema(operation_id="key_vaults_list", responses={200: VaultSerializer(many=True), **errors(404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> Any:
         return vaults_visible_to(self.request.user)
 
@@ -92,6 +96,12 @@ class VaultDetail(APIView):
 class SyncRunList(generics.ListAPIView):
     serializer_class = SyncRunSerializer
     pagination_class = NewestFirst
+
+    @extend_schema(
+        operation_id="sync_runs_list", responses={200: SyncRunSerializer(many=True), **errors(404)}
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
         return sync_runs_visible_to(self.request.user)

@@ -54,7 +54,9 @@ def test_anonymous_requests_are_sent_to_sign_in(client, url):
             assert response.status_code in (200, 302, 405)
             continue
         if url.startswith(("/api/v1/", "/api/schema/")):  # the API answers 401 itself, in its error shape
-            assert response.status_code in (401, 405), f"{method.upper()} {url} answered {response.status_code}"
+            assert response.status_code in (401, 405), (
+                f"{method.upper()} {url} answered {response.status_code}"
+            )
             if response.status_code == 401:
                 assert response["WWW-Authenticate"].startswith("Bearer")
                 assert response.json()["error"]["status"] == 401

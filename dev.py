@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -230,8 +231,31 @@ def wait_for_http(port: int, timeout: float = 60) -> None:
 # --- test ------------------------------------------------------------------------------------------------------
 
 
+A11Y = ROOT / "tests" / "a11y"
+
+
+def ensure_axe() -> None:
+    """axe-core (pinned in tests/a11y/package-lock.json, from the npm registry) for the accessibility walk; it is
+    served to the test browser only. Skipped with a note when npm is missing (the walk then fails under CI)."""
+    stamp = (
+        A11Y
+        / "node_modules"
+        / f".installed-{hashlib.sha256((A11Y / 'package-lock.json').read_bytes()).hexdigest()[:16]}"
+    )
+    if stamp.exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        log("npm not found: the accessibility walk will not find axe-core")
+        return
+    log("installing axe-core for the accessibility walk (npm ci, first run only)")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=A11Y, check=True)
+    stamp.touch()
+
+
 def test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
+    ensure_axe()
     env = dict(os.environ)
     log("ruff check")
     lint = subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT, env=env)

@@ -369,7 +369,7 @@ def metrics(request: AuthedRequest) -> HttpResponse:
             "page_subtitle": "How fast the team acts on alerts, and what they turn out to be",
             "m": data,
             "day_choices": (7, 30, 90, 365),
-            "classification_labels": CLASSIFICATIONS,
+            "classification_labels": [(value, label.split(" (")[0]) for value, label in CLASSIFICATIONS],
             "breadcrumbs": _crumbs({"label": "Metrics"}),
         },
     )

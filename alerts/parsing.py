@@ -7,6 +7,7 @@ alert raises MalformedAlertError; the caller stores such an element with its raw
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,9 +88,28 @@ class ParsedAlert:
     content_hash: str
 
 
+def _dumps(item: Any) -> bytes:
+    try:
+        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson can't write (an integer over 64 bits): the slower standard library
+        return json.dumps(item, sort_keys=True, default=str).encode()
+
+
 def content_hash(item: Any) -> str:
     """A stable hash of an element (sorted keys): an unchanged alert costs no write."""
-    return hashlib.blake2b(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return hashlib.blake2b(_dumps(item), digest_size=16).hexdigest()
+
+
+def strip_nul(value: Any) -> Any:
+    """NUL characters (JSON "\\u0000", attacker-controlled in a user agent, say) removed from every string and key:
+    PostgreSQL refuses them in text and jsonb, and one would fail the whole page."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [strip_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {strip_nul(k) if isinstance(k, str) else k: strip_nul(v) for k, v in value.items()}
+    return value
 
 
 def parse_time(value: Any, field: str, *, required: bool = False) -> datetime | None:
@@ -210,6 +230,8 @@ def resource_ids(props: dict[str, Any], entities: list[Any]) -> list[str]:
 def parse_alert(item: Any, *, item_hash: str | None = None) -> ParsedAlert:
     if not isinstance(item, dict):
         raise MalformedAlertError(f"an alert must be a JSON object, not {type(item).__name__}")
+    if b"\\u0000" in _dumps(item):
+        item = strip_nul(item)
     arm_id = item.get("id")
     if not isinstance(arm_id, str) or "/providers/microsoft.security/locations/" not in arm_id.lower():
         raise MalformedAlertError(f"not an alert resource id: {arm_id!r:.200}")

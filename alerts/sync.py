@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -132,9 +133,16 @@ def _parse(
     return p
 
 
+def raw_json(item: Any) -> str:
+    try:
+        return orjson.dumps(item, default=str).decode()
+    except TypeError:  # an integer over 64 bits
+        return json.dumps(item, default=str)
+
+
 def _store_malformed(subscription_pk: int, malformed: list[tuple[Any, str, str]], now: datetime) -> None:
     for item, item_hash, error in malformed:
-        raw = orjson.dumps(item, default=str).decode() if not isinstance(item, str) else item
+        raw = raw_json(item) if not isinstance(item, str) else item
         arm_id = item.get("id", "") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
         MalformedAlert.objects.update_or_create(
             content_hash=item_hash or content_hash(raw),

@@ -1,17 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal.accounts.login import LoginView
 
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return HttpResponsePermanentRedirect(static("img/shield.svg"))  # resolved per request (the manifest)
+
+
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's): the portal's shield.
-    path(
-        "favicon.ico", login_not_required(RedirectView.as_view(url=static("img/shield.svg"), permanent=True))
-    ),
+    path("favicon.ico", login_not_required(favicon)),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The admin signs in through the portal's throttled sign-in, not a second, unthrottled form.

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from alerts.models import Alert
 from portal.accounts.selectors import can_write
@@ -34,6 +35,7 @@ TIMEOUT = 10
 MAX_ATTEMPTS = 5
 
 
+@sensitive_variables("secret")
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
@@ -172,6 +174,7 @@ def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = N
     )
 
 
+@sensitive_variables("secret")
 def deliver(delivery_pk: int) -> bool | None:
     """POST one delivery. True: delivered; False: failed for good; None: failed, worth retrying."""
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_pk).first()

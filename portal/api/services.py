@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from portal.api.models import ApiToken
 from portal.audit.services import audit_record
@@ -21,6 +22,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@sensitive_variables("raw")
 def token_create(*, user: Any, name: str, request: HttpRequest | None = None) -> tuple[ApiToken, str]:
     """A new token for `user`; the raw value is returned once and never stored."""
     name = (name or "").strip()

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from portal.audit.services import audit_record
 from portal.inventory import secrets
@@ -73,6 +74,7 @@ def connection_save(
     return conn
 
 
+@sensitive_variables("value")
 def connection_secret(conn: AzureConnection) -> str:
     """The client secret, for the Azure package only: from the referenced variable or decrypted."""
     if conn.secret_env_var:

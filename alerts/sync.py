@@ -134,6 +134,7 @@ def _parse(
 
 
 def raw_json(item: Any) -> str:
+    """JSON text (orjson; the standard library for what orjson refuses, an integer over 64 bits)."""
     try:
         return orjson.dumps(item, default=str).decode()
     except TypeError:  # an integer over 64 bits
@@ -319,7 +320,7 @@ def insert_alerts(rows: list[dict[str, Any]]) -> dict[str, int]:
                 copy.write_row(
                     [pk]
                     + [
-                        orjson.dumps(merged[f.attname]).decode()
+                        raw_json(merged[f.attname])
                         if f.attname in json_columns and merged[f.attname] is not None
                         else merged[f.attname]
                         for f in fields

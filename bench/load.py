@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import DEFAULT_PG, PY, ROOT, drop_database, fresh_database, start_emulator  # noqa: E402
+from bench._common import DEFAULT_PG, PY, ROOT, drop_database, fresh_database, start_emulator
 
 REDIS = "redis://127.0.0.1:6379/11"
 
@@ -77,21 +77,38 @@ for i in range(n):
     store.create()
     sessions.append(store.session_key)
 ids = list(Alert.objects.order_by("-time_generated").values_list("pk", flat=True)[:2000])
-types = sorted(set(Alert.objects.values_list("alert_type", flat=True)[:5000]))
+types = sorted(set(Alert.objects.filter(alert_type__startswith="KV_").values_list("alert_type", flat=True)[:5000]))
 print(json.dumps({"sessions": sessions, "alerts": ids, "types": types, "cookie": settings.SESSION_COOKIE_NAME}))
 """
 
 
 class Analyst(threading.Thread):
-    def __init__(self, base: str, session: str, cookie: str, world: dict, deadline: float, results: dict,
-                 errors: list[str], seed: int) -> None:
+    def __init__(
+        self,
+        base: str,
+        session: str,
+        cookie: str,
+        world: dict,
+        deadline: float,
+        results: dict,
+        errors: list[str],
+        seed: int,
+    ) -> None:
         super().__init__(daemon=True)
         import requests
 
+        from http.cookiejar import DefaultCookiePolicy
+
         self.http = requests.Session()
-        self.http.cookies.set(cookie, session, domain="127.0.0.1")
+        # Production cookies are Secure and this client speaks plain HTTP to gunicorn (a TLS proxy's job): the
+        # cookies are sent by hand, and the jar keeps none.
+        self.http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.session_cookie = f"{cookie}={session}"
+        self.http.headers["Cookie"] = self.session_cookie
         # Production mode behind a TLS proxy: the proxy's header makes the request secure for Django.
-        self.http.headers.update({"X-Forwarded-Proto": "https", "Referer": base.replace("http://", "https://") + "/"})
+        self.http.headers.update(
+            {"X-Forwarded-Proto": "https", "Referer": base.replace("http://", "https://") + "/"}
+        )
         self.base, self.world, self.deadline = base, world, deadline
         self.results, self.errors = results, errors
         self.random = random.Random(seed)
@@ -101,13 +118,16 @@ class Analyst(threading.Thread):
         t0 = time.perf_counter()
         try:
             response = self.http.request(method, self.base + path, timeout=60, allow_redirects=False, **kw)
-        except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+        except Exception as exc:
             self.errors.append(f"{page} {path}: {type(exc).__name__}: {exc}")
             return None
         elapsed = (time.perf_counter() - t0) * 1000
         self.results[page].append(elapsed)
         if response.status_code >= 400:
-            self.errors.append(f"{page} {method} {path}: HTTP {response.status_code} {response.text[:200]!r}")
+            text = re.sub(
+                r"\s+", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>|<[^>]+>", " ", response.text, flags=re.S)
+            )
+            self.errors.append(f"{page} {method} {path}: HTTP {response.status_code} {text.strip()[:300]!r}")
         return response
 
     def run(self) -> None:
@@ -115,8 +135,9 @@ class Analyst(threading.Thread):
         first = self.timed("list (default)", "GET", "/alerts/")
         if first is not None:
             # the CSRF cookie is Secure (production): this plain-HTTP client sends it back by hand
-            cookie = next((c.value for c in self.http.cookies if c.name == "csrftoken"), "")
-            self.http.cookies.set("csrftoken", cookie, domain="127.0.0.1", secure=False)
+            found_cookie = re.search(r"csrftoken=([^;]+)", first.headers.get("Set-Cookie", ""))
+            cookie = found_cookie.group(1) if found_cookie else ""
+            self.http.headers["Cookie"] = f"{self.session_cookie}; csrftoken={cookie}"
             found = re.search(r'"X-CSRFToken": "([^"]+)"', first.text)
             self.csrf = found.group(1) if found else cookie
         while time.monotonic() < self.deadline:
@@ -125,27 +146,40 @@ class Analyst(threading.Thread):
             if action < 0.25:
                 self.timed("list (default)", "GET", "/alerts/")
             elif action < 0.5:
-                choice = r.choice([
-                    f"severity={r.choice(['High', 'Medium', 'Low'])}",
-                    f"type={r.choice(self.world['types'])}",
-                    "status=Active&status=InProgress&status=Resolved&status=Dismissed&sort=severity",
-                    f"q={r.choice(['tor', '203.0.113', 'alice', 'secret'])}",
-                ])
+                choice = r.choice(
+                    [
+                        f"severity={r.choice(['High', 'Medium', 'Low'])}",
+                        f"type={r.choice(self.world['types'])}",
+                        "status=Active&status=InProgress&status=Resolved&status=Dismissed&sort=severity",
+                        f"q={r.choice(['tor', '203.0.113', 'alice', 'secret'])}",
+                    ]
+                )
                 self.timed("list (filtered)", "GET", f"/alerts/?{choice}")
             elif action < 0.8:
                 self.timed("alert detail", "GET", f"/alerts/{alert}/")
             elif action < 0.93:
                 status = r.choice(["InProgress", "Active"])
-                self.timed("status change (POST)", "POST", f"/alerts/{alert}/status/", data={"status": status},
-                           headers={"X-CSRFToken": self.csrf, "HX-Request": "true"})
+                self.timed(
+                    "status change (POST)",
+                    "POST",
+                    f"/alerts/{alert}/status/",
+                    data={"status": status},
+                    headers={"X-CSRFToken": self.csrf, "HX-Request": "true"},
+                )
             else:
-                self.timed("feedback (POST)", "POST", f"/feedback/alerts/{alert}/",
-                           data={"useful": "no", "reason": "NotRelevant", "text": "load test"},
-                           headers={"X-CSRFToken": self.csrf, "HX-Request": "true"})
+                self.timed(
+                    "feedback (POST)",
+                    "POST",
+                    f"/feedback/alerts/{alert}/",
+                    data={"useful": "no", "reason": "NotRelevant", "text": "load test"},
+                    headers={"X-CSRFToken": self.csrf, "HX-Request": "true"},
+                )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--analysts", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
@@ -160,12 +194,23 @@ def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_TESTING")}
     env.update({k: v for k, v in emulator_env.items() if not k.startswith(("AZURE_TENANT", "AZURE_CLIENT"))})
-    env.update({
-        "DATABASE_URL": db_url, "REDIS_URL": REDIS, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(40),
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "STATIC_ROOT": str(tmp / "static"),
-        "LOG_LEVEL": "WARNING", "PORTAL_BASE_URL": f"http://127.0.0.1:{port}", "PORTAL_VAR_DIR": str(tmp / "var"),
-        "CELERY_DEFAULT_QUEUE": "bench-load", "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": REDIS,
+            "DEBUG": os.environ.get("LOAD_DEBUG", "0"),
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "STATIC_ROOT": str(tmp / "static"),
+            "LOG_LEVEL": "WARNING",
+            "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
+            "PORTAL_VAR_DIR": str(tmp / "var"),
+            "CELERY_DEFAULT_QUEUE": "bench-load",
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+        }
+    )
     procs: list[subprocess.Popen[bytes]] = []
     try:
         import redis
@@ -177,16 +222,57 @@ def main() -> int:
         t0 = time.perf_counter()
         manage(env, "sync_azure")
         print(f"first sync of the emulator's demo tenants: {time.perf_counter() - t0:.1f} s", flush=True)
-        world = json.loads(subprocess.run([PY, "-c", SETUP, str(args.analysts)], cwd=ROOT, env=env,
-                                          capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        made = subprocess.run(
+            [PY, "-c", SETUP, str(args.analysts)], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if made.returncode:
+            raise SystemExit(f"setting up the analysts failed:\n{made.stderr}")
+        world = json.loads(made.stdout.strip().splitlines()[-1])
         print(f"{len(world['alerts'])} alerts to open; {args.analysts} analysts", flush=True)
         log = open(tmp / "servers.log", "wb")  # noqa: SIM115 - closed with the processes
-        procs.append(subprocess.Popen(
-            [PY, "-m", "gunicorn", "portal.wsgi", "-w", str(args.gunicorn_workers), "-b", f"127.0.0.1:{port}",
-             "--timeout", "60", "--access-logfile", "-"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log))
-        procs.append(subprocess.Popen(
-            [PY, "-m", "celery", "-A", "portal", "worker", "--pool=threads", "--concurrency=4", "--loglevel=WARNING",
-             "-Q", "bench-load"], cwd=ROOT, env=env, stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "portal.wsgi",
+                    "-w",
+                    str(args.gunicorn_workers),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "60",
+                    "--access-logfile",
+                    "-",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--pool=threads",
+                    "--concurrency=4",
+                    "--loglevel=WARNING",
+                    "-Q",
+                    "bench-load",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        )
         import requests
 
         deadline = time.monotonic() + 30
@@ -212,8 +298,10 @@ def main() -> int:
         results: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
         end = time.monotonic() + args.seconds
-        analysts = [Analyst(f"http://127.0.0.1:{port}", s, world["cookie"], world, end, results, errors, seed=i)
-                    for i, s in enumerate(world["sessions"])]
+        analysts = [
+            Analyst(f"http://127.0.0.1:{port}", s, world["cookie"], world, end, results, errors, seed=i)
+            for i, s in enumerate(world["sessions"])
+        ]
         started = time.perf_counter()
         for a in analysts:
             a.start()
@@ -236,25 +324,41 @@ def main() -> int:
             import redis
 
             redis.Redis.from_url(REDIS).flushdb()
-        except Exception:  # noqa: BLE001, S110 - best effort
+        except Exception:  # noqa: S110 - best effort
             pass
 
     total = sum(len(v) for v in results.values())
-    print(f"\n{args.analysts} analysts for {args.seconds} s ({wall:.0f} s wall), gunicorn -w {args.gunicorn_workers}, "
-          f"{syncs[0]} syncs ran meanwhile; {total} requests ({total / wall:.0f}/s), {len(errors)} errors\n")
+    print(
+        f"\n{args.analysts} analysts for {args.seconds} s ({wall:.0f} s wall), gunicorn -w {args.gunicorn_workers}, "
+        f"{syncs[0]} syncs ran meanwhile; {total} requests ({total / wall:.0f}/s), {len(errors)} errors\n"
+    )
     print(f"{'page':28} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     figures = {}
     for page in sorted(results):
         values = results[page]
-        figures[page] = {"n": len(values), "p50": round(statistics.median(values), 1),
-                         "p95": round(percentile(values, 0.95), 1), "max": round(max(values), 1)}
+        figures[page] = {
+            "n": len(values),
+            "p50": round(statistics.median(values), 1),
+            "p95": round(percentile(values, 0.95), 1),
+            "max": round(max(values), 1),
+        }
         f = figures[page]
         print(f"{page:28} {f['n']:>9} {f['p50']:>8} {f['p95']:>8} {f['max']:>8}")
     for line in errors[:20]:
         print("ERROR", line)
     if args.json:
-        Path(args.json).write_text(json.dumps({"analysts": args.analysts, "seconds": args.seconds,
-                                               "errors": errors, "pages": figures, "syncs": syncs[0]}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "analysts": args.analysts,
+                    "seconds": args.seconds,
+                    "errors": errors,
+                    "pages": figures,
+                    "syncs": syncs[0],
+                },
+                indent=1,
+            )
+        )
     return 1 if args.check and (errors or not total) else 0
 
 

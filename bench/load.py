@@ -95,9 +95,9 @@ class Analyst(threading.Thread):
         seed: int,
     ) -> None:
         super().__init__(daemon=True)
-        import requests
-
         from http.cookiejar import DefaultCookiePolicy
+
+        import requests
 
         self.http = requests.Session()
         # Production cookies are Secure and this client speaks plain HTTP to gunicorn (a TLS proxy's job): the

@@ -429,6 +429,18 @@ class NotificationPreference(models.Model):
         return f"Notifications of {self.user}: {self.mode}"
 
 
+class NotificationBatch(models.Model):
+    """New alerts waiting to be planned for notification: written in the sync's transaction, deleted once planned.
+    If the queue loses the planning task (a broker restart), the sweep (alerts.recovery) finds the batch again."""
+
+    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
+    alert_ids = models.JSONField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{len(self.alert_ids)} new alerts of subscription {self.subscription_id}"
+
+
 class Notification(models.Model):
     """The notification log: one row per (alert, recipient, kind), claimed before the mail is sent.
 

@@ -52,7 +52,9 @@ ROLE_MAP = {
 }
 DIGEST_LIST_LIMIT = 50
 MAX_ATTEMPTS = 5
-STUCK_AFTER = timedelta(minutes=5)
+STUCK_AFTER = timedelta(
+    seconds=settings.NOTIFY_STUCK_SECONDS
+)  # a claimed mail not sent by then is sent again
 KEY_VAULT_SEVERITIES = {"Medium", "Low"}  # every Key Vault alert type is Medium or Low
 
 
@@ -132,10 +134,14 @@ def message_id(*parts: Any) -> str:
 
 def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int) -> None:
     """Called by alerts.services.alerts_on_new for fresh, unsuppressed alerts (never the first sync's backlog)."""
+    from alerts.models import NotificationBatch
     from alerts.tasks import notify_new_alerts
 
-    ids = list(alert_ids)
-    transaction.on_commit(lambda: notify_new_alerts.delay(ids))
+    batch = NotificationBatch.objects.create(
+        subscription_id=subscription_pk, alert_ids=list(alert_ids), created_at=timezone.now()
+    )
+    pk = batch.pk
+    transaction.on_commit(lambda: notify_new_alerts.delay(batch_pk=pk))
 
 
 def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> list[int]:

@@ -157,13 +157,24 @@ def expire_rules() -> int:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, name="alerts.notify_new_alerts")
-def notify_new_alerts(self, alert_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
-    """Plan the notifications of new alerts, then send the immediate mails (one SMTP connection)."""
+def notify_new_alerts(self, alert_ids: list[int] | None = None, batch_pk: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Plan the notifications of new alerts (a batch written by the sync), then send the immediate mails (one SMTP
+    connection). The batch is deleted in the planning's transaction: a repeated message plans nothing twice."""
     from django.core.mail import get_connection
+    from django.db import transaction
 
+    from alerts.models import NotificationBatch
     from alerts.notifications import plan_notifications, send_alert_mail
 
-    to_send = plan_notifications(alert_ids=alert_ids)
+    if batch_pk is not None:
+        with transaction.atomic():
+            batch = NotificationBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
+            if batch is None:
+                return 0  # planned already (or being planned by another worker)
+            to_send = plan_notifications(alert_ids=batch.alert_ids)
+            batch.delete()
+    else:
+        to_send = plan_notifications(alert_ids=alert_ids or [])
     if not to_send:
         return 0
     connection = (
@@ -228,3 +239,11 @@ def notify_assignment(alert_pk: int, user_pk: int) -> bool:
     from alerts.notifications import send_assignment_mail
 
     return send_assignment_mail(alert_pk=alert_pk, user_pk=user_pk)
+
+
+@shared_task(name="alerts.requeue_stale")
+def requeue_stale() -> int:
+    """Re-queue write-backs and deliveries whose broker message was lost (see alerts.recovery)."""
+    from alerts.recovery import requeue_stale as sweep
+
+    return sweep().total

@@ -296,6 +296,10 @@ CELERY_TASK_ACKS_LATE = False  # opted in per task, only where a task is safe to
 # --- Azure ----------------------------------------------------------------------------------------------------
 SYNC_INTERVAL_SECONDS = env_int("SYNC_INTERVAL_SECONDS", 300)
 NOTIFY_DUE_SECONDS = env_int("NOTIFY_DUE_SECONDS", 60)  # how often digests and retries are looked at
+NOTIFY_STUCK_SECONDS = env_int("NOTIFY_STUCK_SECONDS", 300)  # a mail claimed but not sent by then: sent again
+STALE_PUSH_SECONDS = env_int(
+    "STALE_PUSH_SECONDS", 300
+)  # pending write-backs older than this are queued again
 # Every schedule of the project, in one place.
 CELERY_BEAT_SCHEDULE = {
     "sync-all-subscriptions": {
@@ -303,6 +307,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SYNC_INTERVAL_SECONDS),
     },
     "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
+    "requeue-stale-work": {
+        "task": "alerts.requeue_stale",
+        "schedule": float(max(10, STALE_PUSH_SECONDS // 2)),
+    },
     "retention-purge": {"task": "triage.retention_purge", "schedule": 86400.0},
     "send-due-notifications": {
         "task": "alerts.send_due_notifications",

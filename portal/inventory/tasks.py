@@ -7,6 +7,7 @@ import random
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from portal.arm import errors
 from portal.inventory import sync
@@ -48,6 +49,17 @@ def sync_subscription(
     last completed page."""
     try:
         run = sync.sync_subscription(subscription_pk, trigger=trigger, run_id=run_id)
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away mid-run (a restart, a failover): the run and its lease stay as they were; try
+        # again once the lease has expired, and the run resumes from its last committed page.
+        close_old_connections()
+        if self.request.retries < MAX_RUN_RETRIES:
+            log.warning("sync of subscription %s lost the database (%s); retrying", subscription_pk, exc)
+            raise self.retry(
+                countdown=settings.SYNC_LEASE_SECONDS + random.uniform(1, 5),
+                kwargs={"subscription_pk": subscription_pk, "trigger": trigger},
+            ) from exc
+        raise
     except sync.SyncFailed as exc:
         if isinstance(exc.error, errors.TRANSIENT) and self.request.retries < MAX_RUN_RETRIES:
             countdown = min(300, 15 * 2**self.request.retries) + random.uniform(0, 5)

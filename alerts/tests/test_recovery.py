@@ -54,7 +54,9 @@ def test_stale_pending_work_is_queued_again_once(personas, settings, django_capt
     assert (again.statuses, again.plans) == (0, 0)  # not twice in a row
 
 
-def test_a_lost_notification_planning_task_is_found_again(personas, settings, django_capture_on_commit_callbacks):
+def test_a_lost_notification_planning_task_is_found_again(
+    personas, settings, django_capture_on_commit_callbacks
+):
     from alerts.models import NotificationBatch
     from alerts.notifications import queue_new_alert_notifications
     from alerts.tasks import notify_new_alerts
@@ -64,11 +66,17 @@ def test_a_lost_notification_planning_task_is_found_again(personas, settings, dj
     with django_capture_on_commit_callbacks(execute=False) as lost:
         queue_new_alert_notifications(alert_ids=[alerts[0].pk], subscription_pk=personas.sub.pk)
     assert len(lost) == 1 and NotificationBatch.objects.count() == 1  # written with the sync's page
-    NotificationBatch.objects.update(created_at=timezone.now() - timedelta(minutes=5))  # its message never ran
+    NotificationBatch.objects.update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )  # its message never ran
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert requeue_stale().notification_batches == 1
     assert len(callbacks) == 1
     batch = NotificationBatch.objects.get()
-    assert notify_new_alerts.apply(kwargs={"batch_pk": batch.pk}).get() == 0  # no recipient here: planned, empty
+    assert (
+        notify_new_alerts.apply(kwargs={"batch_pk": batch.pk}).get() == 0
+    )  # no recipient here: planned, empty
     assert not NotificationBatch.objects.exists()
-    assert notify_new_alerts.apply(kwargs={"batch_pk": batch.pk}).get() == 0  # a repeated message: nothing twice
+    assert (
+        notify_new_alerts.apply(kwargs={"batch_pk": batch.pk}).get() == 0
+    )  # a repeated message: nothing twice

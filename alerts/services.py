@@ -237,13 +237,15 @@ def bulk_status_job_create(
         raise ValidationError({"status": "Unknown status."})
     if status in CLOSED_STATUSES and classification not in CLASSIFICATION_VALUES:
         raise ValidationError({"classification": "Say why these alerts are closed (asked once for all)."})
+    if len(comment or "") > COMMENT_LIMIT:
+        raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
     job = BulkStatusJob.objects.create(
         user=user,
         query=query,
         status=status,
         total=total,
         classification=classification,
-        comment=comment[:10_000],
+        comment=comment,
         created_at=timezone.now(),
     )
     audit_record(

@@ -20,7 +20,7 @@ from alerts import selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
-from alerts.services import alert_set_status, bulk_status_job_create
+from alerts.services import COMMENT_LIMIT, alert_set_status, bulk_status_job_create
 from feedback.views import panel_context as feedback_panel
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
@@ -276,6 +276,9 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
         messages.error(
             request, "Say why these alerts are closed: choose a classification (asked once for all)."
         )
+        return redirect(back_url)
+    if len(comment) > COMMENT_LIMIT:
+        messages.error(request, f"Keep the comment to {COMMENT_LIMIT:,} characters; nothing was changed.")
         return redirect(back_url)
     changed = refused = 0
     for alert in selectors.alerts_visible_to(request.user).filter(pk__in=ids):

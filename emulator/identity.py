@@ -226,7 +226,9 @@ def openid_configuration(state: EmulatorState, req: Request, tenant_name: str) -
     return json_response(200, config, [("Cache-Control", "max-age=86400, private")])
 
 
-def token(state: EmulatorState, tokens: TokenService, req: Request, tenant_name: str) -> Response:
+def token(
+    state: EmulatorState, tokens: TokenService, req: Request, tenant_name: str, signin_service: Any = None
+) -> Response:
     tenant = find_tenant(state, tenant_name)
     if tenant is None:
         return _unknown_tenant(tenant_name)
@@ -244,6 +246,12 @@ def token(state: EmulatorState, tokens: TokenService, req: Request, tenant_name:
         except (ValueError, UnicodeDecodeError):
             pass
     grant = form.get("grant_type")
+    if grant == "authorization_code" and signin_service is not None:  # a user signing in to the portal (SSO)
+        from . import signin
+
+        if (client_id or "").lower() != tenant.client_id.lower():
+            return _aad_error(400, "unauthorized_client", 700016, f"Application '{client_id}' was not found.")
+        return signin.exchange(tenant, signin_service, req, form, client_secret or "")
     if grant != "client_credentials":
         return _aad_error(
             400,

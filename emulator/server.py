@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from . import arm, arm_alerts, control, identity, presets  # arm modules register their routes on import
+from . import (  # arm modules register their routes on import
+    arm,
+    arm_alerts,
+    control,
+    identity,
+    presets,
+    signin,
+)
 from .certs import ensure_certificates
 from .faults import STATUS_KINDS, Fault, FaultRegistry
 from .identity import AuthError, Principal, TokenService
@@ -67,7 +74,17 @@ def _openid(ctx: Ctx, m: re.Match[str]) -> Response:
 
 @route("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", "token", scope="anonymous")
 def _token(ctx: Ctx, m: re.Match[str]) -> Response:
-    return identity.token(ctx.rt.state, ctx.rt.tokens, ctx.req, m["tenant"])
+    return identity.token(ctx.rt.state, ctx.rt.tokens, ctx.req, m["tenant"], signin_service=ctx.rt.signin)
+
+
+@route("GET", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/authorize", "authorize", scope="anonymous")
+def _authorize(ctx: Ctx, m: re.Match[str]) -> Response:
+    return signin.authorize(identity.find_tenant(ctx.rt.state, m["tenant"]), ctx.rt.signin, ctx.req)
+
+
+@route("GET", r"/(?P<tenant>[^/]+)/discovery/v2\.0/keys", "jwks", scope="anonymous")
+def _jwks(ctx: Ctx, m: re.Match[str]) -> Response:
+    return json_response(200, ctx.rt.signin.jwks())
 
 
 class Runtime:
@@ -93,6 +110,7 @@ class Runtime:
         self.clock = Clock()
         self.anchor = anchor or self.clock.now()
         self.tokens = TokenService()
+        self.signin = signin.SignInService()
         self.faults = FaultRegistry()
         self.throttle = Throttle(throttle)
         self.log = RequestLog()

@@ -324,6 +324,12 @@ AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID")
 AZURE_SUBSCRIPTION_IDS = [s.lower() for s in env_list("AZURE_SUBSCRIPTION_IDS")]
 FEEDBACK_SUGGESTION_THRESHOLD = env_int("FEEDBACK_SUGGESTION_THRESHOLD", 3)  # "not useful" answers -> a rule
 RETENTION_CLOSED_DAYS = env_int("RETENTION_CLOSED_DAYS", 0)  # 0: keep history forever
+# Optional single sign-on with Microsoft Entra ID (on when the tenant and client id are set).
+OIDC_TENANT_ID = env_str("OIDC_TENANT_ID")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_AUTHORITY = env_str("OIDC_AUTHORITY", "https://login.microsoftonline.com")
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", default=False)
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)  # how often the alert list asks for new alerts
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300)  # a crashed worker's lease expires after this
 ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)

@@ -6,6 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from portal.accounts import oidc
 from portal.accounts.login import LoginView
 
 
@@ -17,6 +18,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's): the portal's shield.
     path("favicon.ico", login_not_required(favicon)),
     path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/sso/", oidc.start, name="oidc_start"),
+    path("accounts/sso/callback/", oidc.callback, name="oidc_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The admin signs in through the portal's throttled sign-in, not a second, unthrottled form.
     path("admin/login/", login_not_required(RedirectView.as_view(pattern_name="login", query_string=True))),

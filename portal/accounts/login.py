@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -78,6 +79,11 @@ class LoginView(auth_views.LoginView):
     form_class = ThrottledAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from portal.accounts import oidc
+
+        return {**super().get_context_data(**kwargs), "sso_enabled": oidc.enabled()}
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         clear_failures(self.request, form.get_user().get_username())

@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.testing.factories import make_vault
 
-PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico"}
+PUBLIC = {"/accounts/login/", "/healthz", "/favicon.ico", "/accounts/sso/", "/accounts/sso/callback/"}
 
 
 def _walk(patterns: list[Any], prefix: str = "") -> list[str]:

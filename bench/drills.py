@@ -493,15 +493,28 @@ def main() -> int:
         # 5 ---------------------------------------------------------------------------------------------------
         say("\n5. A worker killed in the middle of a sync")
         control(emu_env, "POST", "alerts", json={"subscription_id": sub.subscription_id, "count": 200})
-        sync_task.delay(sub.pk, trigger="drill-kill")
-        wait(
-            lambda: (
-                connection.close(),
-                SyncRun.objects.filter(subscription=sub, status="running", trigger="drill-kill").exists(),
-            )[1],
-            120,
-            "the sync to start",
+        # Slow the alert pages down (0.5 s each) so the run is certainly caught mid-way, however fast this
+        # machine is; and send the task again while a leftover retry from drill 4 still holds the lease (that
+        # run is skipped, as it should be).
+        control(
+            emu_env,
+            "POST",
+            "faults",
+            json={"operation": "alerts.list", "kind": "latency", "latency_ms": 500, "times": 40},
         )
+        kill_from = timezone.now()
+        resend = [0.0]
+
+        def running() -> bool:
+            connection.close()
+            if SyncRun.objects.filter(subscription=sub, status="running", started_at__gte=kill_from).exists():
+                return True
+            if time.monotonic() - resend[0] > 10:
+                sync_task.delay(sub.pk, trigger="drill-kill")
+                resend[0] = time.monotonic()
+            return False
+
+        wait(running, 120, "the sync to start", interval=0.2)
         celery.kill_worker()
         say("  worker SIGKILLed mid-sync; a new one starts")
         celery.start_worker()

@@ -262,9 +262,7 @@ def parse_alert(item: Any, *, item_hash: str | None = None) -> ParsedAlert:
     extended_raw = props.get("extendedProperties") or {}
     if not isinstance(extended_raw, dict):
         raise MalformedAlertError("extendedProperties is not an object")
-    extended = {
-        str(k): v if isinstance(v, str) else _dumps(v).decode() for k, v in extended_raw.items()
-    }
+    extended = {str(k): v if isinstance(v, str) else _dumps(v).decode() for k, v in extended_raw.items()}
     evidence = props.get("supportingEvidence")
     if evidence is not None and not isinstance(evidence, dict):
         raise MalformedAlertError("supportingEvidence is not an object")

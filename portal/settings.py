@@ -341,6 +341,13 @@ EMULATOR_CONTROL_TOKEN = env_str("EMULATOR_CONTROL_TOKEN")
 # Key for secrets stored in the database (Fernet keys, comma-separated for rotation; first one encrypts).
 # Default: derived from SECRET_KEY.
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
+# Private networks webhooks may post to (CIDRs). Link-local addresses (cloud metadata) are refused regardless.
+WEBHOOK_PRIVATE_NETWORKS = env_list("WEBHOOK_PRIVATE_NETWORKS", "" if PRODUCTION else "127.0.0.0/8,::1/128")
+try:
+    for _net in WEBHOOK_PRIVATE_NETWORKS:
+        __import__("ipaddress").ip_network(_net, strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"WEBHOOK_PRIVATE_NETWORKS: {exc}") from exc
 
 # --- REST framework -------------------------------------------------------------------------------------------
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")  # per token (or signed-in user); 429 with Retry-After

@@ -28,6 +28,7 @@ from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.inventory import secrets as vault
 from portal.inventory.models import Subscription
+from triage import egress
 from triage.models import WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 EVENT_NAMES = {name for name, _ in WEBHOOK_EVENTS}
@@ -45,6 +46,17 @@ def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"url": "The webhook address must be an http:// or https:// URL."})
+    if parts.username or parts.password:
+        raise ValidationError(
+            {"url": "Put no user name or password in the address; the signature authenticates."}
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValidationError({"url": "The port in the address is not a number from 1 to 65535."}) from None
+    why = egress.check_host(parts.hostname)
+    if why:
+        raise ValidationError({"url": f"The portal does not post to this address: {why}."})
     return url
 
 
@@ -174,6 +186,21 @@ def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = N
     )
 
 
+def _blocked(exc: BaseException) -> egress.BlockedAddress | None:
+    """The egress refusal somewhere in the chain urllib3 and requests wrap it in, if that is what failed."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        if isinstance(item, egress.BlockedAddress):
+            return item
+        todo.extend([item.__cause__, item.__context__, *item.args, getattr(item, "reason", None)])
+    return None
+
+
 @sensitive_variables("secret")
 def deliver(delivery_pk: int) -> bool | None:
     """POST one delivery. True: delivered; False: failed for good; None: failed, worth retrying."""
@@ -193,14 +220,16 @@ def deliver(delivery_pk: int) -> bool | None:
     }
     attempts = delivery.attempts + 1
     try:
-        response = requests.post(
-            delivery.webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
-        )
+        with egress.session() as http:
+            response = http.post(
+                delivery.webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+            )
     except requests.RequestException as exc:
-        final = attempts >= MAX_ATTEMPTS
+        blocked = _blocked(exc)
+        final = attempts >= MAX_ATTEMPTS or blocked is not None
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             attempts=attempts,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=(str(blocked) if blocked else f"{type(exc).__name__}: {exc}")[:2000],
             state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING,
         )
         return False if final else None

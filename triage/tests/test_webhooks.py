@@ -262,3 +262,88 @@ def test_send_test_through_the_real_worker(client, personas, receiver, celery_wo
     assert receiver.requests[0]["body"]["event"] == "ping" and receiver.requests[0]["valid"]
     page = client.get(reverse("triage:webhook", args=[hook.pk])).content.decode()
     assert "<td><code>ping</code></td><td>Delivered</td><td>200</td>" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("http://169.254.169.254/metadata/identity/oauth2/token", "link-local"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://[::ffff:169.254.169.254]/latest/meta-data/", "link-local"),
+        ("http://10.0.0.5:6379/", "loopback or private"),
+        ("https://192.168.1.1/hook", "loopback or private"),
+        ("http://100.64.0.1/", "loopback or private"),
+        ("http://0.0.0.0:8000/", "link-local, multicast or reserved"),
+        ("http://admin:secret@hooks.example.com/", "no user name or password"),
+        ("http://hooks.example.com:99999/", "port in the address"),
+    ],
+)
+def test_webhook_addresses_inside_the_network_are_refused_when_saved(client, personas, address, why):
+    """No server-side request forgery: the metadata endpoint and internal services are not a webhook target."""
+    with pytest.raises(webhooks.ValidationError) as err:
+        webhooks.webhook_save(
+            user=personas.secadmin, subscription=personas.sub, name="x", url=address, events=["alert.created"]
+        )
+    assert why in str(err.value)
+    client.force_login(personas.secadmin)
+    response = client.post(
+        reverse("triage:webhook_create"),
+        {"subscription": personas.sub.pk, "name": "x", "url": address, "events": ["alert.created"]},
+    )
+    assert response.status_code == 400 and why in response.content.decode()
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_private_network_listed_by_the_operator_is_allowed(personas, settings):
+    settings.WEBHOOK_PRIVATE_NETWORKS = ["10.20.0.0/16"]
+    hook, _ = webhooks.webhook_save(
+        user=personas.secadmin,
+        subscription=personas.sub,
+        name="Internal SOAR",
+        url="https://10.20.3.4/hook",
+        events=["alert.created"],
+    )
+    assert hook.pk
+    with pytest.raises(webhooks.ValidationError):  # loopback is not in the list any more
+        webhooks.webhook_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            name="x",
+            url="http://127.0.0.1:6379/",
+            events=["alert.created"],
+        )
+    with pytest.raises(webhooks.ValidationError):  # listing it never opens link-local
+        settings.WEBHOOK_PRIVATE_NETWORKS = ["169.254.0.0/16"]
+        webhooks.webhook_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            name="x",
+            url="http://169.254.169.254/",
+            events=["alert.created"],
+        )
+
+
+@pytest.mark.django_db
+def test_delivery_checks_the_address_it_actually_connects_to(personas, receiver, settings):
+    """A name saved while it pointed outside, resolving inside at delivery (DNS rebinding), is refused on the
+    socket: nothing reaches the receiver, and the delivery fails for good with the reason."""
+    hook, secret = webhooks.webhook_save(
+        user=personas.secadmin,
+        subscription=personas.sub,
+        name="Rebound",
+        url=receiver.url.replace("127.0.0.1", "localhost"),
+        events=["alert.created"],
+    )
+    receiver.secret = secret
+    settings.WEBHOOK_PRIVATE_NETWORKS = []  # loopback no longer allowed
+    delivery = webhooks.webhook_test(user=personas.secadmin, webhook=hook)
+    assert webhooks.deliver(delivery.pk) is False  # final: retrying cannot help
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and delivery.attempts == 1
+    assert "Refused to post to" in delivery.error and "WEBHOOK_PRIVATE_NETWORKS" in delivery.error
+    assert receiver.requests == []
+    settings.WEBHOOK_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    again = webhooks.webhook_test(user=personas.secadmin, webhook=hook)
+    assert webhooks.deliver(again.pk) is True and len(receiver.requests) == 1

@@ -213,6 +213,17 @@ def test_writes_go_through_the_same_services_as_the_pages(api_world, django_capt
         format="json",
     )
     assert created.status_code == 400 and "http" in created.json()["error"]["fields"]["url"][0]
+    metadata = api.post(
+        f"{V1}/webhooks/",
+        {
+            "subscription": w.p.sub.pk,
+            "name": "x",
+            "url": "http://169.254.169.254/metadata/identity/oauth2/token",
+            "events": ["alert.created"],
+        },
+        format="json",
+    )
+    assert metadata.status_code == 400 and "link-local" in metadata.json()["error"]["fields"]["url"][0]
     created = api.post(
         f"{V1}/webhooks/",
         {

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.models import Alert, NotificationBatch, SecurityContact, SuppressionRule
@@ -47,7 +48,7 @@ def requeue_stale(*, now: datetime | None = None) -> Requeued:
     from pricing.models import Pricing
     from pricing.tasks import push_pricing
     from triage.models import WebhookDelivery
-    from triage.tasks import deliver_webhook
+    from triage.tasks import MAX_BACKOFF_SECONDS, deliver_webhook
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.STALE_PUSH_SECONDS)
@@ -93,12 +94,19 @@ def requeue_stale(*, now: datetime | None = None) -> Requeued:
             transaction.on_commit(lambda pk=pk: push_contact.delay(pk))
         result.contacts = len(contacts)
 
-        # never attempted (the message was lost before any try); retried ones carry their own countdown
+        # never attempted (the message was lost before any try), or a retry whose countdown message was lost:
+        # untouched for longer than the longest backoff
+        retry_cutoff = cutoff - timedelta(seconds=MAX_BACKOFF_SECONDS)
         deliveries = list(
-            WebhookDelivery.objects.filter(state="pending", created_at__lt=cutoff, attempts=0).values_list(
-                "pk", flat=True
-            )[:BATCH]
+            WebhookDelivery.objects.filter(state="pending")
+            .filter(
+                Q(attempts=0, touched_at__isnull=True, created_at__lt=cutoff)
+                | Q(attempts=0, touched_at__lt=cutoff)
+                | Q(attempts__gt=0, touched_at__lt=retry_cutoff)
+            )
+            .values_list("pk", flat=True)[:BATCH]
         )
+        WebhookDelivery.objects.filter(pk__in=deliveries).update(touched_at=now)
         for pk in deliveries:
             transaction.on_commit(lambda pk=pk: deliver_webhook.delay(pk))
         result.deliveries = len(deliveries)

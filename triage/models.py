@@ -115,10 +115,18 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Last attempt, or last time the recovery sweep queued it again: a pending delivery untouched for longer than
+    # its longest backoff lost its message.
+    touched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["webhook", "-created_at"])]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"]),
+            models.Index(
+                fields=["created_at"], condition=models.Q(state="pending"), name="triage_delivery_pending"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook}: {self.state}"

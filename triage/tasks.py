@@ -9,13 +9,18 @@ from django.conf import settings
 
 from triage.webhooks import MAX_ATTEMPTS, deliver
 
+MAX_BACKOFF_SECONDS = 600
+
+
+def backoff(retries: int) -> float:
+    return min(MAX_BACKOFF_SECONDS, 5 * 3**retries) + random.uniform(0, 2)
+
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS, name="triage.deliver_webhook")
 def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-def]
     result = deliver(delivery_pk)
     if result is None:
-        countdown = min(600, 5 * 3**self.request.retries) + random.uniform(0, 2)
-        raise self.retry(countdown=countdown)
+        raise self.retry(countdown=backoff(self.request.retries))
     return "delivered" if result else "failed"
 
 

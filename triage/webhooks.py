@@ -229,6 +229,7 @@ def deliver(delivery_pk: int) -> bool | None:
         final = attempts >= MAX_ATTEMPTS or blocked is not None
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             attempts=attempts,
+            touched_at=timezone.now(),
             error=(str(blocked) if blocked else f"{type(exc).__name__}: {exc}")[:2000],
             state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.PENDING,
         )
@@ -237,6 +238,7 @@ def deliver(delivery_pk: int) -> bool | None:
     final = ok or attempts >= MAX_ATTEMPTS or response.status_code in (400, 401, 403, 404, 410)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempts=attempts,
+        touched_at=timezone.now(),
         status_code=response.status_code,
         response=response.text[:2000],
         error="",

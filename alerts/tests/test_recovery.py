@@ -51,7 +51,37 @@ def test_stale_pending_work_is_queued_again_once(personas, settings, django_capt
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         again = requeue_stale()
-    assert (again.statuses, again.plans) == (0, 0)  # not twice in a row
+    assert (again.statuses, again.plans, again.deliveries) == (0, 0, 0)  # not twice in a row
+
+
+def test_a_webhook_retry_whose_countdown_message_was_lost_is_sent_again(
+    personas, settings, django_capture_on_commit_callbacks
+):
+    from triage.tasks import MAX_BACKOFF_SECONDS
+
+    settings.STALE_PUSH_SECONDS = 60
+    with django_capture_on_commit_callbacks(execute=False):
+        hook, _ = webhook_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            name="h",
+            url="https://h.example.com",
+            events=["alert.created"],
+        )
+        retried, waiting = (webhook_test(user=personas.secadmin, webhook=hook) for _ in range(2))
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=60 + MAX_BACKOFF_SECONDS + 5)
+    # both failed once; one's retry is still within its longest backoff, the other's message is gone
+    WebhookDelivery.objects.filter(pk=retried.pk).update(attempts=1, touched_at=long_ago, created_at=long_ago)
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(
+        attempts=1, touched_at=now - timedelta(seconds=MAX_BACKOFF_SECONDS), created_at=long_ago
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert requeue_stale().deliveries == 1
+    assert len(callbacks) == 1
+    assert WebhookDelivery.objects.get(pk=retried.pk).touched_at > long_ago
+    with django_capture_on_commit_callbacks(execute=False):
+        assert requeue_stale().deliveries == 0  # queued once, not at every sweep
 
 
 def test_a_lost_notification_planning_task_is_found_again(

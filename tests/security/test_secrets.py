@@ -82,7 +82,7 @@ def test_secrets_never_leak(client, emulator, personas, monkeypatch):
         def crash(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError("the network stack broke")
 
-        monkeypatch.setattr(webhooks.requests, "post", crash)
+        monkeypatch.setattr(webhooks.requests.Session, "post", crash)
         reports = []
         try:
             webhooks.deliver(delivery.pk)

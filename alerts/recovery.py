@@ -97,12 +97,18 @@ def requeue_stale(*, now: datetime | None = None) -> Requeued:
         # never attempted (the message was lost before any try), or a retry whose countdown message was lost:
         # untouched for longer than the longest backoff
         retry_cutoff = cutoff - timedelta(seconds=MAX_BACKOFF_SECONDS)
+        # a worker that died mid-POST left its claim: the delivery is pending again (the receiver may see it twice;
+        # X-KV-Delivery lets it tell)
+        WebhookDelivery.objects.filter(state="sending", touched_at__lt=cutoff).update(
+            state="pending", touched_at=retry_cutoff - timedelta(seconds=1)
+        )
         deliveries = list(
             WebhookDelivery.objects.filter(state="pending")
             .filter(
                 Q(attempts=0, touched_at__isnull=True, created_at__lt=cutoff)
                 | Q(attempts=0, touched_at__lt=cutoff)
                 | Q(attempts__gt=0, touched_at__lt=retry_cutoff)
+                | Q(attempts__gt=0, touched_at__isnull=True, created_at__lt=retry_cutoff)  # from before 0002
             )
             .values_list("pk", flat=True)[:BATCH]
         )

@@ -102,6 +102,7 @@ class Webhook(models.Model):
 class WebhookDelivery(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
@@ -115,8 +116,8 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
-    # Last attempt, or last time the recovery sweep queued it again: a pending delivery untouched for longer than
-    # its longest backoff lost its message.
+    # Start and end of the last attempt, or the last time the recovery sweep queued it again: a pending delivery
+    # untouched for longer than its longest backoff lost its message; one "sending" for that long lost its worker.
     touched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -124,7 +125,9 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["webhook", "-created_at"]),
             models.Index(
-                fields=["created_at"], condition=models.Q(state="pending"), name="triage_delivery_pending"
+                fields=["touched_at", "created_at"],
+                condition=models.Q(state__in=["pending", "sending"]),
+                name="triage_delivery_pending",
             ),
         ]
 

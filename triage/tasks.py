@@ -21,7 +21,7 @@ def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-d
     result = deliver(delivery_pk)
     if result is None:
         raise self.retry(countdown=backoff(self.request.retries))
-    return "delivered" if result else "failed"
+    return "done" if result else "failed"
 
 
 @shared_task(name="triage.retention_purge")

@@ -203,9 +203,10 @@ def _blocked(exc: BaseException) -> egress.BlockedAddress | None:
 
 @sensitive_variables("secret")
 def deliver(delivery_pk: int) -> bool | None:
-    """POST one delivery. True: delivered; False: failed for good; None: failed, worth retrying."""
+    """POST one delivery. True: delivered (or nothing left to do); False: failed for good; None: failed, worth
+    retrying."""
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_pk).first()
-    if delivery is None or delivery.state == WebhookDelivery.State.DELIVERED:
+    if delivery is None or delivery.state != WebhookDelivery.State.PENDING:
         return True
     body = orjson.dumps(delivery.payload)
     timestamp = str(int(time.time()))
@@ -219,6 +220,13 @@ def deliver(delivery_pk: int) -> bool | None:
         "X-KV-Signature": sign(secret, timestamp, body),
     }
     attempts = delivery.attempts + 1
+    # Claim this attempt: if the sweep queued a second copy of a slow message, only one of them posts; the other
+    # finds it "sending" (or already settled) and stops.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery.pk, state=WebhookDelivery.State.PENDING, attempts=delivery.attempts
+    ).update(state=WebhookDelivery.State.SENDING, attempts=attempts, touched_at=timezone.now())
+    if not claimed:
+        return True
     try:
         with egress.session() as http:
             response = http.post(

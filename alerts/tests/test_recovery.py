@@ -83,6 +83,16 @@ def test_a_webhook_retry_whose_countdown_message_was_lost_is_sent_again(
     with django_capture_on_commit_callbacks(execute=False):
         assert requeue_stale().deliveries == 0  # queued once, not at every sweep
 
+    # a worker killed mid-POST left its claim ("sending"): pending again and queued, once
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(
+        state="sending", touched_at=now - timedelta(seconds=61)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert requeue_stale().deliveries == 1
+    assert len(callbacks) == 1 and WebhookDelivery.objects.get(pk=waiting.pk).state == "pending"
+    with django_capture_on_commit_callbacks(execute=False):
+        assert requeue_stale().deliveries == 0
+
 
 def test_a_lost_notification_planning_task_is_found_again(
     personas, settings, django_capture_on_commit_callbacks

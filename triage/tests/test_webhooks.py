@@ -271,10 +271,16 @@ def test_send_test_through_the_real_worker(client, personas, receiver, celery_wo
         ("http://169.254.169.254/metadata/identity/oauth2/token", "link-local"),
         ("http://[fe80::1]/", "link-local"),
         ("http://[::ffff:169.254.169.254]/latest/meta-data/", "link-local"),
-        ("http://10.0.0.5:6379/", "loopback or private"),
-        ("https://192.168.1.1/hook", "loopback or private"),
-        ("http://100.64.0.1/", "loopback or private"),
-        ("http://0.0.0.0:8000/", "link-local, multicast or reserved"),
+        ("http://10.0.0.5:6379/", "loopback, private"),
+        ("https://192.168.1.1/hook", "loopback, private"),
+        ("http://100.64.0.1/", "loopback, private"),
+        ("http://168.63.129.16/machine?comp=goalstate", "metadata"),  # Azure's WireServer
+        ("http://100.100.100.200/latest/meta-data/", "metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data/", "metadata"),
+        ("http://[2002:a9fe:a9fe::]/", "metadata"),  # 6to4 wrapping 169.254.169.254
+        ("http://[::ffff:10.0.0.1]/", "loopback, private"),
+        ("http://198.18.0.1/", "loopback, private"),  # benchmarking range, not globally routable
+        ("http://0.0.0.0:8000/", "metadata, multicast or reserved"),
         ("http://admin:secret@hooks.example.com/", "no user name or password"),
         ("http://hooks.example.com:99999/", "port in the address"),
     ],
@@ -347,3 +353,68 @@ def test_delivery_checks_the_address_it_actually_connects_to(personas, receiver,
     settings.WEBHOOK_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]
     again = webhooks.webhook_test(user=personas.secadmin, webhook=hook)
     assert webhooks.deliver(again.pk) is True and len(receiver.requests) == 1
+
+
+def test_public_addresses_pass_and_embedded_ipv4_is_judged_by_itself(settings):
+    from triage import egress
+
+    settings.WEBHOOK_PRIVATE_NETWORKS = []
+    assert egress.refusal("20.42.65.92") is None  # a public Azure front door address
+    assert egress.refusal("2603:1030::1") is None
+    assert egress.refusal("::ffff:20.42.65.92") is None
+    assert egress.refusal("127.0.0.1") and egress.refusal("::1") and egress.refusal("10.1.2.3")
+
+
+@pytest.mark.django_db
+def test_a_refused_delivery_sends_not_even_a_handshake(personas, settings):
+    """The refusal happens before connecting, so the delivery log cannot be used to probe internal ports."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    try:
+        hook, _ = webhooks.webhook_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            name="Probe",
+            url=f"http://localhost:{listener.getsockname()[1]}/",
+            events=["alert.created"],
+        )
+        settings.WEBHOOK_PRIVATE_NETWORKS = []
+        delivery = webhooks.webhook_test(user=personas.secadmin, webhook=hook)
+        assert webhooks.deliver(delivery.pk) is False
+        delivery.refresh_from_db()
+        assert delivery.error.startswith("Refused to post to localhost: it resolves to a loopback")
+        with pytest.raises(BlockingIOError):  # a completed handshake would be waiting in the backlog
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_webhook_sessions_refuse_proxies():
+    from triage import egress
+
+    with egress.session() as http, pytest.raises(egress.BlockedAddress):
+        http.post("http://hooks.example.com/", proxies={"http": "http://127.0.0.1:9"}, timeout=1)
+
+
+@pytest.mark.django_db
+def test_a_second_copy_of_a_delivery_in_flight_does_not_post_again(personas, hook, receiver, monkeypatch):
+    """The sweep may queue a copy of a slow message; a copy arriving while the first is mid-POST stops."""
+    import requests
+
+    delivery = webhooks.webhook_test(user=personas.secadmin, webhook=hook)
+    real_post = requests.Session.post
+    nested: list[bool | None] = []
+
+    def post_while_a_copy_arrives(self, *args, **kwargs):
+        if not nested:
+            assert WebhookDelivery.objects.get(pk=delivery.pk).state == "sending"
+            nested.append(webhooks.deliver(delivery.pk))  # the copy, while this one is in flight
+        return real_post(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "post", post_while_a_copy_arrives)
+    assert webhooks.deliver(delivery.pk) is True
+    assert nested == [True] and len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import PY, ROOT, control, setup_django, start_emulator
+from bench._common import PY, ROOT, control, free_port, setup_django, start_emulator
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
 FAILURES: list[str] = []
@@ -48,12 +47,6 @@ def check(ok: bool, what: str) -> None:
     say(f"  {'ok  ' if ok else 'FAIL'} {what}")
     if not ok:
         FAILURES.append(what)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:

@@ -16,7 +16,6 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,8 @@ import orjson
 import requests
 from azure.identity import ClientSecretCredential
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._common import start_emulator
 
 
 @dataclass
@@ -37,23 +37,6 @@ class Run:
     bytes: int
     seconds: float
     latencies: list[float]
-
-
-def start_emulator(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    cmd = [sys.executable, "-m", "emulator", "--port", "0", "--data-dir", str(data_dir), *args]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    env: dict[str, str] = {}
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("emulator exited before it was ready")
-        key, _, value = line.strip().partition("=")
-        env[key] = value
-        if key == "EMULATOR_READY":
-            return proc, env
-    raise RuntimeError("emulator did not get ready in 60 s")
 
 
 def get_token(env: dict[str, str]) -> str:

@@ -19,7 +19,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,9 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import DEFAULT_PG, PY, ROOT, drop_database, fresh_database, start_emulator
+from bench._common import DEFAULT_PG, PY, ROOT, drop_database, free_port, fresh_database, start_emulator
 
 REDIS = "redis://127.0.0.1:6379/11"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -12,6 +12,7 @@ import re
 import uuid
 
 from . import actions
+from .arm import _rg_missing
 from .routing import RG, SEC, SUB, Ctx, route
 from .state import Operation
 from .util import azure_time
@@ -34,9 +35,7 @@ _ACTIONS = {"dismiss": "Dismissed", "resolve": "Resolved", "activate": "Active",
 def _rg_check(ctx: Ctx, m: re.Match[str]) -> Response | None:
     rg = m.groupdict().get("rg")
     assert ctx.sub is not None
-    if rg and not ctx.rt.known_resource_group(ctx.sub.subscription_id, rg):
-        return error_response(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
-    return None
+    return _rg_missing(ctx, rg) if rg else None
 
 
 def _list(ctx: Ctx, m: re.Match[str]) -> Response:

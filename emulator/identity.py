@@ -18,12 +18,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
 from .state import EmulatorState, Tenant
-from .web import Request, Response, json_response
+from .web import Request, Response, form_of, json_response
 
 TOKEN_LIFETIME = 3599
 _ARM_AUDIENCES = (
@@ -232,10 +231,7 @@ def token(
     tenant = find_tenant(state, tenant_name)
     if tenant is None:
         return _unknown_tenant(tenant_name)
-    try:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8"), keep_blank_values=True).items()}
-    except UnicodeDecodeError:
-        form = {}
+    form = form_of(req)
     client_id = form.get("client_id")
     client_secret = form.get("client_secret")
     basic = req.headers.get("authorization", "")

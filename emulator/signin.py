@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -170,13 +170,6 @@ def exchange(
         },
         [("Cache-Control", "no-store")],
     )
-
-
-def form_of(req: Request) -> dict[str, str]:
-    try:
-        return {k: v[0] for k, v in parse_qs(req.body.decode("utf-8"), keep_blank_values=True).items()}
-    except UnicodeDecodeError:
-        return {}
 
 
 __all__ = ["EmulatorState", "SignInService", "authorize", "exchange"]

@@ -90,10 +90,6 @@ def iso_duration(delta: dt.timedelta) -> str:
     return out
 
 
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
-
-
 def arm_error(code: str, message: str, **extra: Any) -> bytes:
     err: dict[str, Any] = {"code": code, "message": message}
     err.update(extra)

@@ -6,7 +6,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
 import orjson
 
@@ -72,6 +72,14 @@ def parse_query(query_string: str) -> dict[str, str]:
     for key, value in parse_qsl(query_string, keep_blank_values=True):
         out.setdefault(key.lower(), value)
     return out
+
+
+def form_of(req: Request) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict of first values; {} if it is not UTF-8."""
+    try:
+        return {k: v[0] for k, v in parse_qs(req.body.decode("utf-8"), keep_blank_values=True).items()}
+    except UnicodeDecodeError:
+        return {}
 
 
 def encode_skip_token(seq: int) -> str:

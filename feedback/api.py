@@ -61,6 +61,6 @@ class AlertFeedback(APIView):
             user=request.user,
             alert=alert,
             request=request._request,
-            **{k: v for k, v in data.validated_data.items()},
+            **data.validated_data,
         )
         return Response(FeedbackSerializer(feedback).data)

@@ -117,7 +117,7 @@ def suggestions(user: Any, *, threshold: int | None = None) -> list[Suggestion]:
         rows = (
             base.exclude(**{column: ""})
             .values("subscription_id", "subscription__display_name", "alert__alert_type", column)
-            .annotate(n=Count("id"), example=Count("alert_id"))
+            .annotate(n=Count("id"))
             .filter(n__gte=threshold)
             .order_by("-n")[:20]
         )

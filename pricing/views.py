@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
 from pricing import selectors
+from pricing.plans import plan_label
 from pricing.services import plans_save
 
 
@@ -79,10 +80,7 @@ def plans(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages) + " Nothing was changed.")
             return redirect("pricing:plans", pk=subscription.pk)
         if changed:
-            names = ", ".join(
-                selectors.BY_NAME[p.name.lower()].label if p.name.lower() in selectors.BY_NAME else p.name
-                for p in changed
-            )
+            names = ", ".join(plan_label(p.name) for p in changed)
             messages.success(request, f"Saving {names} to Azure. Each row shows when Azure has confirmed it.")
         else:
             messages.info(request, "Nothing to save: the plans already are as selected.")

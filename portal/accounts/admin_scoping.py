@@ -39,10 +39,10 @@ class SubscriptionScopedAdmin(admin.ModelAdmin):
             return False
         if user.is_superuser:
             return True
+        pks = access.subscription_pks_for(user, min_rank=min_rank)
         if obj is None:
-            return bool(access.subscription_pks_for(user, min_rank=min_rank))
-        pks = access.subscription_pks_for(user, min_rank=min_rank) or []
-        return self._subscription_pk(obj) in pks
+            return bool(pks)
+        return self._subscription_pk(obj) in (pks or [])
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request, None, 0)

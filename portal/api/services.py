@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from portal.api.models import ApiToken
+from portal.api.selectors import may_manage_token
 from portal.audit.services import audit_record
 
 TOKEN_PREFIX = "kvd_"  # noqa: S105 - a public prefix that marks our tokens (secret scanners), not a secret
@@ -50,7 +51,7 @@ def token_create(*, user: Any, name: str, request: HttpRequest | None = None) ->
 
 def token_revoke(*, user: Any, token: ApiToken, request: HttpRequest | None = None) -> ApiToken:
     """Its owner, or a portal administrator, revokes a token; it stops working at once."""
-    if token.user_id != user.pk and not user.is_superuser:
+    if not may_manage_token(user, token):
         raise PermissionDenied("Only the token's owner or an administrator revokes it.")
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = timezone.now(), user

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,8 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.models import ApiToken
 from portal.api.schema import errors
+from portal.api.selectors import token_get_for_user, tokens_of
 from portal.api.services import token_create, token_revoke
 from portal.web.http import AuthedRequest
 
@@ -40,7 +40,7 @@ class Tokens(APIView):
         operation_id="tokens_list", responses={200: TokenSerializer(many=True)}, summary="My API tokens"
     )
     def get(self, request: Request) -> Response:
-        return Response(TokenSerializer(ApiToken.objects.filter(user=request.user)[:100], many=True).data)
+        return Response(TokenSerializer(tokens_of(request.user)[:100], many=True).data)
 
     @extend_schema(
         operation_id="tokens_create",
@@ -63,8 +63,8 @@ class TokenDetail(APIView):
         summary="Revoke a token (its owner; administrators any)",
     )
     def delete(self, request: Request, pk: int) -> Response:
-        token = ApiToken.objects.filter(pk=pk).first()
-        if token is None or not (token.user_id == request.user.pk or request.user.is_superuser):
+        token = token_get_for_user(request.user, pk)
+        if token is None:
             raise NotFound("No such token.")
         token_revoke(user=request.user, token=token, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -87,7 +87,7 @@ def tokens_page(request: AuthedRequest) -> HttpResponse:
         "api/tokens.html",
         {
             "page_title": "API tokens",
-            "tokens": ApiToken.objects.filter(user=request.user)[:100],
+            "tokens": tokens_of(request.user)[:100],
             "raw": raw,
             "error": error,
             "breadcrumbs": [
@@ -102,10 +102,8 @@ def tokens_page(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke_page(request: AuthedRequest, pk: int) -> HttpResponse:
-    token = ApiToken.objects.filter(pk=pk, user=request.user).first()
+    token = tokens_of(request.user).filter(pk=pk).first()  # the owner only (administrators: the API)
     if token is None:
-        from django.http import Http404
-
         raise Http404("No such token.")
     token_revoke(user=request.user, token=token, request=request)
     messages.success(request, f"Token “{token.name}” revoked.")

@@ -16,14 +16,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from portal.arm import errors
-from portal.arm.session import ArmSession, ConnectionConfig, drop_session, get_session
-
-API_ALERTS = "2022-01-01"
-API_PRICINGS = "2024-01-01"
-API_CONTACTS = "2020-01-01-preview"
-API_RULES = "2019-01-01-preview"
-API_SUBSCRIPTIONS = "2022-12-01"
-API_VAULTS = "2026-05-15"  # azure-mgmt-keyvault 14.1.0's default
+from portal.arm.session import (
+    API_ALERTS,
+    API_CONTACTS,
+    API_PRICINGS,
+    API_RULES,
+    API_SUBSCRIPTIONS,
+    API_VAULTS,
+    ArmSession,
+    ConnectionConfig,
+    drop_session,
+    get_session,
+)
 
 T = TypeVar("T")
 
@@ -187,28 +191,40 @@ def iter_alert_pages(
     )
 
 
+def _list_all(config: ConnectionConfig, path: str, api_version: str) -> list[dict[str, Any]]:
+    return [item for page in iter_pages(config, path, api_version) for item in page.items]
+
+
 def list_subscriptions(config: ConnectionConfig) -> list[dict[str, Any]]:
-    return [item for page in iter_pages(config, "/subscriptions", API_SUBSCRIPTIONS) for item in page.items]
+    return _list_all(config, "/subscriptions", API_SUBSCRIPTIONS)
 
 
 def list_vaults(config: ConnectionConfig, subscription_id: str) -> list[dict[str, Any]]:
-    path = f"/subscriptions/{subscription_id}/providers/Microsoft.KeyVault/vaults"
-    return [item for page in iter_pages(config, path, API_VAULTS) for item in page.items]
+    return _list_all(
+        config, f"/subscriptions/{subscription_id}/providers/Microsoft.KeyVault/vaults", API_VAULTS
+    )
 
 
 def list_pricings(config: ConnectionConfig, subscription_id: str) -> list[dict[str, Any]]:
-    path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/pricings"
-    return [item for page in iter_pages(config, path, API_PRICINGS) for item in page.items]
+    return _list_all(
+        config, f"/subscriptions/{subscription_id}/providers/Microsoft.Security/pricings", API_PRICINGS
+    )
 
 
 def list_contacts(config: ConnectionConfig, subscription_id: str) -> list[dict[str, Any]]:
-    path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/securityContacts"
-    return [item for page in iter_pages(config, path, API_CONTACTS) for item in page.items]
+    return _list_all(
+        config,
+        f"/subscriptions/{subscription_id}/providers/Microsoft.Security/securityContacts",
+        API_CONTACTS,
+    )
 
 
 def list_suppression_rules(config: ConnectionConfig, subscription_id: str) -> list[dict[str, Any]]:
-    path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/alertsSuppressionRules"
-    return [item for page in iter_pages(config, path, API_RULES) for item in page.items]
+    return _list_all(
+        config,
+        f"/subscriptions/{subscription_id}/providers/Microsoft.Security/alertsSuppressionRules",
+        API_RULES,
+    )
 
 
 # --- writes through the SDK --------------------------------------------------------------------------------------

@@ -26,6 +26,15 @@ RETRY_BACKOFF = 0.8
 RETRY_BACKOFF_MAX = 20
 RETRY_AFTER_CAP = 30.0
 
+# ARM API versions, one place for both the SDK profile below and the raw JSON reads in operations.py.
+API_SECURITY_DEFAULT = "2024-01-01"
+API_ALERTS = "2022-01-01"
+API_PRICINGS = "2024-01-01"
+API_CONTACTS = "2020-01-01-preview"
+API_RULES = "2019-01-01-preview"
+API_SUBSCRIPTIONS = "2022-12-01"
+API_VAULTS = "2026-05-15"  # azure-mgmt-keyvault 14.1.0's default
+
 
 @dataclass(frozen=True)
 class ConnectionConfig:
@@ -147,9 +156,6 @@ class ArmSession:
     def security(self, subscription_id: str) -> Any:
         return self._get("security", subscription_id, self._build_security)
 
-    def keyvault(self, subscription_id: str) -> Any:
-        return self._get("keyvault", subscription_id, self._build_keyvault)
-
     def subscriptions(self) -> Any:
         return self._get("subscriptions", "", self._build_subscriptions)
 
@@ -168,18 +174,13 @@ class ArmSession:
         from azure.mgmt.security import SecurityCenter
 
         profile = {
-            None: "2024-01-01",
-            "alerts": "2022-01-01",
-            "pricings": "2024-01-01",
-            "security_contacts": "2020-01-01-preview",
-            "alerts_suppression_rules": "2019-01-01-preview",
+            None: API_SECURITY_DEFAULT,
+            "alerts": API_ALERTS,
+            "pricings": API_PRICINGS,
+            "security_contacts": API_CONTACTS,
+            "alerts_suppression_rules": API_RULES,
         }
         return SecurityCenter(self.credential, subscription_id, profile=profile, **self._client_kwargs())
-
-    def _build_keyvault(self, subscription_id: str) -> Any:
-        from azure.mgmt.keyvault import KeyVaultManagementClient
-
-        return KeyVaultManagementClient(self.credential, subscription_id, **self._client_kwargs())
 
     def _build_subscriptions(self, _: str) -> Any:
         from azure.mgmt.resource.subscriptions import SubscriptionClient

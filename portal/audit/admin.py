@@ -63,6 +63,3 @@ class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
         response = StreamingHttpResponse(rows(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
         return response
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

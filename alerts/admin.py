@@ -17,7 +17,7 @@ from alerts.models import (
     Status,
     SuppressionRule,
 )
-from alerts.services import alert_set_status
+from alerts.services import alerts_set_status_many
 from portal.accounts import selectors as access
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 
@@ -50,20 +50,14 @@ def _status_action(status: str) -> Any:
                 request, "Choose a classification next to the action to resolve or dismiss alerts."
             )
             return
-        changed = refused = 0
-        for alert in queryset.iterator(chunk_size=200):
-            if access.can_write(request.user, alert.subscription_id):
-                alert_set_status(
-                    user=request.user,
-                    alert=alert,
-                    status=status,
-                    request=request,
-                    source="admin",
-                    classification=classification,
-                )
-                changed += 1
-            else:
-                refused += 1
+        changed, refused = alerts_set_status_many(
+            user=request.user,
+            alerts=queryset.iterator(chunk_size=200),
+            status=status,
+            request=request,
+            source="admin",
+            classification=classification,
+        )
         messages.info(
             request, f"{changed} alert(s) set to {Status(status).label}; {refused} refused (read-only role)."
         )

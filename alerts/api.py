@@ -252,8 +252,7 @@ class BulkStatus(APIView):
     def post(self, request: Request) -> Response:
         data = BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        writable = access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK)
-        if writable is not None and not writable:
+        if not access.can_write_any(request.user):
             raise PermissionDenied("Your role is read-only on every subscription.")
         state = _state(request.user, QueryDict(data.validated_data.get("filter", "")))
         job = bulk_status_job_create(

@@ -178,25 +178,31 @@ class FilterState:
 
     data: dict[str, Any]
 
-    def apply(self, qs: QuerySet[Alert], *, with_cursor: bool = True) -> QuerySet[Alert]:
+    def filter_dimensions(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+        """The filters on columns that alerts and their rollup share: subscription, status, type, plan, vault."""
         d = self.data
         if d.get("subscription"):
             qs = qs.filter(subscription_id__in=[int(s) for s in d["subscription"]])
-        if d.get("severity"):
-            qs = qs.filter(severity_rank__in=[SEVERITY_RANK[s] for s in d["severity"]])
         if d.get("status"):
             qs = qs.filter(status__in=d["status"])
-        start, end = self.time_bounds()
-        if start:
-            qs = qs.filter(time_generated__gte=start)
-        if end:
-            qs = qs.filter(time_generated__lte=end)
         if d.get("type"):
             qs = qs.filter(alert_type=d["type"])
         if d.get("plan"):
             qs = qs.filter(plan=d["plan"])
         if d.get("vault"):
             qs = qs.filter(vault_id=d["vault"])
+        return qs
+
+    def apply(self, qs: QuerySet[Alert], *, with_cursor: bool = True) -> QuerySet[Alert]:
+        d = self.data
+        qs = self.filter_dimensions(qs)
+        if d.get("severity"):
+            qs = qs.filter(severity_rank__in=[SEVERITY_RANK[s] for s in d["severity"]])
+        start, end = self.time_bounds()
+        if start:
+            qs = qs.filter(time_generated__gte=start)
+        if end:
+            qs = qs.filter(time_generated__lte=end)
         if d.get("q"):
             qs = qs.filter(search_condition(d["q"]))
         assignee = d.get("assignee")
@@ -249,7 +255,3 @@ class FilterState:
 
     def urlencode(self, **kw: Any) -> str:
         return urlencode(self.querydict(**kw))
-
-    @property
-    def is_default(self) -> bool:
-        return not self.querydict() or self.querydict() == [("status", s) for s in DEFAULT_STATUSES]

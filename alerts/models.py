@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from alerts import parsing
 from portal.fields import FastJSONField
 
 
@@ -19,7 +20,7 @@ class Severity(models.TextChoices):
     INFORMATIONAL = "Informational", "Informational"
 
 
-SEVERITY_RANK = {"High": 4, "Medium": 3, "Low": 2, "Informational": 1}
+SEVERITY_RANK = parsing.SEVERITY_RANK  # High 4 … Informational 1; stored as Alert.severity_rank
 
 
 class Status(models.TextChoices):
@@ -216,14 +217,6 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.alert_type
-
-    @property
-    def severity_class(self) -> str:
-        return self.severity.lower()
-
-    @property
-    def status_label(self) -> str:
-        return Status(self.status).label if self.status in Status.values else self.status
 
 
 class MalformedAlert(models.Model):

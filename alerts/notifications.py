@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, Notification, NotificationPreference, SecurityContact, Status
+from alerts.models import SEVERITY_RANK, Alert, Notification, NotificationPreference, SecurityContact, Status
 from portal.accounts.models import Role
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ DIGEST_PERIODS = {
     NotificationPreference.Mode.HOURLY: timedelta(hours=1),
     NotificationPreference.Mode.DAILY: timedelta(days=1),
 }
-RANK = {"Informational": 1, "Low": 2, "Medium": 3, "High": 4}
 # Azure's notify-by-role roles -> the portal roles whose holders get the mail.
 ROLE_MAP = {
     "Owner": Role.OWNER,
@@ -68,7 +67,9 @@ class Recipient:
 
 def at_least(severity: str, minimum: str) -> bool:
     """Azure's semantics: High means High only, Medium means Medium and High, Low means all."""
-    return RANK.get(severity, 0) >= RANK.get(minimum, 4) or (minimum == "Low" and severity == "Informational")
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(minimum, 4) or (
+        minimum == "Low" and severity == "Informational"
+    )
 
 
 def recipients_for(subscription_pk: int) -> tuple[list[Recipient], str]:
@@ -103,12 +104,14 @@ def recipients_for(subscription_pk: int) -> tuple[list[Recipient], str]:
         )
         for pk, email in holders:
             addresses[email.lower()] = pk
-    by_email = dict(
+    by_email: dict[str, int] = {}
+    for known, pk in (
         User.objects.filter(email__in=list(addresses)).exclude(email="").values_list("email", "pk")
-    )
+    ):
+        by_email.setdefault(known.lower(), pk)
     for email in addresses:
-        if addresses[email] is None and email in {e.lower() for e in by_email}:
-            addresses[email] = next(pk for e, pk in by_email.items() if e.lower() == email)
+        if addresses[email] is None and email in by_email:
+            addresses[email] = by_email[email]
     prefs = {
         p.user_id: p
         for p in NotificationPreference.objects.filter(user_id__in=[u for u in addresses.values() if u])
@@ -166,7 +169,7 @@ def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> 
         for recipient in recipients:
             if recipient.mode == NotificationPreference.Mode.OFF:
                 continue
-            for alert in sorted(group, key=lambda a: -RANK.get(a.severity, 0)):
+            for alert in sorted(group, key=lambda a: -SEVERITY_RANK.get(a.severity, 0)):
                 if not (
                     at_least(alert.severity, minimum) and at_least(alert.severity, recipient.minimal_severity)
                 ):
@@ -182,7 +185,7 @@ def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> 
                 key = (recipient.email, alert.severity)
                 last = last_sent.get(key)
                 if last is None or last + window <= now:
-                    row = _claim(alert, recipient, now)
+                    row = _claim(alert, recipient.email, recipient.user_id, now)
                     if row is not None:
                         to_send.append(row.pk)
                         last_sent[key] = now
@@ -224,24 +227,35 @@ def _row(
     )
 
 
-def _claim(alert: Alert, recipient: Recipient, now: datetime) -> Notification | None:
-    """Claim the immediate mail of one alert to one recipient (the unique constraint makes it happen once)."""
+def _claim(
+    alert: Alert, email: str, user_id: int | None, now: datetime, *, kind: str = "alert"
+) -> Notification | None:
+    """Claim one mail about an alert to one recipient (the unique constraint makes it happen once)."""
     try:
         with transaction.atomic():
             return Notification.objects.create(
                 alert_id=alert.pk,
                 subscription_id=alert.subscription_id,
-                recipient=recipient.email,
-                user_id=recipient.user_id,
-                kind="alert",
+                recipient=email,
+                user_id=user_id,
+                kind=kind,
                 severity=alert.severity,
                 state=Notification.State.SENDING,
-                message_id=message_id(alert.pk, recipient.email, "alert"),
+                message_id=message_id(alert.pk, email, kind),
                 created_at=now,
                 claimed_at=now,
             )
     except IntegrityError:
         return None  # already claimed (a re-sync, a retried task)
+
+
+def _alert_mail_context(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert": alert,
+        "link": alert_link(alert.pk),
+        "steps": alert.remediation_steps[:3],
+        "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences"),
+    }
 
 
 def _last_mail_times(emails: list[str]) -> dict[tuple[str, str], datetime]:
@@ -275,12 +289,7 @@ def send_alert_mail(notification_pk: int, *, connection: Any = None, now: dateti
     if row is None or row.state == Notification.State.SENT:
         return False
     alert = row.alert
-    context = {
-        "alert": alert,
-        "link": alert_link(alert.pk),
-        "steps": alert.remediation_steps[:3],
-        "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences"),
-    }
+    context = _alert_mail_context(alert)
     where = alert.vault.name if alert.vault_id else alert.compromised_entity
     subject = f"[{alert.severity}] {alert.title or alert.alert_type}"[:200] + (
         f" - {where}"[:120] if where else ""  # ASCII: a non-ASCII subject gets folded by Django's encoder
@@ -435,28 +444,10 @@ def send_assignment_mail(*, alert_pk: int, user_pk: int, now: datetime | None = 
     pref = NotificationPreference.objects.filter(user=user).first()
     if pref is not None and pref.mode == NotificationPreference.Mode.OFF:
         return False
-    try:
-        with transaction.atomic():
-            row = Notification.objects.create(
-                alert=alert,
-                subscription_id=alert.subscription_id,
-                recipient=user.email.lower(),
-                user=user,
-                kind="assigned",
-                severity=alert.severity,
-                state=Notification.State.SENDING,
-                message_id=message_id(alert.pk, user.email.lower(), "assigned"),
-                created_at=now,
-                claimed_at=now,
-            )
-    except IntegrityError:
+    row = _claim(alert, user.email.lower(), user.pk, now, kind="assigned")
+    if row is None:
         return False
-    context = {
-        "alert": alert,
-        "link": alert_link(alert.pk),
-        "steps": alert.remediation_steps[:3],
-        "settings_link": settings.PORTAL_BASE_URL + reverse("web:preferences"),
-    }
+    context = _alert_mail_context(alert)
     subject = f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}"[:200]
     text = "You are now the owner of this alert.\n\n" + render_to_string("alerts/email/alert.txt", context)
     html = render_to_string("alerts/email/alert.html", context)

@@ -184,17 +184,27 @@ def _search_terms(entities: list[Any], extended: dict[str, str], *extra: str) ->
     return " ".join(seen)[:SEARCH_TEXT_LIMIT]
 
 
+def account_upn(entity: dict[str, Any]) -> str:
+    """An account entity's UPN: `name`, with `@upnSuffix` when the name lacks one ("" when there is no name)."""
+    name, suffix = entity_value(entity, "name"), entity_value(entity, "upnSuffix")
+    if not isinstance(name, str) or not name:
+        return ""
+    return f"{name}@{suffix}" if isinstance(suffix, str) and suffix and "@" not in name else name
+
+
+def account_object_id(entity: dict[str, Any]) -> Any:
+    """An account entity's Entra object id (`aadUserId`, else `objectGuid`), as the entity holds it."""
+    return entity_value(entity, "aadUserId") or entity_value(entity, "objectGuid")
+
+
 def identity_of(entities: list[Any], extended: dict[str, str]) -> tuple[str, str]:
     """(the identity behind the activity: UPN, else application, else object id; the caller's IP)."""
     upn = app = object_id = ip = ""
     for entity in entities:
         kind = entity_type(entity)
         if kind == "account":
-            name = entity_value(entity, "name")
-            suffix = entity_value(entity, "upnSuffix")
-            if isinstance(name, str) and name and not upn:
-                upn = f"{name}@{suffix}" if isinstance(suffix, str) and suffix and "@" not in name else name
-            oid = entity_value(entity, "aadUserId") or entity_value(entity, "objectGuid")
+            upn = upn or account_upn(entity)
+            oid = account_object_id(entity)
             if isinstance(oid, str) and not object_id:
                 object_id = oid
         elif kind in ("cloud-application", "cloudapplication") and not app:

@@ -9,12 +9,14 @@ row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from alerts.models import Alert, NotificationBatch, SecurityContact, SuppressionRule
@@ -43,6 +45,18 @@ class Requeued:
         )
 
 
+def _requeue(stale: QuerySet[Any], send: Callable[[int], Any], **clock: Any) -> int:
+    """Queue `send(pk)` again for up to BATCH stale rows, once committed, and move their clock (`clock`: the
+    fields to set) so the next sweep leaves them alone. The update re-checks the staleness, so a row that moved on
+    meanwhile keeps its state (its task then finds nothing to do)."""
+    pks = list(stale.values_list("pk", flat=True)[:BATCH])
+    if clock:
+        stale.filter(pk__in=pks).update(**clock)
+    for pk in pks:
+        transaction.on_commit(lambda pk=pk: send(pk))
+    return len(pks)
+
+
 def requeue_stale(*, now: datetime | None = None) -> Requeued:
     from alerts.tasks import notify_new_alerts, push_alert_status, push_contact, push_rule
     from pricing.models import Pricing
@@ -54,74 +68,44 @@ def requeue_stale(*, now: datetime | None = None) -> Requeued:
     cutoff = now - timedelta(seconds=settings.STALE_PUSH_SECONDS)
     result = Requeued()
     with transaction.atomic():
-        stale = list(
-            Alert.objects.filter(pending_since__lt=cutoff, pending_failed=False)
-            .exclude(pending_status="")
-            .values_list("pk", flat=True)[:BATCH]
+        result.statuses = _requeue(
+            Alert.objects.filter(pending_since__lt=cutoff, pending_failed=False).exclude(pending_status=""),
+            push_alert_status.delay,
+            pending_since=now,
         )
-        Alert.objects.filter(pk__in=stale).update(pending_since=now)
-        for pk in stale:
-            transaction.on_commit(lambda pk=pk: push_alert_status.delay(pk))
-        result.statuses = len(stale)
-
-        plans = list(
-            Pricing.objects.filter(pending_since__lt=cutoff)
-            .exclude(pending_tier="")
-            .values_list("pk", flat=True)[:BATCH]
+        result.plans = _requeue(
+            Pricing.objects.filter(pending_since__lt=cutoff).exclude(pending_tier=""),
+            push_pricing.delay,
+            pending_since=now,
         )
-        Pricing.objects.filter(pk__in=plans).update(pending_since=now)
-        for pk in plans:
-            transaction.on_commit(lambda pk=pk: push_pricing.delay(pk))
-        result.plans = len(plans)
-
-        rules = list(
+        result.rules = _requeue(
             SuppressionRule.objects.filter(
                 push_state="pending", local_modified_at__lt=cutoff, local_only=False
-            ).values_list("pk", flat=True)[:BATCH]
+            ),
+            push_rule.delay,
+            local_modified_at=now,
         )
-        SuppressionRule.objects.filter(pk__in=rules).update(local_modified_at=now)
-        for pk in rules:
-            transaction.on_commit(lambda pk=pk: push_rule.delay(pk))
-        result.rules = len(rules)
-
         # one per subscription, no clock of their own: a pending one is pushed again at each sweep (an idempotent PUT)
-        contacts = list(
-            SecurityContact.objects.filter(pending_push=True, push_error="").values_list("pk", flat=True)[
-                :BATCH
-            ]
+        result.contacts = _requeue(
+            SecurityContact.objects.filter(pending_push=True, push_error=""), push_contact.delay
         )
-        for pk in contacts:
-            transaction.on_commit(lambda pk=pk: push_contact.delay(pk))
-        result.contacts = len(contacts)
-
-        # never attempted (the message was lost before any try), or a retry whose countdown message was lost:
-        # untouched for longer than the longest backoff
+        # never attempted (the message was lost before any try), or a retry whose countdown message was lost
+        # (untouched for longer than the longest backoff); or claimed by a worker that died mid-POST (the receiver
+        # may then see it twice; X-KV-Delivery lets it tell)
         retry_cutoff = cutoff - timedelta(seconds=MAX_BACKOFF_SECONDS)
-        # a worker that died mid-POST left its claim: the delivery is pending again (the receiver may see it twice;
-        # X-KV-Delivery lets it tell)
-        WebhookDelivery.objects.filter(state="sending", touched_at__lt=cutoff).update(
-            state="pending", touched_at=retry_cutoff - timedelta(seconds=1)
+        result.deliveries = _requeue(
+            WebhookDelivery.objects.filter(
+                Q(state="pending", attempts=0, touched_at__lt=cutoff)
+                | Q(state="pending", attempts__gt=0, touched_at__lt=retry_cutoff)
+                | Q(state="sending", touched_at__lt=cutoff)
+            ),
+            deliver_webhook.delay,
+            state="pending",
+            touched_at=now,
         )
-        deliveries = list(
-            WebhookDelivery.objects.filter(state="pending")
-            .filter(
-                Q(attempts=0, touched_at__isnull=True, created_at__lt=cutoff)
-                | Q(attempts=0, touched_at__lt=cutoff)
-                | Q(attempts__gt=0, touched_at__lt=retry_cutoff)
-                | Q(attempts__gt=0, touched_at__isnull=True, created_at__lt=retry_cutoff)  # from before 0002
-            )
-            .values_list("pk", flat=True)[:BATCH]
+        result.notification_batches = _requeue(
+            NotificationBatch.objects.filter(created_at__lt=cutoff),
+            lambda pk: notify_new_alerts.delay(batch_pk=pk),
+            created_at=now,
         )
-        WebhookDelivery.objects.filter(pk__in=deliveries).update(touched_at=now)
-        for pk in deliveries:
-            transaction.on_commit(lambda pk=pk: deliver_webhook.delay(pk))
-        result.deliveries = len(deliveries)
-
-        batches = list(
-            NotificationBatch.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:BATCH]
-        )
-        NotificationBatch.objects.filter(pk__in=batches).update(created_at=now)
-        for pk in batches:
-            transaction.on_commit(lambda pk=pk: notify_new_alerts.delay(batch_pk=pk))
-        result.notification_batches = len(batches)
     return result

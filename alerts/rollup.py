@@ -71,3 +71,10 @@ def move(deltas: Counter[Bucket], old: Bucket | None, new: Bucket | None) -> Non
         deltas[old] -= 1
     if new is not None:
         deltas[new] += 1
+
+
+def move_one(old: Bucket | None, new: Bucket | None) -> None:
+    """One alert moved from bucket `old` to `new`: write that to the rollup now."""
+    deltas: Counter[Bucket] = Counter()
+    move(deltas, old, new)
+    apply(deltas)

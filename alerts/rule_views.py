@@ -54,10 +54,7 @@ def rule_list(request: AuthedRequest) -> HttpResponse:
         {
             "page_title": "Suppression rules",
             "rules": rules,
-            "can_create": bool(
-                access.subscription_pks_for(request.user, min_rank=30) is None
-                or access.subscription_pks_for(request.user, min_rank=30)
-            ),
+            "can_create": access.can_write_any(request.user),
             "breadcrumbs": [*_crumbs()[:2], {"label": "Suppression rules"}],
         },
     )

@@ -82,13 +82,6 @@ def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
     return AlertPage(rows=rows, next_cursor=cursor, state=state)
 
 
-def matching_count(user: Any, state: FilterState, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """How many alerts match, counted up to `cap` (no exact COUNT(*) over a large table): (n, capped)."""
-    qs = state.apply(alerts_visible_to(user), with_cursor=False).order_by()
-    n = qs.values("pk")[: cap + 1].count()
-    return min(n, cap), n > cap
-
-
 def ownership_counts(user: Any) -> dict[str, Any]:
     """Open alerts assigned to me, and open alerts nobody owns (counted up to the cap)."""
     open_alerts = alerts_visible_to(user).filter(status__in=OPEN_STATUSES).order_by()
@@ -117,19 +110,9 @@ def _rollup_scope(user: Any, state: FilterState) -> QuerySet[AlertRollup] | None
     d = state.data
     if d.get("q") or d.get("range") == "custom" or d.get("assignee"):
         return None
-    qs = scope_to_user(AlertRollup.objects.all(), user)
-    if d.get("subscription"):
-        qs = qs.filter(subscription_id__in=[int(s) for s in d["subscription"]])
+    qs = state.filter_dimensions(scope_to_user(AlertRollup.objects.all(), user))
     if d.get("severity"):
         qs = qs.filter(severity__in=d["severity"])
-    if d.get("status"):
-        qs = qs.filter(status__in=d["status"])
-    if d.get("type"):
-        qs = qs.filter(alert_type=d["type"])
-    if d.get("plan"):
-        qs = qs.filter(plan=d["plan"])
-    if d.get("vault"):
-        qs = qs.filter(vault_id=d["vault"])
     start, _ = state.time_bounds()
     if start:
         qs = qs.filter(day__gte=start.date())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -76,7 +76,6 @@ def alert_set_status(
             "pending_status": row.pending_status,
             "classification": row.classification,
         }
-        deltas: Counter[rollup.Bucket] = Counter()
         old_bucket = rollup.bucket_of(row)
         now = timezone.now()
         fields = ["status", "classification", "classification_comment", "closed_at", "closed_by"]
@@ -105,8 +104,7 @@ def alert_set_status(
             row.first_action_at, row.first_action_by = now, user
             fields += ["first_action_at", "first_action_by"]
         row.save(update_fields=fields)
-        rollup.move(deltas, old_bucket, rollup.bucket_of(row))
-        rollup.apply(deltas)
+        rollup.move_one(old_bucket, rollup.bucket_of(row))
         AlertEvent.objects.create(
             alert=row,
             kind=AlertEvent.Kind.STATUS_REQUESTED,
@@ -137,6 +135,35 @@ def alert_set_status(
                 row, "alert.status_changed", actor=user, extra={"from": before["status"], "to": status}
             )
     return row
+
+
+def alerts_set_status_many(
+    *,
+    user: Any,
+    alerts: Iterable[Alert],
+    status: str,
+    source: str,
+    request: HttpRequest | None = None,
+    classification: str = "",
+    comment: str = "",
+) -> tuple[int, int]:
+    """`alert_set_status` on each alert the user may write; (changed, refused for a read-only role)."""
+    changed = refused = 0
+    for alert in alerts:
+        if not can_write(user, alert.subscription_id):
+            refused += 1
+            continue
+        alert_set_status(
+            user=user,
+            alert=alert,
+            status=status,
+            request=request,
+            source=source,
+            classification=classification,
+            comment=comment,
+        )
+        changed += 1
+    return changed, refused
 
 
 def alert_status_confirmed(*, alert_pk: int, status: str) -> bool:
@@ -171,7 +198,6 @@ def alert_status_attempt_failed(*, alert_pk: int, status: str, error: str, final
         row.pending_error = error[:2000]
         fields = ["pending_attempts", "pending_error"]
         if final:
-            deltas: Counter[rollup.Bucket] = Counter()
             old_bucket = rollup.bucket_of(row)
             row.pending_failed = True
             row.pending_status = ""
@@ -179,8 +205,7 @@ def alert_status_attempt_failed(*, alert_pk: int, status: str, error: str, final
             row.status = row.azure_status or row.status
             fields += ["pending_failed", "pending_status", "pending_since", "status"]
             row.save(update_fields=fields)
-            rollup.move(deltas, old_bucket, rollup.bucket_of(row))
-            rollup.apply(deltas)
+            rollup.move_one(old_bucket, rollup.bucket_of(row))
             AlertEvent.objects.create(
                 alert=row,
                 kind=AlertEvent.Kind.STATUS_FAILED,
@@ -291,20 +316,16 @@ def bulk_status_job_step(*, job_pk: int) -> bool:
         .filter(pk__gt=job.last_id)
         .order_by("pk")[:BULK_BATCH]
     )
-    done = skipped = 0
-    for alert in batch:
-        if can_write(job.user, alert.subscription_id) and alert.status != job.status:
-            alert_set_status(
-                user=job.user,
-                alert=alert,
-                status=job.status,
-                source="bulk-filter",
-                classification=job.classification,
-                comment=job.comment,
-            )
-            done += 1
-        else:
-            skipped += 1
+    to_change = [alert for alert in batch if alert.status != job.status]
+    done, refused = alerts_set_status_many(
+        user=job.user,
+        alerts=to_change,
+        status=job.status,
+        source="bulk-filter",
+        classification=job.classification,
+        comment=job.comment,
+    )
+    skipped = refused + len(batch) - len(to_change)
     from django.db.models import F
 
     last_id = batch[-1].pk if batch else job.last_id

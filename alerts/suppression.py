@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import SuppressionRule
-from alerts.parsing import content_hash, entity_type, entity_value, parse_time
+from alerts.parsing import account_object_id, account_upn, content_hash, entity_type, entity_value, parse_time
 from portal.inventory.models import Subscription
 
 # Entity fields a condition can use: Azure's own (DOMAIN §5), then the ones Key Vault alerts carry that Azure's list
@@ -71,14 +71,11 @@ def entity_values(entities: list[Any], field: str) -> list[str]:
         if not isinstance(entity, dict) or entity_type(entity).replace("_", "-") != kind:
             continue
         if kind == "account" and prop == "upn":
-            name, suffix = entity_value(entity, "name"), entity_value(entity, "upnSuffix")
-            if isinstance(name, str) and name:
-                values.append(
-                    f"{name}@{suffix}" if isinstance(suffix, str) and suffix and "@" not in name else name
-                )
+            if upn := account_upn(entity):
+                values.append(upn)
             continue
         if kind == "account" and prop == "objectid":
-            value = entity_value(entity, "aadUserId") or entity_value(entity, "objectGuid")
+            value = account_object_id(entity)
         else:
             value = entity_value(entity, prop)
         if isinstance(value, str | int) and not isinstance(value, bool):

@@ -20,7 +20,7 @@ from alerts import selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
-from alerts.services import COMMENT_LIMIT, alert_set_status, bulk_status_job_create
+from alerts.services import COMMENT_LIMIT, alert_set_status, alerts_set_status_many, bulk_status_job_create
 from feedback.views import panel_context as feedback_panel
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
@@ -43,10 +43,7 @@ def _state_or_errors(request: AuthedRequest) -> tuple[Any, FilterState | None]:
 @require_GET
 def alert_list(request: AuthedRequest) -> HttpResponse:
     form, state = _state_or_errors(request)
-    can_write_any = bool(
-        access.subscription_pks_for(request.user, min_rank=30) is None
-        or access.subscription_pks_for(request.user, min_rank=30)
-    )
+    can_write_any = access.can_write_any(request.user)
     context: dict[str, Any] = {
         "page_title": "Security alerts",
         "breadcrumbs": _crumbs({"label": "Security alerts"}),
@@ -280,21 +277,15 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
     if len(comment) > COMMENT_LIMIT:
         messages.error(request, f"Keep the comment to {COMMENT_LIMIT:,} characters; nothing was changed.")
         return redirect(back_url)
-    changed = refused = 0
-    for alert in selectors.alerts_visible_to(request.user).filter(pk__in=ids):
-        if access.can_write(request.user, alert.subscription_id):
-            alert_set_status(
-                user=request.user,
-                alert=alert,
-                status=status,
-                request=request,
-                source="bulk",
-                classification=classification,
-                comment=comment,
-            )
-            changed += 1
-        else:
-            refused += 1
+    changed, refused = alerts_set_status_many(
+        user=request.user,
+        alerts=selectors.alerts_visible_to(request.user).filter(pk__in=ids),
+        status=status,
+        request=request,
+        source="bulk",
+        classification=classification,
+        comment=comment,
+    )
     text = f"{changed} alert(s) set to {Status(status).label}; they are being written back to Azure."
     if refused:
         text += f" {refused} not changed: your role on their subscription is read-only."
@@ -312,8 +303,7 @@ def bulk_all(request: AuthedRequest) -> HttpResponse:
     if state is None or status not in Status.values:
         messages.error(request, "The filter or the status is not valid.")
         return redirect("alerts:list")
-    writable = access.subscription_pks_for(request.user, min_rank=30)
-    if writable is not None and not writable:
+    if not access.can_write_any(request.user):
         return HttpResponse("Your role is read-only on every subscription.", status=403)
     if request.method == "GET":
         total = selectors.exact_count(request.user, state)

@@ -118,10 +118,7 @@ def insights(request: AuthedRequest) -> HttpResponse:
             "page_subtitle": "What analysts say about the alerts",
             "insights": selectors.insights(request.user),
             "suggestions": selectors.suggestions(request.user),
-            "can_reply": bool(
-                access.subscription_pks_for(request.user, min_rank=30) is None
-                or access.subscription_pks_for(request.user, min_rank=30)
-            ),
+            "can_reply": access.can_write_any(request.user),
             "breadcrumbs": [
                 {"label": "Security Center", "url": reverse("alerts:overview")},
                 {"label": "Feedback"},

@@ -19,7 +19,7 @@ from portal.api.idempotency import idempotent
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
 from triage import selectors, services, webhooks
-from triage.models import COMMENT_LIMIT, WEBHOOK_EVENTS, AlertComment, SavedView, Webhook
+from triage.models import COMMENT_LIMIT, WEBHOOK_EVENTS, Webhook
 
 
 class AssignInputSerializer(serializers.Serializer):
@@ -58,9 +58,7 @@ class Comments(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         alert = alert_get_for_user(request.user, pk)
-        comments = (
-            AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id")
-        )
+        comments = selectors.comments_for(alert)
         return Response(CommentSerializer(comments[:1000], many=True).data)
 
     @extend_schema(
@@ -188,8 +186,8 @@ class SavedViews(APIView):
 class SavedViewDetail(APIView):
     @extend_schema(operation_id="saved_views_destroy", responses={204: None, **errors(403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
-        view = SavedView.objects.filter(pk=pk).first()
-        if view is None or not (view.owner_id == request.user.pk or view.shared):
+        view = selectors.saved_view_get_for_user(request.user, pk)
+        if view is None:
             raise NotFound("No such view.")
         services.saved_view_delete(user=request.user, view=view, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -225,9 +223,7 @@ class DeliverySerializer(serializers.Serializer):
 
 
 def _hook(request: Request, pk: int, *, write: bool = False) -> Webhook:
-    return access.get_for_user(
-        Webhook.objects.select_related("subscription"), request.user, write=write, pk=pk
-    )
+    return selectors.webhook_get_for_user(request.user, pk, write=write)
 
 
 class Webhooks(APIView):

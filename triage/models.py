@@ -118,14 +118,14 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     # Start and end of the last attempt, or the last time the recovery sweep queued it again: a pending delivery
     # untouched for longer than its longest backoff lost its message; one "sending" for that long lost its worker.
-    touched_at = models.DateTimeField(null=True, blank=True)
+    touched_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["webhook", "-created_at"]),
             models.Index(
-                fields=["touched_at", "created_at"],
+                fields=["touched_at"],
                 condition=models.Q(state__in=["pending", "sending"]),
                 name="triage_delivery_pending",
             ),

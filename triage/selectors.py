@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert
 from portal.accounts.models import RoleAssignment
 from portal.accounts.selectors import WRITE_RANK, get_for_user, scope_to_user, subscription_pks_for
-from triage.models import Incident, SavedView, Webhook, WebhookDelivery
+from triage.models import AlertComment, Incident, SavedView, Webhook, WebhookDelivery
 
 MAX_CHOICES = 300
 
@@ -81,10 +81,17 @@ def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
     return sorted(shared, key=lambda e: (-e["count"], e["kind"], e["value"]))
 
 
+def _saved_views_of(user: Any) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+
+
 def saved_views_for(user: Any) -> list[SavedView]:
-    return list(
-        SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner").order_by("name")[:30]
-    )
+    return list(_saved_views_of(user).select_related("owner").order_by("name")[:30])
+
+
+def saved_view_get_for_user(user: Any, pk: Any) -> SavedView | None:
+    """A view the user owns or that is shared with the team; None otherwise."""
+    return _saved_views_of(user).filter(pk=pk).first()
 
 
 MENU_VERSION_KEY = "savedviews:version"
@@ -115,8 +122,32 @@ def webhooks_visible_to(user: Any) -> QuerySet[Webhook]:
     return scope_to_user(Webhook.objects.select_related("subscription"), user)
 
 
+def webhook_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Webhook:
+    return get_for_user(Webhook.objects.select_related("subscription"), user, write=write, pk=pk)
+
+
 def deliveries_for(webhook: Webhook, *, limit: int = 50) -> list[WebhookDelivery]:
     return list(webhook.deliveries.order_by("-created_at", "-id")[:limit])
+
+
+def with_last_delivery(hooks: list[Webhook]) -> list[Webhook]:
+    """Set `hook.last` (its newest delivery, or None) on each, in two queries however many hooks there are."""
+    newest = (
+        WebhookDelivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id").values("pk")[:1]
+    )
+    last_ids = dict(
+        Webhook.objects.filter(pk__in=[h.pk for h in hooks])
+        .annotate(last_id=Subquery(newest))
+        .values_list("pk", "last_id")
+    )
+    deliveries = WebhookDelivery.objects.in_bulk([i for i in last_ids.values() if i])
+    for hook in hooks:
+        hook.last = deliveries.get(last_ids.get(hook.pk))  # type: ignore[attr-defined]
+    return hooks
+
+
+def comments_for(alert: Alert) -> QuerySet[AlertComment]:
+    return AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id")
 
 
 # --- SOC metrics ---------------------------------------------------------------------------------------------

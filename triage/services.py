@@ -12,13 +12,15 @@ from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.models import CLOSED_STATUSES, Alert, AlertEvent, AlertRollup
-from portal.accounts.selectors import can_see, can_write
+from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, Alert, AlertEvent, AlertRollup
+from portal.accounts.selectors import can_see, can_write, can_write_any
 from portal.audit.services import audit_record
 from triage.models import COMMENT_LIMIT, AlertComment, Incident, SavedView
 from triage.selectors import saved_views_changed
 
 COMMENT_EDIT_WINDOW = timedelta(minutes=15)
+
+SEVERITY_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
 def _first_action(alert: Alert, now: Any, user: Any) -> None:
@@ -133,20 +135,6 @@ def alerts_bulk_assign(
     return changed, refused
 
 
-def assignable_users(alert: Alert) -> list[User]:
-    """People who can see the alert's subscription (directly or through a group)."""
-    return list(
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(role_assignments__subscription_id=alert.subscription_id)
-            | Q(groups__role_assignments__subscription_id=alert.subscription_id)
-        )
-        .distinct()
-        .order_by("username")[:500]
-    )
-
-
 # --- comments ------------------------------------------------------------------------------------------------
 
 
@@ -242,7 +230,7 @@ def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
             continue
         members = Alert.objects.filter(subscription_id=subscription_pk, correlation_key=g["correlation_key"])
         lead = members.order_by("-is_incident", "-severity_rank", "time_generated").first()
-        severity = {4: "High", 3: "Medium", 2: "Low", 1: "Informational"}.get(g["rank"] or 0, "Low")
+        severity = SEVERITY_BY_RANK.get(g["rank"] or 0, "Low")
         incident, _created = Incident.objects.update_or_create(
             subscription_id=subscription_pk,
             correlation_key=g["correlation_key"],
@@ -329,7 +317,7 @@ def saved_view_save(
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ValidationError({"name": "Give the view a name (at most 80 characters)."})
-    if shared and not (user.is_superuser or any(can_write(user, pk) for pk in _visible(user))):
+    if shared and not (user.is_superuser or can_write_any(user)):
         raise PermissionDenied("Only Security Admins and Owners share views with the team.")
     view, created = SavedView.objects.update_or_create(
         owner=user, name=name, defaults={"query": query[:4000], "shared": shared}
@@ -346,12 +334,6 @@ def saved_view_save(
     return view
 
 
-def _visible(user: Any) -> list[int]:
-    from portal.accounts.selectors import role_map
-
-    return list(role_map(user))
-
-
 def saved_view_delete(*, user: Any, view: SavedView, request: HttpRequest | None = None) -> None:
     if view.owner_id != user.pk and not user.is_superuser:
         raise PermissionDenied("Only its owner deletes a view.")
@@ -359,10 +341,6 @@ def saved_view_delete(*, user: Any, view: SavedView, request: HttpRequest | None
     view.delete()
     saved_views_changed()
     transaction.on_commit(saved_views_changed)
-
-
-def saved_views_for(user: Any) -> list[SavedView]:
-    return list(SavedView.objects.filter(Q(owner=user) | Q(shared=True)).order_by("name")[:30])
 
 
 # --- retention -----------------------------------------------------------------------------------------------

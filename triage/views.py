@@ -20,7 +20,7 @@ from alerts.models import CLASSIFICATIONS, Status
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
 from triage import selectors, services, webhooks
-from triage.models import WEBHOOK_EVENTS, AlertComment, SavedView
+from triage.models import WEBHOOK_EVENTS, AlertComment
 
 BACK_LIMIT = 2000
 
@@ -101,9 +101,7 @@ def bulk_assign(request: AuthedRequest) -> HttpResponse:
 
 def comments_context(user: Any, alert: Any, **extra: Any) -> dict[str, Any]:
     now = timezone.now()
-    comments = list(
-        AlertComment.objects.filter(alert=alert).select_related("author").order_by("created_at", "id")
-    )
+    comments = list(selectors.comments_for(alert))
     for comment in comments:
         comment.editable = (
             comment.author_id == user.pk and now - comment.created_at <= services.COMMENT_EDIT_WINDOW
@@ -297,10 +295,7 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
             "query": query,
             "error": error,
             "name": request.POST.get("name", ""),
-            "can_share": bool(
-                access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK) is None
-                or access.subscription_pks_for(request.user, min_rank=access.WRITE_RANK)
-            ),
+            "can_share": access.can_write_any(request.user),
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Saved views"}
             ),
@@ -323,8 +318,8 @@ def _filter(request: AuthedRequest, query: str) -> tuple[Any, Any]:
 @login_required
 @require_POST
 def saved_view_delete(request: AuthedRequest, pk: int) -> HttpResponse:
-    view = SavedView.objects.filter(pk=pk).first()
-    if view is None or not (view.owner_id == request.user.pk or view.shared):
+    view = selectors.saved_view_get_for_user(request.user, pk)
+    if view is None:
         raise Http404("No such view.")
     services.saved_view_delete(user=request.user, view=view, request=request)
     messages.success(request, f"View “{view.name}” deleted.")
@@ -381,10 +376,9 @@ def metrics(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def webhook_list(request: AuthedRequest) -> HttpResponse:
-    hooks = list(selectors.webhooks_visible_to(request.user))
+    hooks = selectors.with_last_delivery(list(selectors.webhooks_visible_to(request.user)))
     for hook in hooks:
         hook.can_write = access.can_write(request.user, hook.subscription_id)
-        hook.last = hook.deliveries.order_by("-created_at", "-id").first()
     return render(
         request,
         "triage/webhooks.html",
@@ -403,9 +397,7 @@ def webhook_list(request: AuthedRequest) -> HttpResponse:
 def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
     hook = None
     if pk is not None:
-        hook = access.get_for_user(
-            webhooks.Webhook.objects.select_related("subscription"), request.user, pk=pk
-        )
+        hook = selectors.webhook_get_for_user(request.user, pk)
     subscriptions = list(access.subscriptions_visible_to(request.user, write=True).order_by("display_name"))
     if hook is None and not subscriptions:
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
@@ -466,7 +458,7 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_test(request: AuthedRequest, pk: int) -> HttpResponse:
-    hook = access.get_for_user(webhooks.Webhook.objects.all(), request.user, write=True, pk=pk)
+    hook = selectors.webhook_get_for_user(request.user, pk, write=True)
     webhooks.webhook_test(user=request.user, webhook=hook, request=request)
     messages.success(request, "Test event queued; its delivery appears below within seconds.")
     return redirect("triage:webhook", pk=pk)
@@ -475,7 +467,7 @@ def webhook_test(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_delete(request: AuthedRequest, pk: int) -> HttpResponse:
-    hook = access.get_for_user(webhooks.Webhook.objects.all(), request.user, write=True, pk=pk)
+    hook = selectors.webhook_get_for_user(request.user, pk, write=True)
     webhooks.webhook_delete(user=request.user, webhook=hook, request=request)
     messages.success(request, f"Webhook “{hook.name}” deleted.")
     return redirect("triage:webhooks")

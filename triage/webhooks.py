@@ -134,7 +134,9 @@ def _alert_payload(alert: Alert) -> dict[str, Any]:
 
 
 def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: Any) -> WebhookDelivery:
-    delivery = WebhookDelivery.objects.create(webhook=webhook, event=event, payload=payload, created_at=now)
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event=event, payload=payload, created_at=now, touched_at=now
+    )
     from triage.tasks import deliver_webhook
 
     pk = delivery.pk
@@ -142,13 +144,24 @@ def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: Any) -> W
     return delivery
 
 
-def webhook_event(alert: Alert, event: str, *, actor: Any = None, extra: dict[str, Any] | None = None) -> int:
-    """Queue a delivery to every enabled webhook of the alert's subscription that wants `event`."""
-    hooks = [
-        h
-        for h in Webhook.objects.filter(subscription_id=alert.subscription_id, enabled=True)
-        if event in h.events
+def _hooks_for(subscription_pk: int, event: str) -> list[Webhook]:
+    return [
+        h for h in Webhook.objects.filter(subscription_id=subscription_pk, enabled=True) if event in h.events
     ]
+
+
+def webhook_event(
+    alert: Alert,
+    event: str,
+    *,
+    actor: Any = None,
+    extra: dict[str, Any] | None = None,
+    hooks: list[Webhook] | None = None,
+) -> int:
+    """Queue a delivery to every enabled webhook of the alert's subscription that wants `event` (`hooks`: those
+    webhooks, when the caller already has them)."""
+    if hooks is None:
+        hooks = _hooks_for(alert.subscription_id, event)
     now = timezone.now()
     for hook in hooks:
         payload = {
@@ -163,16 +176,12 @@ def webhook_event(alert: Alert, event: str, *, actor: Any = None, extra: dict[st
 
 
 def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> int:
-    hooks = [
-        h
-        for h in Webhook.objects.filter(subscription_id=subscription_pk, enabled=True)
-        if "alert.created" in h.events
-    ]
+    hooks = _hooks_for(subscription_pk, "alert.created")
     if not hooks:
         return 0
     count = 0
     for alert in Alert.objects.filter(pk__in=alert_ids).select_related("subscription"):
-        count += webhook_event(alert, "alert.created")
+        count += webhook_event(alert, "alert.created", hooks=hooks)
     return count
 
 

@@ -40,7 +40,7 @@ def test_stale_pending_work_is_queued_again_once(personas, settings, django_capt
     plan = Pricing.objects.create(
         subscription=personas.sub, name="KeyVaults", tier="Free", pending_tier="Standard", pending_since=old
     )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=old)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=old, touched_at=old)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = requeue_stale()
     assert (result.statuses, result.plans, result.deliveries) == (1, 1, 1)

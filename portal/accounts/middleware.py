@@ -19,7 +19,11 @@ class UserTimezoneMiddleware:
         if user is not None and user.is_authenticated:
             from portal.accounts.models import UserPreference
 
-            pref = UserPreference.objects.filter(user=user).only("timezone", "theme").first()
+            pref = (
+                UserPreference.objects.filter(user=user)
+                .only("timezone", "theme", "timezone_from_browser")
+                .first()
+            )
             request.user_preference = pref  # type: ignore[attr-defined]
             tzname = pref.timezone if pref else ""
         if tzname:

@@ -60,6 +60,12 @@ def can_write(user: Any, subscription_pk: int) -> bool:
     return role is not None and ROLE_RANK[role] >= WRITE_RANK
 
 
+def can_write_any(user: Any) -> bool:
+    """Whether the user may act (Security Admin or Owner) on at least one subscription."""
+    pks = subscription_pks_for(user, min_rank=WRITE_RANK)
+    return pks is None or bool(pks)
+
+
 def can_grant(user: Any, subscription_pk: int) -> bool:
     role = role_on(user, subscription_pk)
     return role is not None and ROLE_RANK[role] >= GRANT_RANK

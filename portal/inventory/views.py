@@ -118,10 +118,7 @@ def vault_security(request: AuthedRequest, pk: int) -> HttpResponse:
         "plan": plan,
         "trial_available": trial_available(plan),
         "trial_left": trial_left(plan) if plan else None,
-        "can_upgrade": bool(
-            access.subscription_pks_for(request.user, min_rank=30) is None
-            or access.subscription_pks_for(request.user, min_rank=30)
-        ),
+        "can_upgrade": access.can_write_any(request.user),
         "breadcrumbs": _vault_crumbs(vault, {"label": "Security"}),
     }
     if plan is not None and plan.tier == "Standard":

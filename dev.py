@@ -73,16 +73,54 @@ def manage(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Co
 
 
 class Supervisor:
-    """Starts child processes in their own process groups and stops them all on Ctrl-C / SIGTERM."""
+    """Starts child processes in their own process groups, restarts the ones started with `restart=True` when they
+    exit (as docker compose's `restart: unless-stopped` does in production: a Celery worker ends itself in a few
+    percent of Redis restarts, see bench/broker_restart.py), and stops them all on Ctrl-C / SIGTERM."""
+
+    RESTART_BACKOFF_FIRST = 1.0  # seconds before a child that exited soon after starting is started again
+    RESTART_BACKOFF_MAX = 30.0  # the pause doubles each time it exits that soon again, up to this
+    STABLE_AFTER = 60.0  # a child that ran this long starts again at once
 
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
+        self.restartable: dict[str, tuple[list[str], dict[str, str], dict[str, object]]] = {}
+        self.started_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+        self.exited_at: dict[str, float] = {}
         self.stopping = False
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+    def start(
+        self, name: str, cmd: list[str], env: dict[str, str], *, restart: bool = False, **kw: object
+    ) -> subprocess.Popen[str]:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **kw)  # type: ignore[call-overload]
-        self.children.append((name, proc))
+        self.children = [(n, p) for n, p in self.children if n != name] + [(name, proc)]
+        self.started_at[name] = time.monotonic()
+        if restart:
+            self.restartable[name] = (cmd, env, kw)
         return proc
+
+    def check(self) -> str | None:
+        """Restart each exited child that was started with `restart=True` (at once if it had run for a while,
+        else after a growing pause); return the name of an exited child that is not restarted, if any."""
+        now = time.monotonic()
+        for name, proc in list(self.children):
+            if proc.poll() is None:
+                continue
+            if name not in self.restartable:
+                return name
+            exited_at = self.exited_at.setdefault(name, now)
+            stable = exited_at - self.started_at[name] >= self.STABLE_AFTER
+            pause = 0.0 if stable else self.backoff.get(name, self.RESTART_BACKOFF_FIRST)
+            if now - exited_at < pause:
+                continue
+            self.backoff[name] = (
+                self.RESTART_BACKOFF_FIRST if stable else min(self.RESTART_BACKOFF_MAX, pause * 2)
+            )
+            del self.exited_at[name]
+            log(f"{name} exited with {proc.returncode}; starting it again")
+            cmd, env, kw = self.restartable[name]
+            self.start(name, cmd, env, restart=True, **kw)
+        return None
 
     def stop(self) -> None:
         self.stopping = True
@@ -192,8 +230,11 @@ def run() -> int:
                 "worker@%h",
             ],
             env,
+            restart=True,
         )
-        sup.start("beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env)
+        sup.start(
+            "beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env, restart=True
+        )
         wait_for_http(port)
         print(
             f"\n  The portal is running at http://127.0.0.1:{port}/\n"
@@ -202,10 +243,10 @@ def run() -> int:
             flush=True,
         )
         while True:
-            for name, proc in sup.children:
-                if proc.poll() is not None:
-                    log(f"{name} exited with {proc.returncode}; stopping the rest")
-                    return 1
+            exited = sup.check()
+            if exited is not None:
+                log(f"{exited} exited; stopping the rest")
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         log("Ctrl-C: stopping")

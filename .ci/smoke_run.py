@@ -1,7 +1,8 @@
 """Smoke test of `python3 dev.py run` exactly as the README writes it.
 
-Starts it, waits for the printed URL, signs in over HTTP as the demo admin, sees the portal chrome, sends Ctrl-C
-(SIGINT) to it, and checks that every process it started has exited.
+Starts it, waits for the printed URL, signs in over HTTP as the demo admin, sees the portal chrome, kills the Celery
+worker (as a broker failure can end it) and sees it started again, sends Ctrl-C (SIGINT) to it, and checks that every
+process it started has exited.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,7 +49,20 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def celery_worker(root: int) -> int | None:
+    """The pid of the Celery worker among `root`'s descendants, if one runs."""
+    for pid in descendants(root):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"celery" in argv and b"worker" in argv and alive(pid):
+            return pid
+    return None
+
+
 def main() -> int:
+    (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "smoke-run.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         RUN.group(1).split(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -68,6 +83,8 @@ def main() -> int:
         print((ROOT / "var" / "smoke-run.log").read_text()[-5000:])
         return 1
     print(f"run printed {url}")
+    drain = threading.Thread(target=lambda: log.writelines(proc.stdout), daemon=True)
+    drain.start()
     session = requests.Session()
     session.trust_env = False
     page = session.get(url, timeout=30)
@@ -81,13 +98,23 @@ def main() -> int:
     assert signed_in.status_code == 200 and "Sign out" in signed_in.text, signed_in.text[:2000]
     assert 'aria-label="Portal menu"' in signed_in.text
     print("signed in as admin and saw the portal chrome")
+    killed = celery_worker(proc.pid)
+    assert killed is not None, "no Celery worker runs"
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while (worker := celery_worker(proc.pid)) in (None, killed):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            print("the killed worker was not started again within 60 s")
+            proc.kill()
+            return 1
+        time.sleep(0.2)
+    print(f"killed the worker (pid {killed}); run started a new one (pid {worker})")
     started = descendants(proc.pid)
     print(f"run started {len(started)} processes; sending SIGINT")
     proc.send_signal(signal.SIGINT)
     try:
-        for line in proc.stdout:
-            log.write(line)
         proc.wait(timeout=60)
+        drain.join(timeout=10)
     except subprocess.TimeoutExpired:
         print("run did not exit within 60 s of Ctrl-C")
         return 1

@@ -5,8 +5,9 @@
 
 Everything runs on its own: a throwaway PostgreSQL cluster (initdb as the `postgres` user, a spare port, fsync off),
 a throwaway Redis (spare port, no persistence: a restart loses every queued message), the emulator (scale preset,
-its own process), a real SMTP server (aiosmtpd), a Celery worker and Celery beat. The instances the test suite uses
-are never touched. Each drill prints what it did and what it checked; the exit code is 1 if any check failed.
+its own process), a real SMTP server (aiosmtpd), a Celery worker and Celery beat, supervised as in production (a
+process that exits is started again, and the drill says so: a Redis restart ends the worker now and then, see
+bench/broker_restart.py). The instances the test suite uses are never touched. Each drill prints what it did and what it checked; the exit code is 1 if any check failed.
 
 1. PostgreSQL restarted during a sync: the next sync completes; every upstream alert is present exactly once.
 2. Redis restarted during status write-back (queued pushes lost): every pending status ends confirmed by Azure or
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import PY, ROOT, control, free_port, setup_django, start_emulator
+from bench._common import PY, ROOT, ThrowawayRedis, control, free_port, setup_django, start_emulator
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
 FAILURES: list[str] = []
@@ -102,46 +104,32 @@ class Postgres:
             conn.execute("CREATE DATABASE portal")
 
 
-class Redis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        import redis
-
-        wait(lambda: redis.Redis.from_url(self.url).ping(), 20, "redis")
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 class Celery:
+    """The worker and beat, supervised as in production (docker compose's restart policy, `dev.py run`): a process
+    that exits is started again, and the drills report it. Only `kill_worker` ends the worker on purpose."""
+
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
         self.worker: subprocess.Popen[bytes] | None = None
         self.beat: subprocess.Popen[bytes] | None = None
+        self.beat_schedule: Path | None = None
+        self.restarts: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            time.sleep(0.5)
+            with self.lock:
+                if self.stopping:
+                    return
+                if self.worker and self.worker.poll() is not None:
+                    self.restarts.append(f"worker (exit code {self.worker.returncode})")
+                    self.start_worker()
+                if self.beat and self.beat.poll() is not None and self.beat_schedule:
+                    self.restarts.append(f"beat (exit code {self.beat.returncode})")
+                    self.start_beat(self.beat_schedule)
 
     def start_worker(self) -> None:
         out = open(self.log, "ab")  # noqa: SIM115 - the process owns it
@@ -166,6 +154,7 @@ class Celery:
         )
 
     def start_beat(self, schedule: Path) -> None:
+        self.beat_schedule = schedule
         out = open(self.log, "ab")  # noqa: SIM115
         self.beat = subprocess.Popen(
             [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)],
@@ -176,11 +165,20 @@ class Celery:
         )
 
     def kill_worker(self) -> None:
-        if self.worker:
-            self.worker.send_signal(signal.SIGKILL)
-            self.worker.wait()
+        """SIGKILL the worker and start a new one (its supervisor's part, done here at once)."""
+        with self.lock:
+            if self.worker:
+                self.worker.send_signal(signal.SIGKILL)
+                self.worker.wait()
+            self.start_worker()
+
+    def restarted_since(self, seen: int) -> str:
+        """What the supervisor started again since `seen` restarts (for the drill's report)."""
+        return ", ".join(self.restarts[seen:])
 
     def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
         for p in (self.worker, self.beat):
             if p and p.poll() is None:
                 p.terminate()
@@ -212,7 +210,7 @@ def main() -> int:
     outage = 20 if args.short else 180
 
     base = Path(tempfile.mkdtemp(prefix="kv-drills-"))
-    pg, redis_server = Postgres(base), Redis()
+    pg, redis_server = Postgres(base), ThrowawayRedis()
     pg.ctl("start")
     pg.createdb()
     redis_server.start()
@@ -332,9 +330,21 @@ def main() -> int:
         )
         check(dupes == 0, "no alert stored twice")
 
+    seen = [0]
+
+    def supervised() -> None:
+        """Say what the supervisor started again since the last call (a worker a broker failure ended, say)."""
+        if len(celery.restarts) > seen[0]:
+            say(f"  exited, and started again by the supervisor: {celery.restarted_since(seen[0])}")
+            seen[0] = len(celery.restarts)
+
+    def section(title: str) -> None:
+        supervised()
+        say(title)
+
     try:
         # 1 ---------------------------------------------------------------------------------------------------
-        say("\n1. PostgreSQL restarted during a sync")
+        section("\n1. PostgreSQL restarted during a sync")
         sync_task.delay(sub.pk, trigger="drill")
         wait(
             lambda: (
@@ -352,7 +362,7 @@ def main() -> int:
         exactly_once()
 
         # 2 ---------------------------------------------------------------------------------------------------
-        say("\n2. Redis restarted during status write-back")
+        section("\n2. Redis restarted during status write-back")
         targets = list(Alert.objects.filter(subscription=sub, status="Active").order_by("pk")[:120])
         with transaction.atomic():
             for alert in targets:
@@ -384,7 +394,7 @@ def main() -> int:
         say(f"  the sweep re-queued {requeued(base)} lost write-back(s)")
 
         # 3 ---------------------------------------------------------------------------------------------------
-        say("\n3. Redis restarted while notifications are sent")
+        section("\n3. Redis restarted while notifications are sent")
         contact_save(
             user=None,
             subscription=sub,
@@ -436,7 +446,7 @@ def main() -> int:
         check(Notification.objects.filter(subscription=sub, state="failed").count() == 0, "none failed")
 
         # 4 ---------------------------------------------------------------------------------------------------
-        say(f"\n4. The emulator unreachable for {outage} s")
+        section(f"\n4. The emulator unreachable for {outage} s")
         emulator.send_signal(signal.SIGSTOP)
         more = list(Alert.objects.filter(subscription=sub, status="Active").order_by("pk")[:20])
         with transaction.atomic():
@@ -484,7 +494,7 @@ def main() -> int:
         exactly_once()
 
         # 5 ---------------------------------------------------------------------------------------------------
-        say("\n5. A worker killed in the middle of a sync")
+        section("\n5. A worker killed in the middle of a sync")
         control(emu_env, "POST", "alerts", json={"subscription_id": sub.subscription_id, "count": 200})
         # Slow the alert pages down (0.5 s each) so the run is certainly caught mid-way, however fast this
         # machine is; and send the task again while a leftover retry from drill 4 still holds the lease (that
@@ -510,10 +520,10 @@ def main() -> int:
         wait(running, 120, "the sync to start", interval=0.2)
         celery.kill_worker()
         say("  worker SIGKILLed mid-sync; a new one starts")
-        celery.start_worker()
         run = sync_until_succeeded(300)
         say(f"  sync run {run.pk} succeeded")
         exactly_once()
+        supervised()
     except TimeoutError as exc:
         check(False, str(exc))
         say((base / "celery.log").read_text(errors="replace")[-3000:])

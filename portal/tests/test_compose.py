@@ -118,6 +118,8 @@ def test_compose_file_has_the_production_shape(compose):
     assert compose["services"]["emulator"]["profiles"] == ["demo"]
     assert compose["x-app"]["environment"]["DEBUG"] == "0"
     assert "gunicorn" in compose["services"]["web"]["command"]
+    for name in ("web", "worker", "beat"):  # a Redis restart can end the worker: compose starts it again
+        assert compose["services"][name]["restart"] == "unless-stopped", name
 
 
 def test_each_compose_service_comes_up_healthy_on_the_host(compose, host_env, tmp_path):

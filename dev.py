@@ -2,7 +2,7 @@
 """The README's two commands. Needs only Python 3.11+ (with venv) and git on the machine.
 
     python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
-    python3 dev.py test    # ruff + the whole pytest suite in parallel (extra arguments go to pytest)
+    python3 dev.py test    # ruff (lint and format) + the whole pytest suite in parallel (extra arguments go to pytest)
 
 Both create/update the virtualenv in .venv from the pinned requirements first.
 """
@@ -298,10 +298,11 @@ def test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
     ensure_axe()
     env = dict(os.environ)
-    log("ruff check")
-    lint = subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT, env=env)
-    if lint.returncode:
-        return lint.returncode
+    for check in (["check"], ["format", "--check"]):
+        log("ruff " + " ".join(check))
+        lint = subprocess.run([str(VENV / "bin" / "ruff"), *check, "."], cwd=ROOT, env=env)
+        if lint.returncode:
+            return lint.returncode
     args = extra or ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "-q"]
     log("pytest " + " ".join(args))
     return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode

@@ -28,6 +28,12 @@ PY = VENV / "bin" / "python"
 VAR = ROOT / "var"
 
 
+def worker_command(python: str, *extra: str) -> list[str]:
+    """The Celery worker as the portal runs it outside docker compose (`dev.py run`, the drills, the load test): the
+    threads pool, 4 threads. `extra`: log level, node name, queues."""
+    return [python, "-m", "celery", "-A", "portal", "worker", "--pool=threads", "--concurrency=4", *extra]
+
+
 def log(message: str) -> None:
     print(f"[dev] {message}", flush=True)
 
@@ -81,28 +87,49 @@ class Supervisor:
     RESTART_BACKOFF_MAX = 30.0  # the pause doubles each time it exits that soon again, up to this
     STABLE_AFTER = 60.0  # a child that ran this long starts again at once
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock=time.monotonic, popen=subprocess.Popen) -> None:  # type: ignore[no-untyped-def]
+        self.clock, self.popen = clock, popen  # the tests pass fakes
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
         self.restartable: dict[str, tuple[list[str], dict[str, str], dict[str, object]]] = {}
         self.started_at: dict[str, float] = {}
         self.backoff: dict[str, float] = {}
         self.exited_at: dict[str, float] = {}
         self.stopping = False
+        self.starting = False  # Ctrl-C waits (interrupted) until the child being started is recorded
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Ctrl-C / SIGTERM: raise KeyboardInterrupt now, or once the child being started is recorded (so that
+        stop() knows it)."""
+        if self.starting:
+            self.interrupted = True
+        else:
+            raise KeyboardInterrupt
 
     def start(
         self, name: str, cmd: list[str], env: dict[str, str], *, restart: bool = False, **kw: object
     ) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **kw)  # type: ignore[call-overload]
-        self.children = [(n, p) for n, p in self.children if n != name] + [(name, proc)]
-        self.started_at[name] = time.monotonic()
-        if restart:
-            self.restartable[name] = (cmd, env, kw)
+        self.starting = True
+        try:
+            proc = self.popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **kw)
+            for old_name, old in self.children:
+                if old_name == name:  # exited; anything left in its process group goes too
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(old.pid, signal.SIGKILL)
+            self.children = [(n, p) for n, p in self.children if n != name] + [(name, proc)]
+            self.started_at[name] = self.clock()
+            if restart:
+                self.restartable[name] = (cmd, env, kw)
+        finally:
+            self.starting = False
+        if self.interrupted:
+            raise KeyboardInterrupt
         return proc
 
     def check(self) -> str | None:
         """Restart each exited child that was started with `restart=True` (at once if it had run for a while,
         else after a growing pause); return the name of an exited child that is not restarted, if any."""
-        now = time.monotonic()
+        now = self.clock()
         for name, proc in list(self.children):
             if proc.poll() is None:
                 continue
@@ -194,7 +221,7 @@ def run() -> int:
     sup = Supervisor()
 
     def on_signal(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        sup.interrupt()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -214,24 +241,7 @@ def run() -> int:
         manage("demo_users", "--quiet", env=env)
         log("starting the web server, a Celery worker and Celery beat")
         sup.start("web", [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env)
-        sup.start(
-            "worker",
-            [
-                str(PY),
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=threads",
-                "--concurrency=4",
-                "--loglevel=INFO",
-                "-n",
-                "worker@%h",
-            ],
-            env,
-            restart=True,
-        )
+        sup.start("worker", worker_command(str(PY), "--loglevel=INFO", "-n", "worker@%h"), env, restart=True)
         sup.start(
             "beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env, restart=True
         )

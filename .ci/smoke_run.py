@@ -1,12 +1,13 @@
 """Smoke test of `python3 dev.py run` exactly as the README writes it.
 
 Starts it, waits for the printed URL, signs in over HTTP as the demo admin, sees the portal chrome, kills the Celery
-worker (as a broker failure can end it) and sees it started again, sends Ctrl-C (SIGINT) to it, and checks that every
+worker (as a broker failure can end it) and waits for a new one to be ready, sends Ctrl-C (SIGINT) to it, and checks that every
 process it started has exited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -61,30 +62,48 @@ def celery_worker(root: int) -> int | None:
     return None
 
 
-def main() -> int:
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / "smoke-run.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        RUN.group(1).split(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    url = None
-    deadline = time.monotonic() + 600
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        log.write(line)
-        match = re.search(r"The portal is running at (http://\S+)", line)
-        if match:
-            url = match.group(1)
-            break
+class Output:
+    """Everything `dev.py run` prints, read by a thread (so nothing here blocks on its pipe) into memory and the log."""
+
+    def __init__(self, proc: subprocess.Popen[str], path: Path) -> None:
+        self.lines: list[str] = []
+        self.log = open(path, "w")  # noqa: SIM115 - closed in close()
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line)
+            self.log.write(line)
+            self.log.flush()
+
+    def find(self, pattern: str) -> list[re.Match[str]]:
+        return [m for line in list(self.lines) if (m := re.search(pattern, line))]
+
+    def tail(self) -> str:
+        return "".join(self.lines[-80:])
+
+    def close(self) -> None:
+        self.thread.join(timeout=10)
+        self.log.close()
+
+
+def wait_for(what: str, condition, proc: subprocess.Popen[str], timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"run exited ({proc.returncode}) while waiting for {what}")
         if time.monotonic() > deadline:
-            break
-    if url is None:
-        proc.kill()
-        print((ROOT / "var" / "smoke-run.log").read_text()[-5000:])
-        return 1
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def smoke(proc: subprocess.Popen[str], out: Output) -> int:
+    running_at = r"The portal is running at (http://\S+)"
+    wait_for("the printed URL", lambda: out.find(running_at), proc, 600)
+    url = out.find(running_at)[0].group(1)
     print(f"run printed {url}")
-    drain = threading.Thread(target=lambda: log.writelines(proc.stdout), daemon=True)
-    drain.start()
     session = requests.Session()
     session.trust_env = False
     page = session.get(url, timeout=30)
@@ -98,23 +117,26 @@ def main() -> int:
     assert signed_in.status_code == 200 and "Sign out" in signed_in.text, signed_in.text[:2000]
     assert 'aria-label="Portal menu"' in signed_in.text
     print("signed in as admin and saw the portal chrome")
+
+    # The worker ended (as a broker failure can end it) is started again, and the new one gets ready.
+    ready = r"worker@\S+ ready\."
+    wait_for("the worker to be ready", lambda: len(out.find(ready)) >= 1, proc, 120)
     killed = celery_worker(proc.pid)
     assert killed is not None, "no Celery worker runs"
+    before = len(out.find(ready))
     os.kill(killed, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while (worker := celery_worker(proc.pid)) in (None, killed):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            print("the killed worker was not started again within 60 s")
-            proc.kill()
-            return 1
-        time.sleep(0.2)
-    print(f"killed the worker (pid {killed}); run started a new one (pid {worker})")
+    wait_for("a new worker to be ready", lambda: len(out.find(ready)) > before, proc, 120)
+    worker = celery_worker(proc.pid)
+    assert worker not in (None, killed), worker
+    restarts = out.find(r"\[dev\] (\w+) exited with (-?\d+); starting it again")
+    assert [m.groups() for m in restarts] == [("worker", "-9")], [m.group(0) for m in restarts]
+    print(f"killed the worker (pid {killed}); run started a new one (pid {worker}), which is ready")
+
     started = descendants(proc.pid)
     print(f"run started {len(started)} processes; sending SIGINT")
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=60)
-        drain.join(timeout=10)
     except subprocess.TimeoutExpired:
         print("run did not exit within 60 s of Ctrl-C")
         return 1
@@ -122,11 +144,37 @@ def main() -> int:
     left = [pid for pid in started if alive(pid)]
     if left:
         print(f"processes still running after Ctrl-C: {left}")
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
         return 1
     print(f"run exited with {proc.returncode}; all {len(started)} processes it started have exited")
     return 0 if proc.returncode == 0 else 1
+
+
+def main() -> int:
+    (ROOT / "var").mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        RUN.group(1).split(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    out = Output(proc, ROOT / "var" / "smoke-run.log")
+    try:
+        result = smoke(proc, out)
+    except Exception:
+        print(out.tail())
+        raise
+    finally:
+        # whatever happened, nothing it started outlives this script (Ctrl-C first, then SIGKILL)
+        everything = descendants(proc.pid) | {proc.pid}
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+        for pid in everything:
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        out.close()
+    if result:
+        print(out.tail())
+    return result
 
 
 if __name__ == "__main__":

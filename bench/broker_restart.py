@@ -1,20 +1,20 @@
-"""How often a Celery worker survives its Redis broker being killed and started again, side by side: the worker as
-the portal starts it (Celery's defaults), and with the workaround the Celery issue threads suggest for workers that
-stop after a Redis restart (celery#8030, #8091: --without-gossip --without-mingle --without-heartbeat).
+"""How often a Celery worker survives its Redis broker being killed and started again, side by side, three ways:
+  threads pool, 4 threads: as `dev.py run` and the drills start the worker;
+  prefork pool, 4 processes: as docker-compose.yml starts it;
+  threads pool with the workaround the Celery issue threads suggest for workers that stop after a Redis restart
+  (celery#8030, #8091: --without-gossip --without-mingle --without-heartbeat).
 
-    .venv/bin/python bench/broker_restart.py --rounds 40
+    .venv/bin/python bench/broker_restart.py --rounds 100
 
-Each variant has its own throwaway Redis (spare port, no persistence) and its own worker (threads pool, 4 threads,
-as `dev.py run` and the drills start it; the app is bench/_broker_app.py, with the portal's broker settings), and
-both go through the same rounds at the same moments. A round: 40 short tasks and 40 fan-out tasks queued; Redis
+Each variant has its own throwaway Redis (spare port, no persistence) and its own worker (the app is
+bench/_broker_app.py, with the portal's broker settings), and all go through the same rounds at the same moments. A round: 40 short tasks and 40 fan-out tasks queued; Redis
 SIGKILLed 0.3-1.1 s later, while they run; started again 0-0.4 s after that; then a probe task. Per round and worker:
   recovered   the probe ran within 25 s;
   exited      the worker process ended (what a supervisor restarts: docker compose's restart policy, `dev.py run`);
   hung        alive, but the probe did not run within 25 s (only a liveness check would notice).
 After an exit or a hang the worker is started again (killed first if hung), as a supervisor would, and the rounds go on.
-What it showed (docs/PERFORMANCE.md): with either command line a few percent of restarts end the worker (a race in
-kombu's Redis transport while it closes the lost connection), so the worker must run under a supervisor that starts
-it again; the workaround makes no measurable difference, and the portal does not use it.
+What it showed is in docs/PERFORMANCE.md: a few percent of restarts end the worker (a race in kombu's Redis
+transport while it closes the lost connection), so the worker must run under a supervisor that starts it again.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ PROBE_TIMEOUT = 25.0
 
 class Variant:
     def __init__(self, name: str, flags: tuple[str, ...], work: Path) -> None:
+        """`flags`: the worker's pool and options."""
         from celery import Celery
 
         self.name, self.flags = name, flags
@@ -57,8 +58,8 @@ class Variant:
             "BENCH_MARK_DIR": str(self.marks),
             "PYTHONPATH": str(ROOT / "bench"),
         }
-        cmd = [PY, "-m", "celery", "-A", "_broker_app", "worker", "--pool=threads", "--concurrency=4"]
-        cmd += ["--loglevel=INFO", "-n", f"bench-{self.port}@%h", *self.flags]
+        cmd = [PY, "-m", "celery", "-A", "_broker_app", "worker", "--concurrency=4", "--loglevel=INFO"]
+        cmd += ["-n", f"bench-{self.port}@%h", *self.flags]
         with open(self.log, "ab") as out:
             self.worker = subprocess.Popen(cmd, cwd=ROOT / "bench", env=env, stdout=out, stderr=out)
 
@@ -86,14 +87,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kv-broker-restart-"))
-    variants = [
-        Variant("Celery's defaults (the portal's)", (), work),
-        Variant("without gossip, mingle, heartbeat", WORKAROUND, work),
-    ]
+    variants: list[Variant] = []
     try:
+        for name, flags in (
+            ("threads (dev.py run, drills)", ("--pool=threads",)),
+            ("prefork (docker-compose.yml)", ("--pool=prefork",)),
+            ("threads + the workaround", ("--pool=threads", *WORKAROUND)),
+        ):
+            variants.append(Variant(name, flags, work))
         for v in variants:
             v.start_worker()
             v.send("bench.mark", "ready")

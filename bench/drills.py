@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import PY, ROOT, ThrowawayRedis, control, free_port, setup_django, start_emulator
+from dev import worker_command
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
 FAILURES: list[str] = []
@@ -106,7 +107,10 @@ class Postgres:
 
 class Celery:
     """The worker and beat, supervised as in production (docker compose's restart policy, `dev.py run`): a process
-    that exits is started again, and the drills report it. Only `kill_worker` ends the worker on purpose."""
+    that exits is started again (at most every 5 s), and the drills report it. Only `kill_worker` ends the worker on
+    purpose."""
+
+    MIN_RESTART_INTERVAL = 5.0
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
@@ -114,6 +118,7 @@ class Celery:
         self.beat: subprocess.Popen[bytes] | None = None
         self.beat_schedule: Path | None = None
         self.restarts: list[str] = []
+        self.started: dict[str, float] = {}
         self.lock = threading.Lock()
         self.stopping = False
         threading.Thread(target=self._supervise, daemon=True).start()
@@ -124,45 +129,41 @@ class Celery:
             with self.lock:
                 if self.stopping:
                     return
-                if self.worker and self.worker.poll() is not None:
-                    self.restarts.append(f"worker (exit code {self.worker.returncode})")
-                    self.start_worker()
-                if self.beat and self.beat.poll() is not None and self.beat_schedule:
-                    self.restarts.append(f"beat (exit code {self.beat.returncode})")
-                    self.start_beat(self.beat_schedule)
+                try:
+                    if self._due(self.worker, "worker"):
+                        self.restarts.append(f"worker (exit code {self.worker.returncode})")  # type: ignore[union-attr]
+                        self.start_worker()
+                    if self._due(self.beat, "beat") and self.beat_schedule:
+                        self.restarts.append(f"beat (exit code {self.beat.returncode})")  # type: ignore[union-attr]
+                        self.start_beat(self.beat_schedule)
+                except Exception as exc:  # reported with the restarts; the checks then fail
+                    self.restarts.append(f"the supervisor could not start a process: {exc!r}")
+
+    def _due(self, proc: subprocess.Popen[bytes] | None, name: str) -> bool:
+        """`proc` has exited and was started long enough ago to start it again."""
+        return (
+            proc is not None
+            and proc.poll() is not None
+            and time.monotonic() - self.started.get(name, 0.0) >= self.MIN_RESTART_INTERVAL
+        )
 
     def start_worker(self) -> None:
-        out = open(self.log, "ab")  # noqa: SIM115 - the process owns it
-        self.worker = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=threads",
-                "--concurrency=4",
-                "--loglevel=INFO",
-                "-n",
-                f"drill-{time.time_ns()}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=out,
-        )
+        self.started["worker"] = time.monotonic()
+        with open(self.log, "ab") as out:
+            self.worker = self._popen(
+                worker_command(PY, "--loglevel=INFO", "-n", f"drill-{time.time_ns()}@%h"), out
+            )
 
     def start_beat(self, schedule: Path) -> None:
         self.beat_schedule = schedule
-        out = open(self.log, "ab")  # noqa: SIM115
-        self.beat = subprocess.Popen(
-            [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=out,
-        )
+        self.started["beat"] = time.monotonic()
+        with open(self.log, "ab") as out:
+            self.beat = self._popen(
+                [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)], out
+            )
+
+    def _popen(self, cmd: list[str], out: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out)
 
     def kill_worker(self) -> None:
         """SIGKILL the worker and start a new one (its supervisor's part, done here at once)."""
@@ -172,9 +173,9 @@ class Celery:
                 self.worker.wait()
             self.start_worker()
 
-    def restarted_since(self, seen: int) -> str:
-        """What the supervisor started again since `seen` restarts (for the drill's report)."""
-        return ", ".join(self.restarts[seen:])
+    def restarted_since(self, seen: int, now: int) -> str:
+        """What the supervisor started again between restart `seen` and restart `now` (for the drill's report)."""
+        return ", ".join(self.restarts[seen:now])
 
     def stop(self) -> None:
         with self.lock:
@@ -334,9 +335,10 @@ def main() -> int:
 
     def supervised() -> None:
         """Say what the supervisor started again since the last call (a worker a broker failure ended, say)."""
-        if len(celery.restarts) > seen[0]:
-            say(f"  exited, and started again by the supervisor: {celery.restarted_since(seen[0])}")
-            seen[0] = len(celery.restarts)
+        now = len(celery.restarts)
+        if now > seen[0]:
+            say(f"  exited, and started again by the supervisor: {celery.restarted_since(seen[0], now)}")
+            seen[0] = now
 
     def section(title: str) -> None:
         supervised()
@@ -526,6 +528,7 @@ def main() -> int:
         supervised()
     except TimeoutError as exc:
         check(False, str(exc))
+        supervised()
         say((base / "celery.log").read_text(errors="replace")[-3000:])
     finally:
         celery.stop()

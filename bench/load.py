@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import DEFAULT_PG, PY, ROOT, drop_database, free_port, fresh_database, start_emulator
+from dev import worker_command
 
 REDIS = "redis://127.0.0.1:6379/11"
 
@@ -247,19 +248,7 @@ def main() -> int:
         )
         procs.append(
             subprocess.Popen(
-                [
-                    PY,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--pool=threads",
-                    "--concurrency=4",
-                    "--loglevel=WARNING",
-                    "-Q",
-                    "bench-load",
-                ],
+                worker_command(PY, "--loglevel=WARNING", "-Q", "bench-load"),
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -1,72 +1,108 @@
-"""`dev.py run`'s supervisor: a worker that exits is started again (backing off if it keeps exiting); any other
-child that exits stops the run. (.ci/smoke_run.py kills the real worker under `dev.py run` and sees it come back.)"""
+"""`dev.py run`'s supervisor, on a fake clock and fake processes: a worker that exits is started again (backing off
+while it keeps exiting soon after starting); any other child that exits stops the run. .ci/smoke_run.py kills the
+real worker under `dev.py run` and waits for the new one to be ready."""
 
 from __future__ import annotations
 
 import itertools
-import sys
-import time
 
 import pytest
 
 import dev
 
-EXIT_AT_ONCE = [sys.executable, "-c", "raise SystemExit(3)"]
-RUN_FOR_A_WHILE = [sys.executable, "-c", "import time; time.sleep(30)"]
+
+class FakeProc:
+    pids = itertools.count(5_000_000)  # above Linux's pid_max: never a real process
+
+    def __init__(self, cmd: list[str], **_kw: object) -> None:
+        self.cmd, self.pid, self.returncode = cmd, next(self.pids), None
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def sup(monkeypatch):
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def killed(monkeypatch):
+    groups: list[int] = []
     monkeypatch.setattr(dev, "log", lambda message: None)
-    supervisor = dev.Supervisor()
-    supervisor.RESTART_BACKOFF_FIRST = 0.1
-    supervisor.RESTART_BACKOFF_MAX = 0.4
-    yield supervisor
-    supervisor.stop()
+    monkeypatch.setattr(dev.os, "killpg", lambda pgid, sig: groups.append(pgid))
+    return groups
 
 
-def starts_of(sup: dev.Supervisor, name: str, seconds: float) -> list[float]:
-    """Call check() for `seconds`; return when `name` was started again (relative to the call)."""
-    begin = time.monotonic()
-    starts: list[float] = []
-    pid = dict(sup.children)[name].pid
-    while time.monotonic() - begin < seconds:
+@pytest.fixture
+def sup(clock, killed):
+    return dev.Supervisor(clock=clock, popen=FakeProc)
+
+
+def proc_of(sup: dev.Supervisor, name: str) -> FakeProc:
+    return dict(sup.children)[name]  # type: ignore[return-value]
+
+
+def pause_before_restart(sup: dev.Supervisor, clock: Clock, name: str, *, ran: float) -> float:
+    """Let `name` run `ran` seconds and exit; step the clock by 1/8 s (exact in binary) until check() starts it
+    again; return how long it waited."""
+    clock.now += ran
+    old = proc_of(sup, name)
+    old.returncode = 1
+    exited = clock.now
+    while proc_of(sup, name) is old:
         assert sup.check() is None
-        now_pid = dict(sup.children)[name].pid
-        if now_pid != pid:
-            starts.append(time.monotonic() - begin)
-            pid = now_pid
-        time.sleep(0.01)
-    return starts
+        clock.now += 0.125
+        assert clock.now - exited < 100, "never started again"
+    return clock.now - 0.125 - exited
 
 
-def test_a_child_that_keeps_exiting_is_started_again_with_growing_pauses(sup):
-    sup.start("worker", EXIT_AT_ONCE, {}, restart=True)
-    starts = starts_of(sup, "worker", 2.2)
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) >= 4, starts
-    # 0.1, 0.2, 0.4, then capped at 0.4 (plus the child's own start-up time)
-    assert gaps[0] >= 0.2 - 0.02 and gaps[1] >= 0.4 - 0.02, gaps
-    assert all(gap < 0.4 + 0.5 for gap in gaps), gaps
+def test_a_child_that_keeps_exiting_is_started_again_after_growing_pauses(sup, clock):
+    sup.start("worker", ["celery", "worker"], {}, restart=True)
+    pauses = [pause_before_restart(sup, clock, "worker", ran=0.5) for _ in range(7)]
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert proc_of(sup, "worker").cmd == ["celery", "worker"]
+    assert len(sup.children) == 1  # the exited processes are no longer tracked
 
 
-def test_a_child_that_ran_a_while_is_started_again_at_once(sup):
-    sup.STABLE_AFTER = 0.3
-    sup.start("worker", RUN_FOR_A_WHILE, {}, restart=True)
-    time.sleep(0.4)
-    dict(sup.children)["worker"].kill()
-    dict(sup.children)["worker"].wait()
-    first = dict(sup.children)["worker"].pid
+def test_a_child_that_ran_a_while_is_started_again_at_once_and_its_backoff_resets(sup, clock):
+    sup.start("worker", ["celery", "worker"], {}, restart=True)
+    assert [pause_before_restart(sup, clock, "worker", ran=0.5) for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert pause_before_restart(sup, clock, "worker", ran=dev.Supervisor.STABLE_AFTER) == 0.0
+    assert pause_before_restart(sup, clock, "worker", ran=0.5) == 1.0
+
+
+def test_a_restart_clears_the_old_process_group(sup, clock, killed):
+    sup.start("worker", ["celery", "worker"], {}, restart=True)
+    old = proc_of(sup, "worker").pid
+    pause_before_restart(sup, clock, "worker", ran=120)
+    assert killed == [old]
+
+
+def test_any_other_child_that_exits_stops_the_run(sup, clock):
+    sup.start("worker", ["celery", "worker"], {}, restart=True)
+    sup.start("web", ["runserver"], {})
     assert sup.check() is None
-    assert dict(sup.children)["worker"].pid != first  # no pause
-    assert len(sup.children) == 1  # the old process is no longer tracked
+    proc_of(sup, "web").returncode = 1
+    assert sup.check() == "web"
 
 
-def test_any_other_child_that_exits_stops_the_run(sup):
-    sup.start("worker", RUN_FOR_A_WHILE, {}, restart=True)
-    sup.start("web", EXIT_AT_ONCE, {})
-    deadline = time.monotonic() + 10
-    while (exited := sup.check()) is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    assert exited == "web"
+def test_ctrl_c_while_a_child_starts_waits_until_it_is_recorded(clock, killed):
+    def popen(cmd: list[str], **kw: object) -> FakeProc:
+        sup.interrupt()  # the signal arrives in the middle of starting
+        return FakeProc(cmd)
+
+    sup = dev.Supervisor(clock=clock, popen=popen)
+    with pytest.raises(KeyboardInterrupt):
+        sup.start("worker", ["celery", "worker"], {}, restart=True)
+    assert [name for name, _ in sup.children] == ["worker"]  # stop() will stop it
+    with pytest.raises(KeyboardInterrupt):
+        sup.interrupt()

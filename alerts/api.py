@@ -26,7 +26,7 @@ from alerts.models import (
     Status,
     SuppressionRule,
 )
-from alerts.services import alert_set_status, bulk_status_job_create
+from alerts.services import COMMENT_LIMIT, alert_set_status, bulk_status_job_create
 from alerts.suppression_services import rule_delete, rule_save, simulate
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
@@ -102,7 +102,7 @@ class StatusInputSerializer(serializers.Serializer):
     classification = serializers.ChoiceField(
         choices=CLASSIFICATIONS, required=False, allow_blank=True, help_text="Required to resolve or dismiss."
     )
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_LIMIT)
 
 
 class BulkInputSerializer(StatusInputSerializer):
@@ -296,7 +296,7 @@ class RuleSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50)
     alert_type = serializers.CharField(max_length=200, help_text="An alert type, or * for all")
     reason = serializers.CharField(max_length=100)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_LIMIT)
     state = serializers.ChoiceField(choices=SuppressionRule.State.choices, required=False)
     expiration_date = serializers.DateTimeField(required=False, allow_null=True)
     conditions = ConditionSerializer(many=True, required=False)

@@ -7,13 +7,11 @@ alert raises MalformedAlertError; the caller stores such an element with its raw
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from portal.fields import dumps
 from pricing.plans import plan_for_alert
 
 SEVERITIES = {"high": "High", "medium": "Medium", "low": "Low", "informational": "Informational"}
@@ -88,16 +86,24 @@ class ParsedAlert:
     content_hash: str
 
 
-def _dumps(item: Any) -> bytes:
-    try:
-        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # what orjson can't write (an integer over 64 bits): the slower standard library
-        return json.dumps(item, sort_keys=True, default=str).encode()
+def _sorted_json(item: Any) -> bytes:
+    return dumps(item, sort_keys=True)
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 def content_hash(item: Any) -> str:
     """A stable hash of an element (sorted keys): an unchanged alert costs no write."""
-    return hashlib.blake2b(_dumps(item), digest_size=16).hexdigest()
+    return _digest(_sorted_json(item))
+
+
+def hash_item(item: Any) -> tuple[str, bool]:
+    """The element's content hash, and whether its JSON holds a NUL character (which PostgreSQL text refuses), from
+    one serialisation: what the sync needs of every element of a page."""
+    raw = _sorted_json(item)
+    return _digest(raw), b"\\u0000" in raw
 
 
 def strip_nul(value: Any) -> Any:
@@ -237,10 +243,13 @@ def resource_ids(props: dict[str, Any], entities: list[Any]) -> list[str]:
     return ids
 
 
-def parse_alert(item: Any, *, item_hash: str | None = None) -> ParsedAlert:
+def parse_alert(item: Any, *, item_hash: str | None = None, has_nul: bool | None = None) -> ParsedAlert:
+    """`item_hash` and `has_nul`: what `hash_item` found, when the caller has it already."""
     if not isinstance(item, dict):
         raise MalformedAlertError(f"an alert must be a JSON object, not {type(item).__name__}")
-    if b"\\u0000" in _dumps(item):
+    if has_nul is None:
+        has_nul = b"\\u0000" in _sorted_json(item)
+    if has_nul:
         item = strip_nul(item)
     arm_id = item.get("id")
     if not isinstance(arm_id, str) or "/providers/microsoft.security/locations/" not in arm_id.lower():
@@ -272,7 +281,9 @@ def parse_alert(item: Any, *, item_hash: str | None = None) -> ParsedAlert:
     extended_raw = props.get("extendedProperties") or {}
     if not isinstance(extended_raw, dict):
         raise MalformedAlertError("extendedProperties is not an object")
-    extended = {str(k): v if isinstance(v, str) else _dumps(v).decode() for k, v in extended_raw.items()}
+    extended = {
+        str(k): v if isinstance(v, str) else _sorted_json(v).decode() for k, v in extended_raw.items()
+    }
     evidence = props.get("supportingEvidence")
     if evidence is not None and not isinstance(evidence, dict):
         raise MalformedAlertError("supportingEvidence is not an object")

@@ -58,8 +58,7 @@ def alert_set_status(
                 "false positive or undetermined."
             }
         )
-    if len(comment or "") > COMMENT_LIMIT:
-        raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
+    check_comment(comment)
     if user is not None and not can_write(user, alert.subscription_id):
         raise PermissionDenied(
             "Your role on this subscription is read-only (Security Admin or Owner required)."
@@ -137,6 +136,12 @@ def alert_set_status(
     return row
 
 
+def check_comment(comment: str | None) -> None:
+    """A status change's comment fits COMMENT_LIMIT."""
+    if len(comment or "") > COMMENT_LIMIT:
+        raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
+
+
 def alerts_set_status_many(
     *,
     user: Any,
@@ -148,6 +153,7 @@ def alerts_set_status_many(
     comment: str = "",
 ) -> tuple[int, int]:
     """`alert_set_status` on each alert the user may write; (changed, refused for a read-only role)."""
+    check_comment(comment)  # before the first alert changes
     changed = refused = 0
     for alert in alerts:
         if not can_write(user, alert.subscription_id):
@@ -262,8 +268,7 @@ def bulk_status_job_create(
         raise ValidationError({"status": "Unknown status."})
     if status in CLOSED_STATUSES and classification not in CLASSIFICATION_VALUES:
         raise ValidationError({"classification": "Say why these alerts are closed (asked once for all)."})
-    if len(comment or "") > COMMENT_LIMIT:
-        raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
+    check_comment(comment)
     job = BulkStatusJob.objects.create(
         user=user,
         query=query,

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.db import connection, models, transaction
 from django.db.models import Q
 
 from alerts import rollup
 from alerts.models import Alert, AlertEvent, MalformedAlert
-from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, parse_alert
+from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, hash_item, parse_alert
+from portal.fields import dumps
 
 # Fields a sync may rewrite on an existing alert (Azure's fields; never the portal's own).
 AZURE_FIELDS = [
@@ -103,24 +102,28 @@ def relaxed_commits() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
-def _hash_page(items: Iterable[Any]) -> tuple[dict[str, tuple[Any, str]], list[Any]]:
-    """{lower-cased id: (element, content hash)} without parsing; elements without an id string apart."""
-    keyed: dict[str, tuple[Any, str]] = {}
+def _hash_page(items: Iterable[Any]) -> tuple[dict[str, tuple[Any, str, bool]], list[Any]]:
+    """{lower-cased id: (element, content hash, holds a NUL)} without parsing; elements without an id string apart."""
+    keyed: dict[str, tuple[Any, str, bool]] = {}
     unkeyed: list[Any] = []
     for item in items:
         arm_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(arm_id, str):
             unkeyed.append(item)
             continue
-        keyed[arm_id.lower()] = (item, content_hash(item))  # a duplicate within a page: the last one wins
+        keyed[arm_id.lower()] = (item, *hash_item(item))  # a duplicate within a page: the last one wins
     return keyed, unkeyed
 
 
 def _parse(
-    item: Any, item_hash: str, prefix: str, malformed: list[tuple[Any, str, str]]
+    item: Any,
+    item_hash: str,
+    prefix: str,
+    malformed: list[tuple[Any, str, str]],
+    has_nul: bool | None = None,
 ) -> ParsedAlert | None:
     try:
-        p = parse_alert(item, item_hash=item_hash)
+        p = parse_alert(item, item_hash=item_hash, has_nul=has_nul)
     except MalformedAlertError as exc:
         malformed.append((item, item_hash, str(exc)))
         return None
@@ -133,17 +136,9 @@ def _parse(
     return p
 
 
-def raw_json(item: Any) -> str:
-    """JSON text (orjson; the standard library for what orjson refuses, an integer over 64 bits)."""
-    try:
-        return orjson.dumps(item, default=str).decode()
-    except TypeError:  # an integer over 64 bits
-        return json.dumps(item, default=str)
-
-
 def _store_malformed(subscription_pk: int, malformed: list[tuple[Any, str, str]], now: datetime) -> None:
     for item, item_hash, error in malformed:
-        raw = raw_json(item) if not isinstance(item, str) else item
+        raw = dumps(item).decode() if not isinstance(item, str) else item
         arm_id = item.get("id", "") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
         MalformedAlert.objects.update_or_create(
             content_hash=item_hash or content_hash(raw),
@@ -214,13 +209,13 @@ def upsert_page(
     }
     new: list[ParsedAlert] = []
     changed: list[ParsedAlert] = []
-    for arm_id, (item, item_hash) in keyed.items():
+    for arm_id, (item, item_hash, has_nul) in keyed.items():
         row = existing.get(arm_id)
         if row is not None and row[2] == item_hash and row[3]:
             result.unchanged += 1  # unchanged: not even parsed
             result.seen_ids.append(row[1])
             continue
-        p = _parse(item, item_hash, prefix, malformed)
+        p = _parse(item, item_hash, prefix, malformed, has_nul)
         if p is not None:
             (new if row is None else changed).append(p)
     result.malformed = len(malformed)
@@ -320,7 +315,7 @@ def insert_alerts(rows: list[dict[str, Any]]) -> dict[str, int]:
                 copy.write_row(
                     [pk]
                     + [
-                        raw_json(merged[f.attname])
+                        dumps(merged[f.attname]).decode()
                         if f.attname in json_columns and merged[f.attname] is not None
                         else merged[f.attname]
                         for f in fields

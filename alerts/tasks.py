@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.core.cache import cache
 from alerts.models import Alert
 from alerts.services import alert_status_attempt_failed, alert_status_confirmed
 from portal.arm import errors, operations
+from portal.celery import backoff, retry_transient
 from portal.inventory.azure import config_for
 
 MAX_PUSH_RETRIES = 6
@@ -28,18 +28,6 @@ def write_slot_available(subscription_pk: int) -> bool:
         cache.set(key, 1, timeout=5)
         used = 1
     return used <= settings.ARM_WRITES_PER_SECOND
-
-
-def _backoff(retries: int, retry_after: float | None = None) -> float:
-    base = retry_after if retry_after else min(60.0, 2.0**retries)
-    return base + random.uniform(0, 1)
-
-
-def _retry_transient(task: Any, exc: Exception, *, limit: int = 5) -> None:
-    """Retry `task` after a backoff (Azure's Retry-After when it gave one) while it has retries left; else return
-    and let the caller record the failure."""
-    if task.request.retries < limit:
-        raise task.retry(countdown=_backoff(task.request.retries, getattr(exc, "retry_after", None))) from exc
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="alerts.push_alert_status")
@@ -59,7 +47,7 @@ def push_alert_status(self, alert_pk: int) -> str:  # type: ignore[no-untyped-de
         alert_status_attempt_failed(alert_pk=alert.pk, status=status, error=str(exc), final=final)
         if final:
             return f"failed: {exc}"
-        raise self.retry(countdown=_backoff(attempts, getattr(exc, "retry_after", None))) from exc
+        raise self.retry(countdown=backoff(attempts, getattr(exc, "retry_after", None))) from exc
     except errors.ArmError as exc:
         alert_status_attempt_failed(alert_pk=alert.pk, status=status, error=str(exc), final=True)
         return f"failed: {exc}"
@@ -118,7 +106,7 @@ def push_rule(self, rule_pk: int) -> str:  # type: ignore[no-untyped-def]
             rule_properties(rule),
         )
     except errors.TRANSIENT as exc:
-        _retry_transient(self, exc)
+        retry_transient(self, exc)
         rule_pushed(rule_pk=rule.pk, result=None, error=str(exc))
         return f"failed: {exc}"
     except errors.ArmError as exc:
@@ -142,7 +130,7 @@ def delete_rule_in_azure(self, subscription_pk: int, name: str, rule_pk: int | N
     except errors.ArmNotFound:
         pass
     except errors.TRANSIENT as exc:
-        _retry_transient(self, exc)
+        retry_transient(self, exc)
         if rule_pk:
             SuppressionRule.objects.filter(pk=rule_pk).update(push_state="failed", push_error=str(exc)[:2000])
         return f"failed: {exc}"
@@ -218,7 +206,7 @@ def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
             config_for(subscription.connection), subscription.subscription_id, contact_properties(contact)
         )
     except errors.TRANSIENT as exc:
-        _retry_transient(self, exc)
+        retry_transient(self, exc)
         SecurityContact.objects.filter(pk=contact.pk).update(push_error=str(exc)[:2000])
         return f"failed: {exc}"
     except errors.ArmError as exc:

@@ -6,6 +6,8 @@ The beat schedule lives in settings (CELERY_BEAT_SCHEDULE), in one place.
 from __future__ import annotations
 
 import os
+import random
+from typing import Any
 
 from celery import Celery
 
@@ -14,6 +16,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def backoff(retries: int, retry_after: float | None = None) -> float:
+    """Seconds before retry number `retries + 1` of a write to Azure: Azure's Retry-After when it gave one, else
+    doubling up to a minute; plus up to a second of jitter."""
+    base = retry_after if retry_after else min(60.0, 2.0**retries)
+    return base + random.uniform(0, 1)
+
+
+def retry_transient(task: Any, exc: Exception, *, limit: int = 5) -> None:
+    """Retry `task` after `backoff` while it has retries left; else return and let the caller record the failure."""
+    if task.request.retries < limit:
+        raise task.retry(countdown=backoff(task.request.retries, getattr(exc, "retry_after", None))) from exc
 
 
 @app.task(name="portal.ping")

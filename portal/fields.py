@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 from django.db import models
 
 
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    """JSON bytes: orjson, or the standard library for what orjson refuses (an integer over 64 bits, which Azure's
+    free-form properties may hold); a value JSON has no type for is written as text."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:
+        return json.dumps(value, sort_keys=sort_keys, default=str).encode()
+
+
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 class FastJSONField(models.JSONField):

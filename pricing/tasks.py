@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import shared_task
 
 from portal.arm import errors, operations
+from portal.celery import retry_transient
 from portal.inventory.azure import config_for
 from pricing.models import Pricing
 from pricing.services import pricing_push_result
@@ -28,8 +27,7 @@ def push_pricing(self, pricing_pk: int) -> str:  # type: ignore[no-untyped-def]
     except errors.TRANSIENT as exc:
         if self.request.retries < MAX_RETRIES:
             Pricing.objects.filter(pk=pricing.pk).update(pending_error=str(exc)[:2000])
-            countdown = getattr(exc, "retry_after", None) or min(60, 2**self.request.retries)
-            raise self.retry(countdown=countdown + random.uniform(0, 1)) from exc
+        retry_transient(self, exc, limit=MAX_RETRIES)
         pricing_push_result(pricing_pk=pricing.pk, tier=tier, error=f"Azure did not answer: {exc}")
         return f"failed: {exc}"
     except errors.ArmError as exc:

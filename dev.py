@@ -94,6 +94,7 @@ class Supervisor:
         self.started_at: dict[str, float] = {}
         self.backoff: dict[str, float] = {}
         self.exited_at: dict[str, float] = {}
+        self.restarts: list[str] = []  # "worker (exit code -9)", in order
         self.stopping = False
         self.starting = False  # Ctrl-C waits (interrupted) until the child being started is recorded
         self.interrupted = False
@@ -145,6 +146,7 @@ class Supervisor:
             )
             del self.exited_at[name]
             log(f"{name} exited with {proc.returncode}; starting it again")
+            self.restarts.append(f"{name} (exit code {proc.returncode})")
             cmd, env, kw = self.restartable[name]
             self.start(name, cmd, env, restart=True, **kw)
         return None

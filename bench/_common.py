@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,11 +14,8 @@ PY = sys.executable
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(ROOT))
+from dev import free_port  # noqa: E402 - dev.py is at the root
 
 
 class ThrowawayRedis:

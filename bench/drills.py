@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import PY, ROOT, ThrowawayRedis, control, free_port, setup_django, start_emulator
-from dev import worker_command
+from dev import Supervisor, worker_command
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
 FAILURES: list[str] = []
@@ -106,22 +106,20 @@ class Postgres:
 
 
 class Celery:
-    """The worker and beat, supervised as in production (docker compose's restart policy, `dev.py run`): a process
-    that exits is started again (at most every 5 s), and the drills report it. Only `kill_worker` ends the worker on
-    purpose."""
-
-    MIN_RESTART_INTERVAL = 5.0
+    """The worker and beat under `dev.py run`'s supervisor (production: compose's restart policy): a process that
+    exits is started again, and the drills report it (`restarts`). Only `kill_worker` ends the worker on purpose."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.worker: subprocess.Popen[bytes] | None = None
-        self.beat: subprocess.Popen[bytes] | None = None
-        self.beat_schedule: Path | None = None
-        self.restarts: list[str] = []
-        self.started: dict[str, float] = {}
+        self.env = env
+        self.out = open(log, "ab")  # noqa: SIM115 - the processes write to it until stop()
+        self.sup = Supervisor()
         self.lock = threading.Lock()
         self.stopping = False
         threading.Thread(target=self._supervise, daemon=True).start()
+
+    @property
+    def restarts(self) -> list[str]:
+        return self.sup.restarts
 
     def _supervise(self) -> None:
         while not self.stopping:
@@ -130,47 +128,24 @@ class Celery:
                 if self.stopping:
                     return
                 try:
-                    if self._due(self.worker, "worker"):
-                        self.restarts.append(f"worker (exit code {self.worker.returncode})")  # type: ignore[union-attr]
-                        self.start_worker()
-                    if self._due(self.beat, "beat") and self.beat_schedule:
-                        self.restarts.append(f"beat (exit code {self.beat.returncode})")  # type: ignore[union-attr]
-                        self.start_beat(self.beat_schedule)
+                    self.sup.check()
                 except Exception as exc:  # reported with the restarts; the checks then fail
-                    self.restarts.append(f"the supervisor could not start a process: {exc!r}")
-
-    def _due(self, proc: subprocess.Popen[bytes] | None, name: str) -> bool:
-        """`proc` has exited and was started long enough ago to start it again."""
-        return (
-            proc is not None
-            and proc.poll() is not None
-            and time.monotonic() - self.started.get(name, 0.0) >= self.MIN_RESTART_INTERVAL
-        )
+                    self.sup.restarts.append(f"the supervisor could not start a process: {exc!r}")
 
     def start_worker(self) -> None:
-        self.started["worker"] = time.monotonic()
-        with open(self.log, "ab") as out:
-            self.worker = self._popen(
-                worker_command(PY, "--loglevel=INFO", "-n", f"drill-{time.time_ns()}@%h"), out
-            )
+        cmd = worker_command(PY, "--loglevel=INFO", "-n", f"drill-{time.time_ns()}@%h")
+        self.sup.start("worker", cmd, self.env, restart=True, stdout=self.out, stderr=self.out)
 
     def start_beat(self, schedule: Path) -> None:
-        self.beat_schedule = schedule
-        self.started["beat"] = time.monotonic()
-        with open(self.log, "ab") as out:
-            self.beat = self._popen(
-                [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)], out
-            )
-
-    def _popen(self, cmd: list[str], out: Any) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        cmd = [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)]
+        self.sup.start("beat", cmd, self.env, restart=True, stdout=self.out, stderr=self.out)
 
     def kill_worker(self) -> None:
         """SIGKILL the worker and start a new one (its supervisor's part, done here at once)."""
         with self.lock:
-            if self.worker:
-                self.worker.send_signal(signal.SIGKILL)
-                self.worker.wait()
+            worker = dict(self.sup.children)["worker"]
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
             self.start_worker()
 
     def restarted_since(self, seen: int, now: int) -> str:
@@ -180,13 +155,8 @@ class Celery:
     def stop(self) -> None:
         with self.lock:
             self.stopping = True
-        for p in (self.worker, self.beat):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        self.sup.stop()
+        self.out.close()
 
 
 def requeued(base: Path) -> int:

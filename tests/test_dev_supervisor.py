@@ -85,6 +85,7 @@ def test_a_restart_clears_the_old_process_group(sup, clock, killed):
     old = proc_of(sup, "worker").pid
     pause_before_restart(sup, clock, "worker", ran=120)
     assert killed == [old]
+    assert sup.restarts == ["worker (exit code 1)"]  # what the drills report
 
 
 def test_any_other_child_that_exits_stops_the_run(sup, clock):

@@ -162,10 +162,10 @@ FILTER_PARAMETERS = [
 
 
 def _state(user: Any, data: Any) -> FilterState:
-    form = selectors.filter_form(user, data)
-    if not form.is_valid():
+    form, state = selectors.filter_state(user, data)
+    if state is None:
         raise ValidationError({k: [str(e) for e in v] for k, v in form.errors.items()})
-    return FilterState(form.cleaned_data)
+    return state
 
 
 def _alert(request: Request, pk: int, *, write: bool = False) -> Alert:
@@ -173,8 +173,10 @@ def _alert(request: Request, pk: int, *, write: bool = False) -> Alert:
 
 
 def _detail(request: Request, pk: int) -> dict[str, Any]:
-    alert = Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group").get(pk=pk)
-    return AlertDetailSerializer(alert, context={"request": request}).data
+    """The alert as it is now (after a write: read again)."""
+    return AlertDetailSerializer(
+        selectors.alert_get_for_user(request.user, pk), context={"request": request}
+    ).data
 
 
 # --- alerts --------------------------------------------------------------------------------------------------
@@ -202,8 +204,7 @@ class AlertList(APIView):
 class AlertDetail(APIView):
     @extend_schema(operation_id="alerts_retrieve", responses={200: AlertDetailSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
-        alert = _alert(request, pk)
-        return Response(_detail(request, alert.pk))
+        return Response(_detail(request, pk))
 
 
 class AlertActivity(APIView):
@@ -326,16 +327,12 @@ def _rule_data(validated: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _rules(request: Request) -> Any:
-    return access.scope_to_user(SuppressionRule.objects.select_related("subscription"), request.user)
-
-
 class RuleList(generics.ListAPIView):
     serializer_class = RuleSerializer
     pagination_class = NewestFirst
 
     def get_queryset(self) -> Any:
-        qs = _rules(self.request)
+        qs = selectors.rules_visible_to(self.request.user)
         sub = self.request.query_params.get("subscription")
         if sub:
             if not sub.isdigit():
@@ -374,9 +371,7 @@ class RuleList(generics.ListAPIView):
 
 class RuleDetail(APIView):
     def _get(self, request: Request, pk: int, *, write: bool = False) -> SuppressionRule:
-        return access.get_for_user(
-            SuppressionRule.objects.select_related("subscription"), request.user, write=write, pk=pk
-        )
+        return selectors.rule_get_for_user(request.user, pk, write=write)
 
     @extend_schema(operation_id="rules_retrieve", responses={200: RuleSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.models import SuppressionRule
 from alerts.rule_forms import RuleForm, initial_conditions, initial_from_alert, initial_from_rule
-from alerts.selectors import alert_get_for_user, alerts_visible_to
+from alerts.selectors import alert_get_for_user, alerts_visible_to, rule_get_for_user, rules_visible_to
 from alerts.suppression import warnings_for
 from alerts.suppression_services import (
     active_matches,
@@ -39,9 +39,7 @@ def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _rules(user: Any) -> Any:
-    return access.scope_to_user(
-        SuppressionRule.objects.select_related("subscription", "created_by", "updated_by"), user
-    )
+    return rules_visible_to(user).select_related("created_by", "updated_by")
 
 
 @login_required
@@ -154,12 +152,7 @@ def rule_create(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: AuthedRequest, pk: int) -> HttpResponse:
-    rule = access.get_for_user(
-        SuppressionRule.objects.select_related("subscription"),
-        request.user,
-        pk=pk,
-        write=request.method == "POST",
-    )
+    rule = rule_get_for_user(request.user, pk, write=request.method == "POST")
     if request.method == "POST":
         return _save_or_simulate(request, _form(request, request.POST), rule)
     return _render_form(request, _form(request, initial=initial_from_rule(rule)), rule)
@@ -168,9 +161,7 @@ def rule_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
-    rule = access.get_for_user(
-        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
-    )
+    rule = rule_get_for_user(request.user, pk, write=True)
     state = request.POST.get("state", "")
     try:
         rule_set_state(user=request.user, rule=rule, state=state, request=request)
@@ -184,9 +175,7 @@ def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rule_remove(request: AuthedRequest, pk: int) -> HttpResponse:
-    rule = access.get_for_user(
-        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
-    )
+    rule = rule_get_for_user(request.user, pk, write=True)
     name = rule.name
     rule_delete(user=request.user, rule=rule, request=request)
     messages.success(request, f"Rule {name} was removed. Alerts it dismissed stay dismissed.")
@@ -197,9 +186,7 @@ def rule_remove(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def rule_apply(request: AuthedRequest, pk: int) -> HttpResponse:
     """Apply a rule to the alerts already open (the form showed the count first)."""
-    rule = access.get_for_user(
-        SuppressionRule.objects.select_related("subscription"), request.user, pk=pk, write=True
-    )
+    rule = rule_get_for_user(request.user, pk, write=True)
     count = rule_apply_to_active(user=request.user, rule=rule, request=request)
     messages.success(request, f"{count} open alert(s) were dismissed by {rule.name}.")
     return redirect("alerts:rule_edit", pk=rule.pk)

@@ -12,7 +12,7 @@ from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from alerts.filters import AlertFilterForm, FilterState
-from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup
+from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup, SuppressionRule
 from portal.accounts.selectors import get_for_user, scope_to_user, subscriptions_visible_to
 from portal.inventory.selectors import vaults_visible_to
 
@@ -25,13 +25,32 @@ def alerts_visible_to(user: Any) -> QuerySet[Alert]:
 
 
 def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
-    return get_for_user(Alert.objects.select_related("subscription", "vault"), user, write=write, pk=pk)
+    return get_for_user(
+        Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group"),
+        user,
+        write=write,
+        pk=pk,
+    )
+
+
+def rules_visible_to(user: Any) -> QuerySet[SuppressionRule]:
+    return scope_to_user(SuppressionRule.objects.select_related("subscription"), user)
+
+
+def rule_get_for_user(user: Any, pk: Any, *, write: bool = False) -> SuppressionRule:
+    return get_for_user(SuppressionRule.objects.select_related("subscription"), user, write=write, pk=pk)
 
 
 def filter_form(user: Any, data: Any) -> AlertFilterForm:
     subscriptions = list(subscriptions_visible_to(user).values_list("pk", "display_name"))
     vaults = list(vaults_visible_to(user).order_by("name").values_list("pk", "name")[:2000])
     return AlertFilterForm(data, subscriptions=subscriptions, vaults=vaults, user_pk=user.pk)
+
+
+def filter_state(user: Any, data: Any) -> tuple[AlertFilterForm, FilterState | None]:
+    """The Security alerts filter from query parameters: the bound form, and its state (None when it has errors)."""
+    form = filter_form(user, data)
+    return form, FilterState(form.cleaned_data) if form.is_valid() else None
 
 
 @dataclass

@@ -385,7 +385,13 @@ def simulate(
             matched += 1
             if len(sample_ids) < sample_size:
                 sample_ids.append(pk)
-    sample = list(Alert.objects.filter(pk__in=sample_ids).select_related("vault").order_by("-time_generated"))
+    sample = list(
+        Alert.objects.filter(pk__in=sample_ids)
+        .select_related(
+            "vault", "subscription", "assignee", "assignee_group"
+        )  # what the page and the API show
+        .order_by("-time_generated")
+    )
     return Simulation(matched=matched, scanned=scanned, sample=sample)
 
 

@@ -33,10 +33,7 @@ def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _state_or_errors(request: AuthedRequest) -> tuple[Any, FilterState | None]:
-    form = selectors.filter_form(request.user, request.GET)
-    if not form.is_valid():
-        return form, None
-    return form, FilterState(form.cleaned_data)
+    return selectors.filter_state(request.user, request.GET)
 
 
 @login_required

@@ -130,20 +130,16 @@ def deliveries_for(webhook: Webhook, *, limit: int = 50) -> list[WebhookDelivery
     return list(webhook.deliveries.order_by("-created_at", "-id")[:limit])
 
 
-def with_last_delivery(hooks: list[Webhook]) -> list[Webhook]:
-    """Set `hook.last` (its newest delivery, or None) on each, in two queries however many hooks there are."""
+def with_last_delivery(hooks: QuerySet[Webhook]) -> list[Webhook]:
+    """The hooks, each with `hook.last` (its newest delivery, or None), in two queries however many there are."""
     newest = (
         WebhookDelivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id").values("pk")[:1]
     )
-    last_ids = dict(
-        Webhook.objects.filter(pk__in=[h.pk for h in hooks])
-        .annotate(last_id=Subquery(newest))
-        .values_list("pk", "last_id")
-    )
-    deliveries = WebhookDelivery.objects.in_bulk([i for i in last_ids.values() if i])
-    for hook in hooks:
-        hook.last = deliveries.get(last_ids.get(hook.pk))  # type: ignore[attr-defined]
-    return hooks
+    rows = list(hooks.annotate(last_id=Subquery(newest)))
+    deliveries = WebhookDelivery.objects.in_bulk([h.last_id for h in rows if h.last_id])  # type: ignore[attr-defined]
+    for hook in rows:
+        hook.last = deliveries.get(hook.last_id)  # type: ignore[attr-defined]
+    return rows
 
 
 def comments_for(alert: Alert) -> QuerySet[AlertComment]:

@@ -307,12 +307,7 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
 def _filter(request: AuthedRequest, query: str) -> tuple[Any, Any]:
     from django.http import QueryDict
 
-    from alerts.filters import FilterState
-
-    form = alert_selectors.filter_form(request.user, QueryDict(query))
-    if not form.is_valid():
-        return form, None
-    return form, FilterState(form.cleaned_data)
+    return alert_selectors.filter_state(request.user, QueryDict(query))
 
 
 @login_required
@@ -376,7 +371,7 @@ def metrics(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def webhook_list(request: AuthedRequest) -> HttpResponse:
-    hooks = selectors.with_last_delivery(list(selectors.webhooks_visible_to(request.user)))
+    hooks = selectors.with_last_delivery(selectors.webhooks_visible_to(request.user))
     for hook in hooks:
         hook.can_write = access.can_write(request.user, hook.subscription_id)
     return render(

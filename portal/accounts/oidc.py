@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
+from portal.accounts.services import sso_user_create
 from portal.audit.services import audit_record
 
 SESSION_KEY = "oidc_flow"
@@ -134,10 +135,7 @@ def _user_for(claims: dict[str, Any]) -> User:
         User.objects.filter(Q(email__iexact=name) | Q(username__iexact=name)).filter(is_active=True).first()
     )
     if user is None and settings.OIDC_CREATE_USERS:
-        user = User.objects.create_user(username=name[:150], email=name if "@" in name else "")
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-        audit_record(actor=None, action="auth.sso_user_created", obj=user, after={"username": name})
+        user = sso_user_create(name=name)
     if user is None:
         raise SignInRefused(f"{name} has no account in this portal. Ask an administrator to add you.")
     return user

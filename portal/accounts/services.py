@@ -83,6 +83,16 @@ def role_revoke(*, actor: Any, assignment: RoleAssignment, request: HttpRequest 
     assignment.delete()
 
 
+def sso_user_create(*, name: str) -> Any:
+    """A portal account for someone Entra ID signed in (OIDC_CREATE_USERS): no password (create_user without one
+    stores an unusable one), no role until someone grants one; audited."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user(username=name[:150], email=name if "@" in name else "")
+    audit_record(actor=None, action="auth.sso_user_created", obj=user, after={"username": name})
+    return user
+
+
 def preference_for(user: Any) -> UserPreference:
     pref, _ = UserPreference.objects.get_or_create(user=user)
     return pref

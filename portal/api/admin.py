@@ -30,10 +30,3 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for token in queryset:
             token_revoke(user=request.user, token=token, request=request)
         messages.success(request, f"{queryset.count()} token(s) revoked.")
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # ReadOnlyAdminMixin hides actions that need change permission; revoking is the point here
-        actions = super().get_actions(request)
-        if request.user.is_superuser:
-            actions["revoke"] = (ApiTokenAdmin.revoke, "revoke", "Revoke the selected tokens")
-        return actions

@@ -27,10 +27,6 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…) of {self.user}"
 
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
 
 class IdempotencyRecord(models.Model):
     """The first response to a POST sent with an `Idempotency-Key`, replayed for a retry with the same key."""

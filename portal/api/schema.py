@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
@@ -45,4 +45,4 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
-__all__ = ["ErrorSerializer", "errors", "inline_serializer"]
+__all__ = ["ErrorSerializer", "errors"]

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from portal.accounts import selectors as access
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
-from portal.audit.services import audit_record
 from portal.inventory.selectors import sync_runs_visible_to, vault_get_for_user, vaults_visible_to
+from portal.inventory.services import sync_request
 
 
 class SubscriptionSerializer(serializers.Serializer):
@@ -116,8 +116,5 @@ class SyncNow(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         subscription = access.subscription_get_for_user(request.user, pk, write=True)
-        from portal.inventory.tasks import sync_subscription
-
-        sync_subscription.delay(subscription.pk, trigger=f"api:{request.user.get_username()}"[:30])
-        audit_record(actor=request.user, action="sync.requested", obj=subscription, request=request._request)
+        sync_request(user=request.user, subscription=subscription, source="api", request=request._request)
         return Response({"subscription": subscription.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts import selectors as access
-from portal.audit.services import audit_record
 from portal.inventory.selectors import sync_runs_visible_to, vault_get_for_user, vaults_visible_to
+from portal.inventory.services import sync_request
 from portal.web.http import AuthedRequest
 
 
@@ -200,9 +200,6 @@ def sync_status(request: AuthedRequest) -> HttpResponse:
 def sync_now(request: AuthedRequest, pk: int) -> HttpResponse:
     """Security Admins and Owners queue a sync of a subscription now."""
     subscription = access.subscription_get_for_user(request.user, pk, write=True)
-    from portal.inventory.tasks import sync_subscription
-
-    sync_subscription.delay(subscription.pk, trigger=f"manual:{request.user.get_username()}")
-    audit_record(actor=request.user, action="sync.requested", obj=subscription, request=request)
+    sync_request(user=request.user, subscription=subscription, source="manual", request=request)
     messages.success(request, f"A sync of {subscription} was queued. This page shows it when it runs.")
     return redirect("inventory:sync_status")

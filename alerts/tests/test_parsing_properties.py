@@ -96,3 +96,27 @@ def test_the_element_handler_stores_or_sets_aside_and_the_page_goes_on(
     stored = Alert.objects.filter(subscription=sub).count()
     set_aside = MalformedAlert.objects.filter(subscription=sub).count()
     assert stored + set_aside == 2, (result, stored, set_aside)
+
+
+@pytest.mark.django_db
+def test_an_integer_over_64_bits_is_stored_on_insert_and_on_update() -> None:
+    """orjson refuses such integers: the one JSON writer (portal.fields.dumps) falls back, for the COPY of new rows
+    and for the update of changed ones."""
+    sub = make_subscription()
+    item = alert_item(sub, n=5)
+
+    def upsert() -> Any:
+        return upsert_page(
+            subscription_pk=sub.pk,
+            subscription_id=sub.subscription_id,
+            items=[item],
+            vault_index=vault_index(sub),
+            now=timezone.now(),
+        )
+
+    item["properties"]["entities"] = [{"type": "ip", "address": "10.0.0.1", "asn": 2**70}]
+    assert upsert().malformed == 0
+    item["properties"]["entities"] = [{"type": "ip", "address": "10.0.0.1", "asn": 2**71}]
+    assert upsert().malformed == 0
+    alert = Alert.objects.get(subscription=sub)
+    assert str(2**71) in str(alert.entities)

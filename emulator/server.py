@@ -411,10 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
             resp = rt.handle(req, info)
         except Exception as exc:  # a bug must not kill the connection thread silently
             resp = error_response(500, "InternalServerError", f"Emulator error: {type(exc).__name__}: {exc}")
-        if resp.drop:
-            self.close_connection = True
-        else:
-            self._send(req, resp)
+        # logged before the answer goes out: a client that has its answer finds the request in the log
         rt.log.add(
             method=req.method,
             path=raw_path,
@@ -426,6 +423,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault=info.get("fault"),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        if resp.drop:
+            self.close_connection = True
+        else:
+            self._send(req, resp)
 
     def _send(self, req: Request, resp: Response) -> None:
         body = b"" if req.method == "HEAD" else resp.body

@@ -144,14 +144,6 @@ class Alert(models.Model):
         related_name="+",
         db_index=False,
     )
-    incident = models.ForeignKey(
-        "triage.Incident",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="alerts",
-        db_index=False,
-    )
     suppressed_by = models.ForeignKey(
         "alerts.SuppressionRule",
         null=True,
@@ -176,8 +168,11 @@ class Alert(models.Model):
             models.Index(
                 fields=["pending_status"], name="alert_pending_idx", condition=~Q(pending_status="")
             ),
+            # incidents: grouped on every sync page, and an incident's alerts are those of its key
             models.Index(
-                fields=["correlation_key"], name="alert_correlation_idx", condition=~Q(correlation_key="")
+                fields=["subscription", "correlation_key"],
+                name="alert_sub_correlation_idx",
+                condition=~Q(correlation_key=""),
             ),
             models.Index(
                 fields=["suppressed_by"],
@@ -200,7 +195,6 @@ class Alert(models.Model):
                 name="alert_assignee_time_idx",
                 condition=Q(assignee__isnull=False),
             ),
-            models.Index(fields=["incident"], name="alert_incident_idx", condition=Q(incident__isnull=False)),
             models.Index(
                 fields=["assignee_group"], name="alert_group_idx", condition=Q(assignee_group__isnull=False)
             ),

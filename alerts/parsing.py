@@ -173,7 +173,19 @@ def entity_type(entity: dict[str, Any]) -> str:
     return value.lower() if isinstance(value, str) else ""
 
 
+def _resource_names(value: str) -> str:
+    """An ARM resource id as the words an analyst would search for: its resource group and resource names (the
+    rest is the subscription, which is a filter, and the provider path; the id itself is matched exactly)."""
+    parts = [p for p in value.split("/") if p]
+    names = [parts[i + 1] for i, p in enumerate(parts[:-1]) if p.lower() == "resourcegroups"]
+    if len(parts) > 2 and parts[-2].lower() not in ("subscriptions", "resourcegroups"):
+        names.append(parts[-1])
+    return " ".join(names)
+
+
 def _search_terms(entities: list[Any], extended: dict[str, str], *extra: str) -> str:
+    """The text the free-text search matches (trigram-indexed on PostgreSQL, whose upkeep is most of the cost of
+    storing an alert: every distinct trigram is an index entry). Resource ids are reduced to their names."""
     terms: list[str] = [e for e in extra if e]
     for entity in entities:
         if not isinstance(entity, dict):
@@ -186,7 +198,10 @@ def _search_terms(entities: list[Any], extended: dict[str, str], *extra: str) ->
     terms.extend(v for v in extended.values() if len(v) <= 300)
     seen: dict[str, None] = {}
     for term in terms:
-        seen.setdefault(term.lower(), None)
+        if term[:15].lower() == "/subscriptions/":
+            term = _resource_names(term)
+        if term:
+            seen.setdefault(term.lower(), None)
     return " ".join(seen)[:SEARCH_TEXT_LIMIT]
 
 

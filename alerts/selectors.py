@@ -189,7 +189,12 @@ def related_alerts(user: Any, alert: Alert, *, limit: int = 10) -> dict[str, lis
     month = alert.time_generated - timedelta(days=30)
     parts = []
     if alert.correlation_key:
-        parts.append(("correlated", base.filter(correlation_key=alert.correlation_key)))
+        parts.append(
+            (
+                "correlated",
+                base.filter(subscription_id=alert.subscription_id, correlation_key=alert.correlation_key),
+            )
+        )
     if alert.identity:
         parts.append(("same_entity", base.filter(identity=alert.identity, time_generated__gte=month)))
     if alert.caller_ip:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +15,7 @@ from alerts import rollup
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
+from portal.stages import stage
 
 log = logging.getLogger(__name__)
 CLASSIFICATION_VALUES = {value for value, _ in CLASSIFICATIONS}
@@ -222,22 +223,41 @@ def alert_status_attempt_failed(*, alert_pk: int, status: str, error: str, final
             row.save(update_fields=fields)
 
 
-def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) -> None:
+def alerts_on_new(
+    *,
+    alert_ids: list[int],
+    subscription_pk: int,
+    backlog: bool,
+    correlation_keys: Collection[str] | None = None,
+    candidates: dict[int, tuple[str, list[Any]]] | None = None,
+) -> None:
     """Every alert the portal sees for the first time comes through here, once, after its page is committed.
 
     `backlog` is True for the subscription's first sync (history, not news). Features plug in here, in order:
     suppression rules (dismiss what matches), incidents (group by correlation key), then notifications and
-    webhooks (never for suppressed or backlog alerts).
+    webhooks (never for suppressed or backlog alerts). Each is a fixed number of statements per call, however many
+    alerts it is given. `correlation_keys`: those of the new alerts (and any other key to regroup), when the
+    caller has them; otherwise they are read. `candidates`: {id: (alert type, entities)} of the new alerts, when the
+    caller has them (suppression then reads only the alerts a rule matches).
     """
     if not alert_ids:
         return
     from alerts.notifications import queue_new_alert_notifications
     from alerts.suppression_services import apply_rules_to_alerts
-    from triage.services import incidents_attach
+    from triage.services import incidents_attach, incidents_group
     from triage.webhooks import webhooks_for_new_alerts
 
-    suppressed = set(apply_rules_to_alerts(alert_ids=alert_ids, subscription_pk=subscription_pk).suppressed)
-    incidents_attach(alert_ids=alert_ids, subscription_pk=subscription_pk)
+    with stage("suppression"):
+        suppressed = set(
+            apply_rules_to_alerts(
+                alert_ids=alert_ids, subscription_pk=subscription_pk, candidates=candidates
+            ).suppressed
+        )
+    with stage("incidents"):
+        if correlation_keys is None:
+            incidents_attach(alert_ids=alert_ids, subscription_pk=subscription_pk)
+        else:
+            incidents_group(subscription_pk=subscription_pk, keys=correlation_keys)
     fresh = [pk for pk in alert_ids if pk not in suppressed]
     log.debug(
         "%d new alerts in subscription %s (backlog=%s), %d suppressed",
@@ -247,8 +267,20 @@ def alerts_on_new(*, alert_ids: list[int], subscription_pk: int, backlog: bool) 
         len(suppressed),
     )
     if fresh and not backlog:
-        queue_new_alert_notifications(alert_ids=fresh, subscription_pk=subscription_pk)
-        webhooks_for_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
+        with stage("notifications"):
+            queue_new_alert_notifications(alert_ids=fresh, subscription_pk=subscription_pk)
+        with stage("webhooks"):
+            webhooks_for_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
+
+
+def alerts_on_changed(*, subscription_pk: int, correlation_keys: Collection[str]) -> None:
+    """Alerts Azure changed in a way their incidents depend on (severity, times, correlation key): regroup them."""
+    if not correlation_keys:
+        return
+    from triage.services import incidents_group
+
+    with stage("incidents"):
+        incidents_group(subscription_pk=subscription_pk, keys=correlation_keys)
 
 
 def bulk_status_job_create(

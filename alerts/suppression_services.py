@@ -260,9 +260,17 @@ class ApplyResult:
 
 
 def apply_rules_to_alerts(
-    *, alert_ids: list[int], subscription_pk: int, now: datetime | None = None
+    *,
+    alert_ids: list[int],
+    subscription_pk: int,
+    now: datetime | None = None,
+    candidates: dict[int, tuple[str, list[Any]]] | None = None,
 ) -> ApplyResult:
-    """Dismiss the new alerts that match an enabled rule of their subscription (a fixed number of queries)."""
+    """Dismiss the new alerts that match an enabled rule of their subscription (a fixed number of queries).
+
+    `candidates`: {alert id: (alert type, entities)} as the caller already holds them (the sync, from the page it
+    just stored). Only the alerts they match are then read (under a lock) and written: a page that no rule matches
+    costs one query, the read of the rules."""
     now = now or timezone.now()
     result = ApplyResult()
     rules = [
@@ -274,7 +282,16 @@ def apply_rules_to_alerts(
     ]
     if not rules or not alert_ids:
         return result
-    with transaction.atomic():
+    if candidates is not None:
+        alert_ids = [
+            pk
+            for pk in alert_ids
+            if pk not in candidates
+            or any(rule_matches(r, candidates[pk][0], candidates[pk][1], now=now) for r in rules)
+        ]
+        if not alert_ids:
+            return result
+    with transaction.atomic(savepoint=False):  # inside the sync's batch transaction: no savepoint
         alerts = list(
             Alert.objects.select_for_update()
             .filter(pk__in=alert_ids, suppressed_by__isnull=True)

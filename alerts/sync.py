@@ -5,13 +5,13 @@
   when Azure reports it, and kept otherwise.
 - An element that cannot be parsed is stored as a MalformedAlert with its raw JSON and the error; the rest of the
   page is still saved.
-- New alerts are handed, after commit, to alerts.services.alerts_on_new.
+- New alerts are handed, after commit, to alerts.services.alerts_on_new; changed ones to alerts_on_changed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +23,9 @@ from django.db.models import Q
 from alerts import rollup
 from alerts.models import Alert, AlertEvent, MalformedAlert
 from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, hash_item, parse_alert
+from portal.db import update_rows
 from portal.fields import dumps
+from portal.stages import count_statements, stage
 
 # Fields a sync may rewrite on an existing alert (Azure's fields; never the portal's own).
 AZURE_FIELDS = [
@@ -64,6 +66,8 @@ AZURE_FIELDS = [
     "content_hash",
 ]
 EXISTING_COLUMNS = ("arm_id", "id", "content_hash", "in_azure")
+# What an incident is computed from (besides the correlation key): a change to one of these regroups the alert's key.
+GROUP_FIELDS = ("severity_rank", "start_time", "time_generated", "is_incident")
 
 
 @dataclass
@@ -73,6 +77,11 @@ class PageResult:
     unchanged: int = 0
     malformed: int = 0
     seen_ids: list[int] = field(default_factory=list)
+    # for incident grouping: the correlation keys of new alerts and of changed ones whose group may differ now (and
+    # the old key of an alert whose key changed)
+    correlation_keys: set[str] = field(default_factory=set)
+    # for suppression rules: {new alert id: (alert type, entities)}, so that matching needs no re-read
+    new_candidates: dict[int, tuple[str, list[Any]]] = field(default_factory=dict)
 
 
 def vault_for(parsed: ParsedAlert, vault_index: dict[str, int]) -> int | None:
@@ -189,6 +198,59 @@ def _merge_status(row: Alert, azure_status: str, now: datetime, events: list[Ale
         row.status = azure_status
 
 
+@dataclass
+class PageWork:
+    """A page (or a batch of pages) sorted, before anything is written: what is new, changed, malformed, unchanged."""
+
+    new: list[ParsedAlert] = field(default_factory=list)
+    changed: list[ParsedAlert] = field(default_factory=list)
+    malformed: list[tuple[Any, str, str]] = field(default_factory=list)
+    unchanged_ids: list[int] = field(default_factory=list)
+
+
+def prepare_page(*, subscription_id: str, items: list[Any], in_flight: Collection[str] = ()) -> PageWork:
+    """Hash every element, read the stored hashes of the page's ids (one query), and parse only what is new or
+    changed. `in_flight`: ids being inserted by a batch not yet committed (the sync's writer thread); an element with
+    such an id is handed on as changed, and `store_page` finds its row by then."""
+    work = PageWork()
+    with stage("parse"):
+        keyed, unkeyed = _hash_page(items)
+        prefix = f"/subscriptions/{subscription_id.lower()}/"
+        for item in unkeyed:
+            _parse(item, content_hash(item), prefix, work.malformed)
+    with stage("upsert"):
+        existing = {
+            row[0]: row for row in Alert.objects.filter(arm_id__in=list(keyed)).values_list(*EXISTING_COLUMNS)
+        }
+    with stage("parse"):
+        for arm_id, (item, item_hash, has_nul) in keyed.items():
+            row = existing.get(arm_id)
+            if row is not None and row[2] == item_hash and row[3]:
+                work.unchanged_ids.append(row[1])  # unchanged: not even parsed
+                continue
+            p = _parse(item, item_hash, prefix, work.malformed, has_nul)
+            if p is None:
+                continue
+            if row is None and arm_id not in in_flight:
+                work.new.append(p)
+            else:
+                work.changed.append(p)
+    return work
+
+
+def store_page(
+    *, subscription_pk: int, work: PageWork, vault_index: dict[str, int], now: datetime
+) -> PageResult:
+    """Write what `prepare_page` sorted: a bounded number of statements, none for an unchanged page."""
+    result = PageResult(unchanged=len(work.unchanged_ids), seen_ids=list(work.unchanged_ids))
+    result.malformed = len(work.malformed)
+    if not (work.new or work.changed or work.malformed):
+        return result
+    with stage("upsert"):
+        _write_page(result, subscription_pk, work.new, work.changed, work.malformed, vault_index, now)
+    return result
+
+
 def upsert_page(
     *,
     subscription_pk: int,
@@ -198,33 +260,22 @@ def upsert_page(
     now: datetime,
 ) -> PageResult:
     """Store one list page. Queries: 1 read for the page, and only for new/changed rows a few writes."""
-    keyed, unkeyed = _hash_page(items)
-    malformed: list[tuple[Any, str, str]] = []
-    prefix = f"/subscriptions/{subscription_id.lower()}/"
-    for item in unkeyed:
-        _parse(item, content_hash(item), prefix, malformed)
-    result = PageResult()
-    existing = {
-        row[0]: row for row in Alert.objects.filter(arm_id__in=list(keyed)).values_list(*EXISTING_COLUMNS)
-    }
-    new: list[ParsedAlert] = []
-    changed: list[ParsedAlert] = []
-    for arm_id, (item, item_hash, has_nul) in keyed.items():
-        row = existing.get(arm_id)
-        if row is not None and row[2] == item_hash and row[3]:
-            result.unchanged += 1  # unchanged: not even parsed
-            result.seen_ids.append(row[1])
-            continue
-        p = _parse(item, item_hash, prefix, malformed, has_nul)
-        if p is not None:
-            (new if row is None else changed).append(p)
-    result.malformed = len(malformed)
-    if not (new or changed or malformed):
-        return result  # an unchanged page: one SELECT, no write
+    work = prepare_page(subscription_id=subscription_id, items=items)
+    return store_page(subscription_pk=subscription_pk, work=work, vault_index=vault_index, now=now)
 
+
+def _write_page(
+    result: PageResult,
+    subscription_pk: int,
+    new: list[ParsedAlert],
+    changed: list[ParsedAlert],
+    malformed: list[tuple[Any, str, str]],
+    vault_index: dict[str, int],
+    now: datetime,
+) -> None:
     deltas: Counter[rollup.Bucket] = Counter()
     events: list[AlertEvent] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the sync's batch transaction: no savepoint
         if new:
             rows = []
             for p in new:
@@ -243,6 +294,10 @@ def upsert_page(
             ids = insert_alerts(rows)
             result.new_ids = [ids[row["arm_id"]] for row in rows]
             result.seen_ids.extend(result.new_ids)
+            result.new_candidates = {
+                pk: (row["alert_type"], row["entities"]) for pk, row in zip(result.new_ids, rows, strict=True)
+            }
+            result.correlation_keys.update(p.fields["correlation_key"] for p in new)
         if changed:
             # Re-read the changed rows under a lock, so that a concurrent status change is never overwritten.
             locked = {
@@ -252,7 +307,16 @@ def upsert_page(
             updates = []
             for p in changed:
                 row = locked[p.arm_id]
+                if row.content_hash == p.content_hash and row.in_azure:
+                    result.unchanged += 1  # stored by the batch before this one (an id listed twice)
+                    result.seen_ids.append(row.pk)
+                    continue
                 old_bucket = rollup.bucket_of(row)
+                if row.correlation_key != p.fields["correlation_key"]:
+                    result.correlation_keys.add(row.correlation_key)
+                    result.correlation_keys.add(p.fields["correlation_key"])
+                elif any(getattr(row, f) != p.fields[f] for f in GROUP_FIELDS):
+                    result.correlation_keys.add(p.fields["correlation_key"])
                 for name in AZURE_FIELDS:
                     setattr(row, name, p.fields[name] if name != "content_hash" else p.content_hash)
                 row.vault_id = vault_for(p, vault_index) or row.vault_id
@@ -261,7 +325,8 @@ def upsert_page(
                 rollup.move(deltas, old_bucket, rollup.bucket_of(row))
                 updates.append(row)
                 result.seen_ids.append(row.pk)
-            Alert.objects.bulk_update(
+            update_rows(
+                Alert,
                 updates,
                 [
                     *AZURE_FIELDS,
@@ -276,15 +341,15 @@ def upsert_page(
                     "gone_at",
                     "updated_at",
                 ],
-                batch_size=200,
             )
             result.changed = len(updates)
         if events:
             AlertEvent.objects.bulk_create(events)
-        rollup.apply(deltas)
+        with stage("rollups"):
+            rollup.apply(deltas)
         if malformed:
             _store_malformed(subscription_pk, malformed, now)
-    return result
+    result.correlation_keys.discard("")
 
 
 def _column_defaults() -> tuple[list[Any], dict[str, Any]]:
@@ -309,6 +374,7 @@ def insert_alerts(rows: list[dict[str, Any]]) -> dict[str, int]:
         )
         ids = [r[0] for r in cursor.fetchall()]
         columns = ["id", *(f.column for f in fields)]
+        count_statements()  # the COPY below bypasses Django's cursor wrapper
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for pk, row in zip(ids, rows, strict=True):
                 merged = {**defaults, **row}
@@ -342,3 +408,15 @@ def _iter_in_azure(subscription_pk: int) -> Iterator[int]:
         "pk", flat=True
     )
     yield from qs.iterator(chunk_size=5000)
+
+
+def estimated_rows() -> int:
+    """The alert table's size as the planner knows it (PostgreSQL's statistics; 0 elsewhere or never analysed)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", ["alerts_alert"]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -215,6 +215,7 @@ def main() -> int:
             "PORTAL_VAR_DIR": str(base / "var"),
             "SYNC_INTERVAL_SECONDS": "3600",
             "SYNC_LEASE_SECONDS": "8",
+            "SYNC_BATCH_ALERTS": "200",
             "STALE_PUSH_SECONDS": "10",
             "NOTIFY_DUE_SECONDS": "5",
             "NOTIFY_STUCK_SECONDS": "15",

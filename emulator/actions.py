@@ -242,3 +242,55 @@ def patch_alert(state: EmulatorState, body: Any) -> dict[str, Any]:
             rec.doc["properties"]["status"] = ALERT_STATUSES[str(props["status"]).lower()]
         rec.changed()
         return rec.doc
+
+
+_SEVERITY_SWAP = {"High": "Low", "Medium": "High", "Low": "Medium", "Informational": "Medium"}
+
+
+def churn(state: EmulatorState, body: Any) -> dict[str, Any]:
+    """Benchmarks: change a scale subscription's alerts upstream, spread over every page.
+
+    `{"subscription_id": s, "hold_back_every": n}` hides every n-th generated alert (i % n == n - 1): not raised
+    yet. `{"subscription_id": s, "release": true, "change_every": m}` raises the held-back alerts (new to a
+    client, on every page) and changes every m-th other one (i % m == m // 2), in turn its status, its severity
+    and its entities (a new IP entity), as Azure would when an alert is updated or an analyst acts in the portal.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("subscription_id"), str):
+        raise ActionError(400, "InvalidInputError", "'subscription_id' is required")
+    sid = body["subscription_id"].lower()
+    with state.lock:
+        store = state.alerts.get(sid)
+        if store is None or store.lazy is None:
+            raise ActionError(404, "NotFound", "No generated (scale preset) alerts in that subscription.")
+        hold = body.get("hold_back_every")
+        if hold is not None:
+            if not isinstance(hold, int) or hold < 2:
+                raise ActionError(400, "InvalidInputError", "'hold_back_every' must be an integer >= 2")
+            store.held = {i for i in range(hold - 1, store.base, hold)}
+            return {"held": len(store.held), "listed": len(store)}
+        if body.get("release") is not True:
+            raise ActionError(400, "InvalidInputError", "give 'hold_back_every' or 'release': true")
+        every = body.get("change_every", 20)
+        if not isinstance(every, int) or every < 2:
+            raise ActionError(400, "InvalidInputError", "'change_every' must be an integer >= 2")
+        released = len(store.held)
+        store.held = set()
+        changed = {"status": 0, "severity": 0, "entities": 0}
+        for n, i in enumerate(range(every // 2, store.base, every)):
+            if i in store.removed:
+                continue
+            rec = store.materialise(i)
+            props = rec.doc["properties"]
+            kind = ("status", "severity", "entities")[n % 3]
+            if kind == "status":
+                props["status"] = "Dismissed" if props.get("status") == "Active" else "Active"
+            elif kind == "severity":
+                props["severity"] = _SEVERITY_SWAP.get(props.get("severity", "Medium"), "Medium")
+            else:
+                entities = props.setdefault("entities", [])
+                entities.append(
+                    {"$id": str(len(entities) + 1), "address": f"192.0.2.{n % 254 + 1}", "type": "ip"}
+                )
+            rec.changed()
+            changed[kind] += 1
+        return {"released": released, "changed": changed, "listed": len(store)}

@@ -13,6 +13,7 @@
 | GET    /_emulator/requests?since=<n> | the request log; DELETE clears it                                 |
 | GET    /_emulator/state              | a summary (counts per subscription, plans, ...)                   |
 | GET    /_emulator/connections        | the tenants' credentials and subscriptions (connections.json)     |
+| POST   /_emulator/churn              | benchmarks: hold back / release new alerts and change alerts upstream |
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def _dispatch(rt: Runtime, req: Request, path: str, method: str, body: Any) -> R
         summary["throttle"] = rt.throttle.enabled
         summary["faults"] = rt.faults.list()
         return json_response(200, summary)
+    elif path == "churn" and method == "POST":
+        return json_response(200, actions.churn(state, body))
     elif path == "connections" and method == "GET":
         return json_response(200, rt.connections())
     return error_response(404, "NotFound", f"No control endpoint {method} /_emulator/{path}")

@@ -134,9 +134,15 @@ class AlertStore:
         self.index: dict[tuple[str | None, str, str], AlertRecord] = {}
         self.groups: set[str] = set()  # lower-cased resource groups that appended alerts live under
         self.removed: set[int] = set()  # seqs Azure no longer lists (retention), see remove()
+        self.held: set[int] = (
+            set()
+        )  # lazy seqs not raised yet (benchmarks: new alerts spread over every page)
 
     def __len__(self) -> int:
-        return self.base + len(self.records) - len(self.removed)
+        return self.base + len(self.records) - len(self.removed) - len(self.held - self.removed)
+
+    def hidden(self, seq: int) -> bool:
+        return seq in self.removed or seq in self.held
 
     def remove(self, rec: AlertRecord) -> None:
         """Azure stops listing an alert (its 90-day retention ended): gone from lists and gets."""
@@ -165,7 +171,7 @@ class AlertStore:
         if self.lazy is None:
             return None
         i = self.lazy.lookup(key_l)
-        if i is None or i in self.removed or self.lazy.meta(i) != (rg_l, loc_l):
+        if i is None or self.hidden(i) or self.lazy.meta(i) != (rg_l, loc_l):
             return None
         return self.materialise(i)
 
@@ -214,7 +220,7 @@ class AlertStore:
         loc_l = location.lower() if location else None
         unfiltered = rg_l is None and loc_l is None
         while seq < total and len(out) < limit:
-            if seq not in self.removed and (unfiltered or self._matches(seq, rg_l, loc_l)):
+            if not self.hidden(seq) and (unfiltered or self._matches(seq, rg_l, loc_l)):
                 out.append(self.raw_at(seq))
                 last = seq
             seq += 1
@@ -238,7 +244,7 @@ class AlertStore:
 
     def iter_docs(self) -> Iterator[dict[str, Any]]:
         for seq in range(self.next_seq):
-            if seq not in self.removed:
+            if not self.hidden(seq):
                 yield self.doc_at(seq)
 
     def status_counts(self) -> dict[str, int]:
@@ -250,7 +256,7 @@ class AlertStore:
         else:
             recs = self.records
         for rec in recs:
-            if rec.seq not in self.removed:
+            if not self.hidden(rec.seq):
                 counts[rec.status] = counts.get(rec.status, 0) + 1
         return counts
 

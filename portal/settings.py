@@ -332,6 +332,7 @@ OIDC_AUTHORITY = env_str("OIDC_AUTHORITY", "https://login.microsoftonline.com")
 OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", default=False)
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)  # how often the alert list asks for new alerts
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 300)  # a crashed worker's lease expires after this
+SYNC_BATCH_ALERTS = env_int("SYNC_BATCH_ALERTS", 1000)  # alerts stored per transaction (whole pages)
 ARM_RETRY_TOTAL = env_int("ARM_RETRY_TOTAL", 4)
 ARM_RETRY_BACKOFF = float(env_str("ARM_RETRY_BACKOFF", "0.8"))
 # Status write-back: at most this many ARM writes per second per subscription (ARM allows about 10).

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
-from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert
+from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert, Status
 from portal.accounts.models import RoleAssignment
 from portal.accounts.selectors import WRITE_RANK, get_for_user, scope_to_user, subscription_pks_for
 from triage.models import AlertComment, Incident, SavedView, Webhook, WebhookDelivery
@@ -51,9 +51,38 @@ def incident_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Inciden
     return get_for_user(Incident.objects.select_related("subscription", "assignee"), user, write=write, pk=pk)
 
 
+def incident_members(incident: Incident) -> QuerySet[Alert]:
+    """An incident's alerts: those of its subscription with its correlation key (served by an index on both)."""
+    return Alert.objects.filter(
+        subscription_id=incident.subscription_id, correlation_key=incident.correlation_key
+    )
+
+
+def incidents_open(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The incidents with an alert still Active or In progress."""
+    return qs.filter(
+        Exists(
+            Alert.objects.filter(
+                subscription_id=OuterRef("subscription_id"),
+                correlation_key=OuterRef("correlation_key"),
+                status__in=[Status.ACTIVE, Status.IN_PROGRESS],
+            )
+        )
+    )
+
+
+def incident_of(alert: Alert) -> Incident | None:
+    """The incident an alert belongs to, if its group is one."""
+    if not alert.correlation_key:
+        return None
+    return Incident.objects.filter(
+        subscription_id=alert.subscription_id, correlation_key=alert.correlation_key
+    ).first()
+
+
 def incident_alerts(incident: Incident) -> list[Alert]:
     return list(
-        Alert.objects.filter(incident=incident)
+        incident_members(incident)
         .select_related("vault", "assignee")
         .order_by("start_time", "time_generated", "id")[:500]
     )

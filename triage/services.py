@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, Max, Min, Q
+from django.db import connection, transaction
+from django.db.models import Case, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, Alert, AlertEvent, Ale
 from portal.accounts.selectors import can_see, can_write, can_write_any
 from portal.audit.services import audit_record
 from triage.models import COMMENT_LIMIT, AlertComment, Incident, SavedView
-from triage.selectors import saved_views_changed
+from triage.selectors import incident_members, saved_views_changed
 
 COMMENT_EDIT_WINDOW = timedelta(minutes=15)
 
@@ -204,53 +205,120 @@ def comment_edit(
 
 
 def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
-    """Group new alerts by correlation key into incidents (two alerts or more, or one Azure calls an incident)."""
+    """Group these alerts (new ones, typically) with the rest of their subscription by correlation key."""
     keys = set(
         Alert.objects.filter(pk__in=alert_ids)
         .exclude(correlation_key="")
         .values_list("correlation_key", flat=True)
     )
-    if not keys:
-        return 0
-    now = timezone.now()
-    groups = (
-        Alert.objects.filter(subscription_id=subscription_pk, correlation_key__in=keys)
-        .values("correlation_key")
-        .annotate(
-            n=Count("id"),
-            first=Min("start_time"),
-            last=Max("time_generated"),
-            rank=Max("severity_rank"),
-            incident=Count("id", filter=Q(is_incident=True)),
-        )
-    )
-    attached = 0
-    for g in groups:
-        if g["n"] < 2 and not g["incident"]:
+    return incidents_group(subscription_pk=subscription_pk, keys=keys)
+
+
+def incidents_group(*, subscription_pk: int, keys: Collection[str], now: Any = None) -> int:
+    """Bring the incidents of these correlation keys in line with their alerts, set-based: a group of two alerts
+    or more, or one Azure calls an incident, is an incident; its count, times and severity follow its alerts, its
+    title is its lead alert's (set once). An incident's alerts are those of its subscription with its correlation
+    key (`selectors.incident_alerts`): nothing is written on the alerts. Returns how many incidents were created
+    or updated.
+
+    Two statements whatever the number of keys (per chunk of 500): one read of the groups, one upsert of the
+    incidents; a third only for keys whose group fell below two alerts. The read filters on (subscription,
+    correlation key), which `alert_sub_correlation_idx` leads with, so its plan does not depend on fresh statistics
+    (a first load grows the alert table faster than autovacuum analyses it).
+    """
+    ordered = sorted({k for k in keys if k})
+    now = now or timezone.now()
+    done = 0
+    for start in range(0, len(ordered), 500):
+        done += _incidents_group_chunk(subscription_pk, ordered[start : start + 500], now)
+    return done
+
+
+# One row per key: its alert count, first start, last detection, top severity, whether Azure flags one as an
+# incident, and its lead alert's title and time (incident first, then most severe, then earliest).
+#
+# PostgreSQL: one index probe per key, a nested loop the planner takes whatever its statistics say (with stale ones,
+# as during a first load, a plain `correlation_key IN (…)` was planned as a scan of all the subscription's alerts).
+# `correlation_key <> ''` lets it use the partial index for a key that is a parameter.
+_GROUPS_SQL_POSTGRES = """
+SELECT k.key, g.n, g.first_start, g.last_generated, g.top_rank, g.flagged, g.lead_title, g.lead_time
+FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL (
+    SELECT count(*) AS n, min(start_time) AS first_start, max(time_generated) AS last_generated,
+           max(severity_rank) AS top_rank, max(CASE WHEN is_incident THEN 1 ELSE 0 END) AS flagged,
+           (array_agg(CASE WHEN title = '' THEN alert_type ELSE title END
+                      ORDER BY is_incident DESC, severity_rank DESC, time_generated, id))[1] AS lead_title,
+           (array_agg(time_generated ORDER BY is_incident DESC, severity_rank DESC, time_generated, id))[1]
+               AS lead_time
+    FROM alerts_alert
+    WHERE subscription_id = %s AND correlation_key <> '' AND correlation_key = k.key
+) AS g
+WHERE g.n > 0
+"""
+# Other databases (SQLite): grouped, the lead by a correlated subquery on the same index. `{keys}`: placeholders.
+_GROUPS_SQL_OTHER = """
+SELECT a.correlation_key, count(*), min(a.start_time), max(a.time_generated), max(a.severity_rank),
+       max(CASE WHEN a.is_incident THEN 1 ELSE 0 END),
+       (SELECT CASE WHEN l.title = '' THEN l.alert_type ELSE l.title END FROM alerts_alert l
+        WHERE l.subscription_id = a.subscription_id AND l.correlation_key = a.correlation_key
+        ORDER BY l.is_incident DESC, l.severity_rank DESC, l.time_generated, l.id LIMIT 1),
+       (SELECT l.time_generated FROM alerts_alert l
+        WHERE l.subscription_id = a.subscription_id AND l.correlation_key = a.correlation_key
+        ORDER BY l.is_incident DESC, l.severity_rank DESC, l.time_generated, l.id LIMIT 1)
+FROM alerts_alert a
+WHERE a.subscription_id = %s AND a.correlation_key <> '' AND a.correlation_key IN ({keys})
+GROUP BY a.subscription_id, a.correlation_key
+"""
+
+
+def _incidents_group_chunk(subscription_pk: int, keys: list[str], now: Any) -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_GROUPS_SQL_POSTGRES, [keys, subscription_pk])
+        else:
+            sql = _GROUPS_SQL_OTHER.format(keys=", ".join(["%s"] * len(keys)))
+            cursor.execute(sql, [subscription_pk, *keys])
+        groups = cursor.fetchall()
+    qualifying: list[Incident] = []
+    shrunk: dict[str, int] = dict.fromkeys(keys, 0)
+    for key, n, first_start, last_generated, top_rank, flagged, lead_title, lead_time in groups:
+        if n < 2 and not flagged:
+            shrunk[key] = n
             continue
-        members = Alert.objects.filter(subscription_id=subscription_pk, correlation_key=g["correlation_key"])
-        lead = members.order_by("-is_incident", "-severity_rank", "time_generated").first()
-        severity = SEVERITY_BY_RANK.get(g["rank"] or 0, "Low")
-        incident, _created = Incident.objects.update_or_create(
-            subscription_id=subscription_pk,
-            correlation_key=g["correlation_key"],
-            defaults={
-                "alert_count": g["n"],
-                "first_time": g["first"] or lead.time_generated,
-                "last_time": g["last"],
-                "severity": severity,
-            },
-            create_defaults={
-                "title": (lead.title or lead.alert_type)[:500],
-                "alert_count": g["n"],
-                "severity": severity,
-                "first_time": g["first"] or lead.time_generated,
-                "last_time": g["last"],
-                "created_at": now,
-            },
+        del shrunk[key]
+        qualifying.append(
+            Incident(
+                subscription_id=subscription_pk,
+                correlation_key=key,
+                title=(lead_title or "")[:500],
+                alert_count=n,
+                severity=SEVERITY_BY_RANK.get(top_rank or 0, "Low"),
+                first_time=_aware(first_start or lead_time),
+                last_time=_aware(last_generated),
+                created_at=now,
+            )
         )
-        attached += members.filter(incident__isnull=True).update(incident=incident)
-    return attached
+    updated = 0
+    if shrunk:  # an incident whose alerts moved away keeps its history, with the count it has now
+        updated = Incident.objects.filter(
+            subscription_id=subscription_pk, correlation_key__in=list(shrunk)
+        ).update(alert_count=Case(*[When(correlation_key=k, then=Value(n)) for k, n in shrunk.items()]))
+    if qualifying:
+        Incident.objects.bulk_create(
+            qualifying,
+            update_conflicts=True,
+            unique_fields=["subscription", "correlation_key"],
+            update_fields=["alert_count", "first_time", "last_time", "severity"],
+        )
+    return updated + len(qualifying)
+
+
+def _aware(value: Any) -> Any:
+    """A time read by a raw query: aware on PostgreSQL, a naive UTC string or datetime on SQLite."""
+    if value is None or (isinstance(value, datetime) and timezone.is_aware(value)):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def incident_set_status(
@@ -269,7 +337,7 @@ def incident_set_status(
         raise PermissionDenied("Only Security Admins and Owners change incidents.")
     changed = 0
     with transaction.atomic():
-        for alert in Alert.objects.filter(incident=incident):
+        for alert in incident_members(incident):
             alert_set_status(
                 user=user,
                 alert=alert,
@@ -295,7 +363,7 @@ def incident_assign(
     *, user: Any, incident: Incident, assignee: User | None, request: HttpRequest | None = None
 ) -> None:
     with transaction.atomic():
-        for alert in Alert.objects.filter(incident=incident):
+        for alert in incident_members(incident):
             alert_assign(user=user, alert=alert, assignee=assignee, request=request)
         Incident.objects.filter(pk=incident.pk).update(assignee=assignee)
         audit_record(

@@ -24,6 +24,15 @@ def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-d
     return "done" if result else "failed"
 
 
+@shared_task(name="triage.deliver_webhooks")
+def deliver_webhooks(delivery_pks: list[int]) -> int:
+    """Fan out a batch of deliveries queued together (a sync page's new alerts) to one task each, so that the
+    sync queues one message however many there are, and a slow receiver delays only its own deliveries."""
+    for pk in delivery_pks:
+        deliver_webhook.delay(pk)
+    return len(delivery_pks)
+
+
 @shared_task(name="triage.retention_purge")
 def retention_purge() -> int:
     """The optional retention policy (RETENTION_CLOSED_DAYS > 0): purge alerts closed more than N days ago."""

@@ -42,7 +42,13 @@ def owner_context(user: Any, alert: Any) -> dict[str, Any]:
     owners = (
         selectors.owners_with_roles([alert.subscription_id]) if can_write else {"users": [], "groups": []}
     )
-    return {"alert": alert, "can_write": can_write, "assignees": owners["users"], "groups": owners["groups"]}
+    return {
+        "alert": alert,
+        "can_write": can_write,
+        "assignees": owners["users"],
+        "groups": owners["groups"],
+        "incident": selectors.incident_of(alert),
+    }
 
 
 @login_required
@@ -178,7 +184,7 @@ def incident_list(request: AuthedRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     qs = selectors.incidents_visible_to(request.user)
     if show == "open":
-        qs = qs.filter(alerts__status__in=[Status.ACTIVE, Status.IN_PROGRESS]).distinct()
+        qs = selectors.incidents_open(qs)
     return render(
         request,
         "triage/incidents.html",

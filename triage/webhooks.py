@@ -164,25 +164,52 @@ def webhook_event(
         hooks = _hooks_for(alert.subscription_id, event)
     now = timezone.now()
     for hook in hooks:
-        payload = {
-            "event": event,
-            "occurredAt": now.isoformat(),
-            "alert": _alert_payload(alert),
-            "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
-            **(extra or {}),
-        }
-        _queue(hook, event, payload, now)
+        _queue(hook, event, _event_payload(event, alert, now, actor=actor, extra=extra), now)
     return len(hooks)
 
 
+def _event_payload(
+    event: str, alert: Alert, now: Any, *, actor: Any = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "occurredAt": now.isoformat(),
+        "alert": _alert_payload(alert),
+        "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
+        **(extra or {}),
+    }
+
+
 def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> int:
+    """`alert.created` for each new alert, to every webhook that wants it: two statements (the alerts, one insert of
+    every delivery) and one queued message, however many alerts and hooks."""
     hooks = _hooks_for(subscription_pk, "alert.created")
     if not hooks:
         return 0
-    count = 0
-    for alert in Alert.objects.filter(pk__in=alert_ids).select_related("subscription"):
-        count += webhook_event(alert, "alert.created", hooks=hooks)
-    return count
+    now = timezone.now()
+    deliveries = [
+        WebhookDelivery(
+            webhook=hook,
+            event="alert.created",
+            payload=_event_payload("alert.created", alert, now),
+            created_at=now,
+            touched_at=now,
+        )
+        for alert in Alert.objects.filter(pk__in=alert_ids).select_related("subscription")
+        for hook in hooks
+    ]
+    created = WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
+    pks = [d.pk for d in created if d.pk is not None]
+    if len(pks) != len(created):  # a backend that does not return ids from a bulk insert
+        pks = list(
+            WebhookDelivery.objects.filter(
+                webhook__in=hooks, event="alert.created", created_at=now
+            ).values_list("pk", flat=True)
+        )
+    from triage.tasks import deliver_webhooks
+
+    transaction.on_commit(lambda: deliver_webhooks.delay(pks))
+    return len(pks)
 
 
 def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:

@@ -101,3 +101,15 @@ def test_non_object_is_malformed():
 def test_content_hash_ignores_key_order():
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 2})
+
+
+def test_search_text_names_resources_instead_of_holding_their_ids():
+    """Resource ids are searched for by their names (the trigram index is the main cost of storing an alert)."""
+    item = spec_alerts()[0]
+    vault_id = (
+        "/subscriptions/0000/resourceGroups/RG-Payments/providers/Microsoft.KeyVault/vaults/KV-Pay-Prod"
+    )
+    item["properties"]["entities"] = [{"$id": "1", "resourceId": vault_id, "type": "azure-resource"}]
+    text = parse_alert(item).fields["search_text"]
+    assert "rg-payments kv-pay-prod" in text
+    assert "/subscriptions/" not in text and "microsoft.keyvault" not in text

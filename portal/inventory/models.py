@@ -76,6 +76,8 @@ class Subscription(models.Model):
     tenant_id = models.CharField(max_length=64, blank=True)
     tags = models.JSONField(default=dict, blank=True)
     in_azure = models.BooleanField(default=True)
+    # The connections that saw it in the last discovery round, by name; `connection` is the one that syncs it.
+    visible_through = models.JSONField(default=list, blank=True)
     first_sync_completed_at = models.DateTimeField(null=True, blank=True)
     last_sync_completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -147,6 +149,8 @@ class SyncRun(models.Model):
     vaults = models.PositiveIntegerField(default=0)
     fetch_seconds = models.FloatField(default=0)  # waiting for and parsing Azure's pages
     store_seconds = models.FloatField(default=0)  # parsing elements into rows and upserting them
+    # Where the time went, per stage of the run: {"incidents": {"seconds", "statements", "calls"}, ...}
+    stages = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     # Resume point: the continuation token (nextLink) after the last completed page.
     resume_token = models.TextField(blank=True)

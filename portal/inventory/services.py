@@ -143,9 +143,8 @@ def subscription_upsert(*, connection: AzureConnection, data: dict[str, Any]) ->
         changed = [f for f in SUBSCRIPTION_FIELDS if f in data and getattr(subscription, f) != data[f]]
         for f in changed:
             setattr(subscription, f, data[f])
-        if subscription.connection_id != connection.pk:
-            subscription.connection = connection
-            changed.append("connection")
+        # Another connection that sees it too does not take it over: the round (sync.discover_all) decides which
+        # one syncs it, keeping the current one while it still sees it.
         if not subscription.in_azure:
             subscription.in_azure = True
             changed.append("in_azure")

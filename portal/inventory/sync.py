@@ -15,29 +15,37 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from alerts import sync as alert_sync
 from alerts.contacts import contacts_sync
-from alerts.services import alerts_on_new
+from alerts.models import Alert, AlertRollup
+from alerts.services import alerts_on_changed, alerts_on_new
 from alerts.suppression import rules_sync
 from portal.arm import errors, operations
 from portal.inventory import services as inventory
 from portal.inventory.azure import config_for
 from portal.inventory.models import AzureConnection, Subscription, SyncLease, SyncRun
+from portal.stages import StageRecorder, attach, recording, stage
 from pricing.services import pricings_sync
+from triage.models import Incident
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+PREFETCH_PAGES = (
+    12  # pages fetched ahead while a batch is stored (a batch of 1,000 alerts is 10 pages of 100)
+)
 
 PROGRESS_FIELDS = [
     "pages",
@@ -49,6 +57,7 @@ PROGRESS_FIELDS = [
     "vaults",
     "fetch_seconds",
     "store_seconds",
+    "stages",
 ]
 
 
@@ -91,6 +100,81 @@ def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
                 return
     finally:
         stop.set()
+
+
+@dataclass
+class Batch:
+    """Pages gathered, hashed and parsed by the sync's thread, for the writer to store."""
+
+    work: alert_sync.PageWork
+    pages: int
+    next_link: str  # the resume point after its last page ("" after the last page of the listing)
+    new_ids: frozenset[str]  # the lower-cased ids it inserts
+
+
+class BatchWriter:
+    """Stores batches in the order they come. Threaded when the sync is not inside a transaction, on PostgreSQL: the
+    writer has its own database connection and stores batch N while the sync's thread fetches, hashes and parses
+    batch N + 1 (the sync process otherwise waited for PostgreSQL about half the time). Inside a transaction (the
+    tests') or on SQLite it stores each batch as it comes, in the caller's thread.
+
+    At most two batches are not committed at a time (the one being stored and one waiting): `in_flight()` gives
+    their new ids, which the next batch must treat as stored (an id listed twice). An error in the writer ends the
+    sync: the next `submit` or `close` raises it.
+    """
+
+    _STOP = object()
+
+    def __init__(self, store: Callable[[Batch], None], *, threaded: bool, recorder: StageRecorder) -> None:
+        self.store = store
+        self.recent: list[frozenset[str]] = []
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.slots: queue.Queue[Any] = queue.Queue(maxsize=1)
+        if threaded:
+            self.thread = threading.Thread(
+                target=self._run, args=(recorder,), name="sync-writer", daemon=True
+            )
+            self.thread.start()
+
+    def _run(self, recorder: StageRecorder) -> None:
+        try:
+            with attach(recorder), alert_sync.relaxed_commits():
+                while (batch := self.slots.get()) is not self._STOP:
+                    self.store(batch)
+        except BaseException as exc:
+            self.error = exc
+            while self.slots.get() is not self._STOP:  # let the sync's thread put what it has, then stop
+                pass
+        finally:
+            db_connection.close()
+
+    def in_flight(self) -> frozenset[str]:
+        return frozenset().union(*self.recent)
+
+    def submit(self, batch: Batch) -> None:
+        self.recent = [*self.recent[-1:], batch.new_ids]
+        if self.thread is None:
+            self.store(batch)
+            return
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.slots.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self, *, failed: bool = False) -> None:
+        """Wait until every batch is stored, and raise the writer's error if there was one (`failed`: the sync's
+        thread is raising already; only stop the writer)."""
+        if self.thread is None:
+            return
+        self.slots.put(self._STOP)
+        self.thread.join()
+        if self.error is not None and not failed:
+            raise self.error
 
 
 class LeaseLost(Exception):
@@ -172,6 +256,40 @@ def discover(connection: AzureConnection, *, only: list[str] | None = None) -> l
     return result
 
 
+def discover_all(
+    *,
+    only: list[str] | None = None,
+    on_error: Callable[[AzureConnection, errors.ArmError], None] | None = None,
+) -> list[tuple[Subscription, list[AzureConnection]]]:
+    """Discover through every enabled connection. Each subscription comes back once, with the connections that
+    see it (two service principals of one tenant, the environment's and a stored one, or Lighthouse access from
+    two tenants), and is synced through exactly one of them: the one that synced it before while it still sees
+    it, else the first by name. A connection that cannot list its subscriptions is reported to `on_error` and
+    skipped."""
+    seen: dict[int, tuple[Subscription, list[AzureConnection]]] = {}
+    for connection in AzureConnection.objects.filter(is_enabled=True).order_by("name", "pk"):
+        try:
+            found = discover(connection, only=only)
+        except errors.ArmError as exc:
+            if on_error is not None:
+                on_error(connection, exc)
+            continue
+        for subscription in found:
+            seen.setdefault(subscription.pk, (subscription, []))[1].append(connection)
+    for subscription, connections in seen.values():
+        fields = []
+        if subscription.connection_id not in {c.pk for c in connections}:
+            subscription.connection = connections[0]
+            fields.append("connection")
+        names = [c.name for c in connections]
+        if subscription.visible_through != names:
+            subscription.visible_through = names
+            fields.append("visible_through")
+        if fields:
+            subscription.save(update_fields=fields)
+    return list(seen.values())
+
+
 def _start_run(
     subscription: Subscription, trigger: str, run_id: int | None, holder: str
 ) -> tuple[SyncRun, bool]:
@@ -207,83 +325,153 @@ def sync_subscription(
     run, resumed = _start_run(subscription, trigger, run_id, holder)
     config = config_for(subscription.connection)
     calls_before = operations.arm_calls(config)
-    try:
-        with alert_sync.relaxed_commits():
-            _sync(subscription, run, config, resumed=resumed, holder=holder)
-    except errors.ArmError as exc:
-        _finish(run, subscription, config, calls_before, error=exc)
-        if isinstance(exc, errors.ArmAuthError):
-            mark_connection(
-                subscription.connection, healthy=False, reason=f"Azure refused the credential: {exc}"
-            )
-        raise SyncFailed(run.pk, exc) from exc
-    except LeaseLost as exc:
-        _finish(run, subscription, config, calls_before, error=errors.ArmError(str(exc)))
-        return run
-    finally:
-        lease_release(subscription_pk, holder)
-    _finish(run, subscription, config, calls_before)
+    # a retried run adds this attempt's stages to those of the attempts before
+    with recording(initial=run.stages if run_id else None) as recorder:
+        try:
+            with alert_sync.relaxed_commits():
+                _sync(subscription, run, config, resumed=resumed, holder=holder, recorder=recorder)
+        except errors.ArmError as exc:
+            _finish(run, subscription, config, calls_before, recorder, error=exc)
+            if isinstance(exc, errors.ArmAuthError):
+                mark_connection(
+                    subscription.connection, healthy=False, reason=f"Azure refused the credential: {exc}"
+                )
+            raise SyncFailed(run.pk, exc) from exc
+        except LeaseLost as exc:
+            _finish(run, subscription, config, calls_before, recorder, error=errors.ArmError(str(exc)))
+            return run
+        finally:
+            lease_release(subscription_pk, holder)
+        _finish(run, subscription, config, calls_before, recorder)
     mark_connection(subscription.connection, healthy=True)
     return run
 
 
-def _sync(subscription: Subscription, run: SyncRun, config: Any, *, resumed: bool, holder: str) -> None:
+def _sync(
+    subscription: Subscription,
+    run: SyncRun,
+    config: Any,
+    *,
+    resumed: bool,
+    holder: str,
+    recorder: StageRecorder,
+) -> None:
     sid = subscription.subscription_id
     now = timezone.now()
     if not resumed:
-        counts = inventory.vaults_sync(
-            subscription=subscription, items=operations.list_vaults(config, sid), now=now
-        )
-        run.vaults = sum(counts.values()) - counts.get("skipped", 0)
-        pricings_sync(subscription=subscription, items=operations.list_pricings(config, sid), now=now)
-        contacts_sync(subscription=subscription, items=operations.list_contacts(config, sid), now=now)
-        rules_sync(subscription=subscription, items=operations.list_suppression_rules(config, sid), now=now)
+        with stage("inventory"):
+            counts = inventory.vaults_sync(
+                subscription=subscription, items=operations.list_vaults(config, sid), now=now
+            )
+            run.vaults = sum(counts.values()) - counts.get("skipped", 0)
+            pricings_sync(subscription=subscription, items=operations.list_pricings(config, sid), now=now)
+            contacts_sync(subscription=subscription, items=operations.list_contacts(config, sid), now=now)
+            rules_sync(
+                subscription=subscription, items=operations.list_suppression_rules(config, sid), now=now
+            )
+    table_rows = alert_sync.estimated_rows()
     vault_index = inventory.vault_index(subscription)
     backlog = subscription.first_sync_completed_at is None
     seen: set[int] = set()
     complete = not resumed
-    pages = prefetch(operations.iter_alert_pages(config, sid, start=run.resume_token or None))
-    last_save = last_renew = time.monotonic()
-    while True:
-        t0 = time.perf_counter()
-        page = next(pages, None)
-        t1 = time.perf_counter()
-        run.fetch_seconds += t1 - t0
-        if page is None:
-            break
-        result = alert_sync.upsert_page(
-            subscription_pk=subscription.pk,
-            subscription_id=sid,
-            items=page.items,
-            vault_index=vault_index,
-            now=timezone.now(),
-        )
-        seen.update(result.seen_ids)
-        run.store_seconds += time.perf_counter() - t1
-        run.pages += 1
-        run.alerts_new += len(result.new_ids)
-        run.alerts_changed += result.changed
-        run.alerts_unchanged += result.unchanged
-        run.alerts_malformed += result.malformed
-        run.resume_token = page.next_link or ""
-        now = time.monotonic()
-        # Progress (the resume point) is saved after every page that wrote something, and at least every second
-        # otherwise: a retried run re-reads at most a second of unchanged pages. The lease is renewed well
-        # before it expires. One transaction, one commit.
-        wrote = bool(result.new_ids or result.changed or result.malformed)
-        if wrote or now - last_save >= 1.0 or not page.next_link:
-            with transaction.atomic():
-                run.save(update_fields=PROGRESS_FIELDS)
-                if now - last_renew >= settings.SYNC_LEASE_SECONDS / 3:
-                    lease_renew(subscription.pk, holder)
-                    last_renew = now
-            last_save = now
-        if result.new_ids:
-            alerts_on_new(alert_ids=result.new_ids, subscription_pk=subscription.pk, backlog=backlog)
+    progress = {"saved": time.monotonic(), "renewed": time.monotonic()}
+
+    def store(batch: Batch) -> None:
+        # One transaction per batch: its alerts, what the features above alerts make of them (suppression,
+        # incidents, notification batches, webhook deliveries) and the resume point after its last page. A worker
+        # that dies mid-batch leaves nothing of it, and the retried run resumes at the batch's first page.
+        started = time.perf_counter()
+        with transaction.atomic():
+            result = alert_sync.store_page(
+                subscription_pk=subscription.pk, work=batch.work, vault_index=vault_index, now=timezone.now()
+            )
+            if result.new_ids:  # regroups every key the batch touched, changed alerts' included
+                alerts_on_new(
+                    alert_ids=result.new_ids,
+                    subscription_pk=subscription.pk,
+                    backlog=backlog,
+                    correlation_keys=result.correlation_keys,
+                    candidates=result.new_candidates,
+                )
+            elif result.correlation_keys:
+                alerts_on_changed(subscription_pk=subscription.pk, correlation_keys=result.correlation_keys)
+            seen.update(result.seen_ids)
+            run.pages += batch.pages
+            run.alerts_new += len(result.new_ids)
+            run.alerts_changed += result.changed
+            run.alerts_unchanged += result.unchanged
+            run.alerts_malformed += result.malformed
+            run.resume_token = batch.next_link
+            run.store_seconds += time.perf_counter() - started
+            # The resume point is saved with every batch that wrote something, and at least every second
+            # otherwise (a retried run re-reads at most a second of unchanged pages). The lease is renewed well
+            # before it expires.
+            now = time.monotonic()
+            wrote = bool(result.new_ids or result.changed or result.malformed)
+            if wrote or now - progress["saved"] >= 1.0 or not batch.next_link:
+                with stage("progress"):
+                    run.stages = recorder.as_dict()
+                    run.save(update_fields=PROGRESS_FIELDS)
+                    if now - progress["renewed"] >= settings.SYNC_LEASE_SECONDS / 3:
+                        lease_renew(subscription.pk, holder)
+                        progress["renewed"] = now
+                progress["saved"] = now
+
+    threaded = db_connection.vendor == "postgresql" and not db_connection.in_atomic_block
+    writer = BatchWriter(store, threaded=threaded, recorder=recorder)
+    pages = prefetch(
+        operations.iter_alert_pages(config, sid, start=run.resume_token or None), depth=PREFETCH_PAGES
+    )
+    items: list[Any] = []
+    gathered = 0
+    prepare_seconds = (
+        0.0  # the writer adds its own time to run.store_seconds; this thread's is added at the end
+    )
+    try:
+        while True:
+            t0 = time.perf_counter()
+            with stage("fetch"):
+                page = next(pages, None)
+            run.fetch_seconds += time.perf_counter() - t0
+            if page is not None:
+                items.extend(page.items)
+                gathered += 1
+                if len(items) < settings.SYNC_BATCH_ALERTS and page.next_link:
+                    continue  # gather a few pages: a batch's statements are per batch, not per page
+            if gathered:
+                t1 = time.perf_counter()
+                work = alert_sync.prepare_page(subscription_id=sid, items=items, in_flight=writer.in_flight())
+                prepare_seconds += time.perf_counter() - t1
+                next_link = (page.next_link or "") if page is not None else ""
+                new_ids = frozenset(p.arm_id for p in work.new)
+                writer.submit(Batch(work=work, pages=gathered, next_link=next_link, new_ids=new_ids))
+                items, gathered = [], 0
+            if page is None or not page.next_link:
+                break
+    except BaseException:
+        writer.close(failed=True)
+        raise
+    writer.close()
+    run.store_seconds += prepare_seconds
     if complete:
-        run.alerts_gone = alert_sync.mark_gone(
-            subscription_pk=subscription.pk, seen_ids=seen, now=timezone.now()
-        )
+        with stage("gone"):
+            run.alerts_gone = alert_sync.mark_gone(
+                subscription_pk=subscription.pk, seen_ids=seen, now=timezone.now()
+            )
+    if run.alerts_new >= 1000 and run.alerts_new >= table_rows:
+        # The run at least doubled the alert table (a first load): the planner's statistics are stale until
+        # autovacuum gets to it, so refresh them now for the pages and the next runs.
+        with stage("analyze"):
+            _analyze()
+
+
+def _analyze() -> None:
+    """Refresh the planner's statistics of the tables a first load fills (PostgreSQL; a no-op elsewhere)."""
+    if db_connection.vendor != "postgresql":
+        return
+    with db_connection.cursor() as cursor:
+        for model in (Alert, AlertRollup, Incident):
+            cursor.execute(f"ANALYZE {db_connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _finish(
@@ -291,11 +479,13 @@ def _finish(
     subscription: Subscription,
     config: Any,
     calls_before: int,
+    recorder: StageRecorder,
     error: errors.ArmError | None = None,
 ) -> None:
     now = timezone.now()
     run.finished_at = now
     run.arm_calls = operations.arm_calls(config) - calls_before
+    run.stages = recorder.as_dict()
     if error is None:
         run.status = SyncRun.Status.SUCCEEDED
         run.resume_token = ""

@@ -21,18 +21,15 @@ MAX_RUN_RETRIES = 3
 @shared_task(name="portal.inventory.tasks.sync_all")
 def sync_all() -> int:
     """Discover each connection's subscriptions, then queue one sync per subscription."""
-    queued = 0
     connection_from_environment()
-    for connection in AzureConnection.objects.filter(is_enabled=True):
-        try:
-            subscriptions = sync.discover(connection, only=settings.AZURE_SUBSCRIPTION_IDS or None)
-        except errors.ArmError as exc:
-            log.warning("cannot list subscriptions of %s: %s", connection, exc)
-            continue
-        for subscription in subscriptions:
-            sync_subscription.delay(subscription.pk, trigger="schedule")
-            queued += 1
-    return queued
+
+    def failed_listing(connection: AzureConnection, exc: errors.ArmError) -> None:
+        log.warning("cannot list subscriptions of %s: %s", connection, exc)
+
+    found = sync.discover_all(only=settings.AZURE_SUBSCRIPTION_IDS or None, on_error=failed_listing)
+    for subscription, _seen_by in found:  # each subscription once, however many connections see it
+        sync_subscription.delay(subscription.pk, trigger="schedule")
+    return len(found)
 
 
 @shared_task(

@@ -233,6 +233,7 @@ def _worker_process(
                 },
                 "ARM_RETRY_BACKOFF": "0.05",
                 "SYNC_LEASE_SECONDS": "4",
+                "SYNC_BATCH_ALERTS": "100",  # a page per transaction: a worker killed mid-run leaves pages
             }
         )
     _purge_queue()

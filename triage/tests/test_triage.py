@@ -20,7 +20,7 @@ from portal.audit.models import AuditRecord
 from portal.testing.factories import alert_item, grant, make_alerts, make_user, make_vault
 from triage import services
 from triage.models import AlertComment, Incident, SavedView
-from triage.selectors import soc_metrics
+from triage.selectors import incident_members, incident_of, soc_metrics
 
 pytestmark = pytest.mark.django_db
 
@@ -224,14 +224,14 @@ def test_alerts_sharing_a_correlation_key_become_an_incident(
         )
     incident = Incident.objects.get(correlation_key="corr-1")
     assert incident.alert_count == 3 and incident.severity == "High"
-    assert set(Alert.objects.filter(incident=incident).values_list("pk", flat=True)) == {a.pk for a in group}
+    assert set(incident_members(incident).values_list("pk", flat=True)) == {a.pk for a in group}
     assert not Incident.objects.filter(correlation_key="corr-lone").exists()  # one alert is not a group
     assert Incident.objects.filter(correlation_key="corr-az", alert_count=1).exists()  # Azure says incident
     # a late member joins the same incident
     late = make_alerts(p.sub, [alert_item(p.sub, vault=vault, n=199, correlation="corr-1")])
     services.incidents_attach(alert_ids=[late[0].pk], subscription_pk=p.sub.pk)
     incident.refresh_from_db()
-    assert incident.alert_count == 4 and Alert.objects.get(pk=late[0].pk).incident == incident
+    assert incident.alert_count == 4 and incident_of(Alert.objects.get(pk=late[0].pk)) == incident
 
     client.force_login(p.reader)
     page = client.get(reverse("triage:incident", args=[incident.pk]))
@@ -253,12 +253,12 @@ def test_alerts_sharing_a_correlation_key_become_an_incident(
     status_url = reverse("triage:incident_status", args=[incident.pk])
     response = client.post(status_url, {"status": "Resolved"}, follow=True)
     assert "Say why the alert is closed" in response.content.decode()
-    assert not Alert.objects.filter(incident=incident, status="Resolved").exists()  # nothing changed
+    assert not incident_members(incident).filter(status="Resolved").exists()  # nothing changed
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         client.post(
             status_url, {"status": "Resolved", "classification": "TruePositive", "comment": "Stolen token"}
         )
-    members = Alert.objects.filter(incident=incident)
+    members = incident_members(incident)
     assert set(members.values_list("status", "classification")) == {("Resolved", "TruePositive")}
     assert len(callbacks) >= 4  # each alert written back to Azure
     client.post(reverse("triage:incident_assign", args=[incident.pk]), {"assignee": f"user:{p.owner.pk}"})

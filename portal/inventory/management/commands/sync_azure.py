@@ -28,15 +28,22 @@ class Command(BaseCommand):
         if not connections:
             raise CommandError("No Azure connection is configured (admin, or manage.py load_connections).")
         only = [subscription.lower()] if subscription else (settings.AZURE_SUBSCRIPTION_IDS or None)
-        targets: list[Subscription] = []
+
+        def failed_listing(connection: AzureConnection, exc: errors.ArmError) -> None:
+            self.stderr.write(f"{connection}: cannot list subscriptions: {exc}")
+
+        found = sync.discover_all(only=only, on_error=failed_listing)
         for connection in connections:
-            try:
-                found = sync.discover(connection, only=only)
-            except errors.ArmError as exc:
-                self.stderr.write(f"{connection}: cannot list subscriptions: {exc}")
-                continue
-            self.stdout.write(f"{connection}: {len(found)} subscription(s)")
-            targets.extend(found)
+            count = sum(1 for _, seen_by in found if connection in seen_by)
+            self.stdout.write(f"{connection}: {count} subscription(s)")
+        targets: list[Subscription] = []
+        for target, seen_by in found:
+            targets.append(target)
+            if len(seen_by) > 1:
+                self.stdout.write(
+                    f"{target} ({target.subscription_id}) is visible through {', '.join(map(str, seen_by))}: "
+                    f"synced once, through {target.connection}"
+                )
         if subscription and not targets:
             raise CommandError(f"Subscription {subscription} is not visible to any connection.")
         if discover:

@@ -187,7 +187,6 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             **feedback_panel(request.user, alert),
             "assignees": owner["assignees"],
             "groups": owner["groups"],
-            "incident": owner["incident"],
             "comments": discussion["comments"],
             "can_comment": discussion["can_comment"],
             "comment_limit": discussion["comment_limit"],

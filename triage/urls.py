@@ -13,6 +13,7 @@ urlpatterns = [
     path("alerts/views/<int:pk>/delete/", views.saved_view_delete, name="view_delete"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
+    path("alerts/<int:pk>/incident/", views.alert_incident, name="alert_incident"),
     path("incidents/<int:pk>/status/", views.incident_status, name="incident_status"),
     path("incidents/<int:pk>/assign/", views.incident_assign, name="incident_assign"),
     path("metrics/", views.metrics, name="metrics"),

@@ -180,3 +180,58 @@ def test_scale_state_changes_live_in_the_overlay() -> None:
         store.doc_at(1000)["id"],
         store.doc_at(1001)["id"],
     ]
+
+
+def test_churn_holds_back_then_raises_alerts_and_changes_others_on_every_page() -> None:
+    """The benchmark's upstream churn: 1 in n generated alerts not raised yet, then raised with 1 in m changed."""
+    from emulator import actions
+
+    state = _world("scale", alerts=1000)
+    (sid,) = state.subscriptions
+    store = state.store(sid)
+    held_doc = store.doc_at(99)
+    assert actions.churn(state, {"subscription_id": sid, "hold_back_every": 100}) == {
+        "held": 10,
+        "listed": 990,
+    }
+    listed = [orjson.loads(raw)["id"] for raw in store.page(after=-1, limit=2000)[0]]
+    assert len(listed) == 990 and held_doc["id"] not in listed
+    rg, loc, key = ALERT_ID_RE.match(held_doc["id"]).group("rg", "loc", "key")  # type: ignore[union-attr]
+    assert store.find(rg, loc, key) is None  # not raised yet: not found either
+    before = {i: store.raw_at(i) for i in range(1000)}
+
+    result = actions.churn(state, {"subscription_id": sid, "release": True, "change_every": 20})
+    assert result == {
+        "released": 10,
+        "changed": {"status": 17, "severity": 17, "entities": 16},
+        "listed": 1000,
+    }
+    assert store.find(rg, loc, key) is not None
+    changed = [i for i in range(1000) if store.raw_at(i) != before[i]]
+    assert changed == list(range(10, 1000, 20))  # spread over every page
+    kinds = [
+        orjson.loads(before[i])["properties"] != orjson.loads(store.raw_at(i))["properties"] for i in changed
+    ]
+    assert all(kinds)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"subscription_id": "nope", "release": True},
+        {"subscription_id": "SID", "hold_back_every": 1},
+        {"subscription_id": "SID", "hold_back_every": "x"},
+        {"subscription_id": "SID"},
+        {"subscription_id": "SID", "release": True, "change_every": 0},
+    ],
+)
+def test_churn_refuses_what_it_cannot_do(body: dict[str, Any]) -> None:
+    from emulator import actions
+
+    state = _world("scale", alerts=100)
+    (sid,) = state.subscriptions
+    body = {k: (sid if v == "SID" else v) for k, v in body.items()}
+    with pytest.raises(actions.ActionError) as refused:
+        actions.churn(state, body)
+    assert refused.value.status in (400, 404)

@@ -35,6 +35,7 @@ from portal.arm import errors, operations
 from portal.inventory import services as inventory
 from portal.inventory.azure import config_for
 from portal.inventory.models import AzureConnection, Subscription, SyncLease, SyncRun
+from portal.inventory.secrets import SecretUnavailable
 from portal.stages import StageRecorder, attach, recording, stage
 from pricing.services import pricings_sync
 from triage.models import Incident
@@ -232,9 +233,11 @@ def mark_connection(connection: AzureConnection, *, healthy: bool, reason: str =
 
 def discover(connection: AzureConnection, *, only: list[str] | None = None) -> list[Subscription]:
     """List the subscriptions the connection's principal can see and record them (1 ARM call per page)."""
-    config = config_for(connection)
     try:
-        items = operations.list_subscriptions(config)
+        items = operations.list_subscriptions(config_for(connection))
+    except SecretUnavailable as exc:  # a connection without its secret is unhealthy, not a crash of the round
+        mark_connection(connection, healthy=False, reason=f"The connection's secret is not available: {exc}")
+        raise errors.ArmAuthError(str(exc)) from exc
     except errors.ArmAuthError as exc:
         mark_connection(connection, healthy=False, reason=f"Azure refused the credential: {exc}")
         raise

@@ -359,3 +359,117 @@ def test_a_service_principal_from_the_environment(emulator, settings, monkeypatc
     subscriptions = sync.discover(conn)
     assert {s.subscription_id for s in subscriptions} == {sid.lower() for sid in entry["subscription_ids"]}
     assert connection_from_environment().pk == conn.pk  # idempotent
+
+
+# --- one sync per subscription, however many connections see it -----------------------------------------------
+
+
+@pytest.fixture
+def two_connections(emulator, settings, monkeypatch):
+    """The emulator's tenants as stored connections, and the first tenant's service principal from the environment
+    too (AZURE_*): every subscription of that tenant is visible through two connections."""
+    from portal.inventory.services import connection_from_environment
+
+    loaded = emulator.load_connections()
+    entry = emulator.connections[0]
+    settings.AZURE_TENANT_ID, settings.AZURE_CLIENT_ID = entry["tenant_id"], entry["client_id"]
+    monkeypatch.setenv("AZURE_TENANT_ID", entry["tenant_id"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", entry["client_id"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", entry["client_secret"])
+    environment = connection_from_environment()
+    return {
+        "loaded": loaded,
+        "environment": environment,
+        "shared": {s.lower() for s in entry["subscription_ids"]},
+    }
+
+
+def test_the_command_syncs_a_subscription_seen_by_two_connections_once(two_connections, emulator):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sync_azure", stdout=out)
+    runs = SyncRun.objects.all()
+    per_subscription = {}
+    for run in runs:
+        per_subscription.setdefault(run.subscription.subscription_id, []).append(run)
+    upstream = {s["subscription_id"].lower() for s in emulator.control("GET", "state")["subscriptions"]}
+    assert set(per_subscription) == upstream
+    assert all(len(r) == 1 for r in per_subscription.values()), per_subscription
+    assert "synced once, through" in out.getvalue()
+    shared = two_connections["shared"]
+    for run in runs:
+        assert run.alerts_new > 0  # the one run stored the alerts
+        if run.subscription.subscription_id in shared:
+            assert len(run.subscription.visible_through) == 2
+    # the next round keeps the connection that synced it
+    owners = {r.subscription_id: r.subscription.connection_id for r in runs}
+    call_command("sync_azure", stdout=StringIO())
+    assert SyncRun.objects.count() == 2 * len(upstream)
+    from portal.inventory.models import Subscription
+
+    assert {s.pk: s.connection_id for s in Subscription.objects.all()} == owners
+
+
+def test_the_scheduled_round_queues_each_subscription_once(two_connections, emulator, monkeypatch):
+    from portal.inventory import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.sync_subscription, "delay", lambda pk, **kw: queued.append(pk))
+    upstream = emulator.control("GET", "state")["subscriptions"]
+    assert tasks.sync_all() == len(upstream) == len(queued) == len(set(queued))
+
+
+def test_a_subscription_moves_to_another_connection_when_its_own_loses_sight_of_it(two_connections):
+    from portal.inventory.models import Subscription
+
+    found = dict(sync.discover_all())
+    shared = next(s for s in found if s.subscription_id in two_connections["shared"])
+    first, second = found[shared]
+    assert shared.connection_id == first.pk
+    AzureConnection.objects.filter(pk=first.pk).update(is_enabled=False)
+    sync.discover_all()
+    moved = Subscription.objects.get(pk=shared.pk)
+    assert moved.connection_id == second.pk and moved.visible_through == [second.name]
+
+
+def test_the_sync_status_page_says_which_connection_syncs_a_subscription(client, two_connections, personas):
+    from django.urls import reverse
+
+    from portal.accounts.models import Role
+    from portal.testing.factories import grant
+
+    sync.discover_all()
+    from portal.inventory.models import Subscription
+
+    shared = Subscription.objects.filter(subscription_id__in=two_connections["shared"]).first()
+    grant(personas.reader, shared, Role.READER)
+    client.force_login(personas.reader)
+    body = client.get(reverse("inventory:sync_status")).content.decode()
+    other = next(n for n in shared.visible_through if n != shared.connection.name)
+    assert f"Also visible through {other}: synced once, through {shared.connection.name}." in body
+
+
+def test_a_run_records_where_its_time_went(emulator, subs):
+    run = _sync(subs[0])
+    stages = run.stages
+    assert {"fetch", "parse", "upsert", "rollups", "incidents", "suppression", "inventory"} <= set(stages)
+    for name in ("upsert", "rollups", "incidents"):
+        assert stages[name]["seconds"] > 0 and stages[name]["statements"] > 0
+    # each stage costs a bounded number of statements per batch, not per alert
+    batches = -(-run.alerts_new // 1000)
+    assert stages["incidents"]["statements"] <= 3 * batches
+    assert stages["rollups"]["statements"] <= batches
+    run.refresh_from_db()
+    assert run.stages == stages  # kept with the run
+
+
+def test_a_connection_without_its_secret_does_not_stop_the_round(two_connections):
+    broken = AzureConnection.objects.create(name="aaa-no-secret", tenant_id="t", client_id="c")
+    failures = []
+    found = sync.discover_all(on_error=lambda conn, exc: failures.append((conn.name, str(exc))))
+    assert found and failures == [("aaa-no-secret", "No client secret is configured for this connection.")]
+    broken.refresh_from_db()
+    assert not broken.is_healthy and "secret is not available" in broken.health_reason

@@ -19,17 +19,34 @@ def _upstream(emulator):
 
 
 def test_scheduled_sync_fans_out_one_task_per_subscription(celery_worker, emulator):
+    """A scheduled round through the worker, with a second connection that sees the first tenant's subscriptions
+    (the same service principal stored twice): each subscription is synced once."""
+    from portal.inventory.services import connection_save
+
     emulator.load_connections()
+    entry = emulator.connections[0]
+    connection_save(
+        actor=None,
+        data={
+            "name": f"{entry['name']} (second)",
+            "tenant_id": entry["tenant_id"],
+            "client_id": entry["client_id"],
+            "arm_endpoint": emulator.base_url,
+            "authority_host": emulator.base_url,
+        },
+        secret=entry["client_secret"],
+    )
     result = sync_all.delay()
     assert result.get(timeout=60) == 3
     upstream = _upstream(emulator)
     wait_for(
-        lambda: SyncRun.objects.filter(status="succeeded").count() == 3,
+        lambda: SyncRun.objects.filter(status="succeeded").count() >= 3,
         timeout=60,
         what=f"three sync runs\n{celery_worker.logs()}",
     )
     for sid, count in upstream.items():
         assert Alert.objects.filter(subscription__subscription_id=sid).count() == count
+        assert SyncRun.objects.filter(subscription__subscription_id=sid).count() == 1
 
 
 def test_worker_killed_mid_run_then_the_next_run_converges(celery_worker, emulator):

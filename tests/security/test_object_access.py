@@ -35,6 +35,7 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "triage:comment_edit": ("comment", False, False),  # the author's only
     "triage:view_delete": ("view", False, False),  # a private view of someone else: 404
     "triage:incident": ("incident", False, True),
+    "triage:alert_incident": ("alert", False, False),  # a redirect to the incident (tested in triage)
     "triage:incident_status": ("incident", False, False),
     "triage:incident_assign": ("incident", False, False),
     "triage:webhook": ("webhook", False, True),

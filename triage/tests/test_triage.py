@@ -234,6 +234,17 @@ def test_alerts_sharing_a_correlation_key_become_an_incident(
     assert incident.alert_count == 4 and incident_of(Alert.objects.get(pk=late[0].pk)) == incident
 
     client.force_login(p.reader)
+    # the alert page links to its incident through a redirect (it spends no query finding it)
+    detail = client.get(reverse("alerts:detail", args=[group[0].pk])).content.decode()
+    assert reverse("triage:alert_incident", args=[group[0].pk]) in detail
+    assert client.get(reverse("triage:alert_incident", args=[group[0].pk])).url == reverse(
+        "triage:incident", args=[incident.pk]
+    )
+    assert (
+        reverse("triage:alert_incident", args=[lone[0].pk])
+        not in client.get(reverse("alerts:detail", args=[lone[0].pk])).content.decode()
+    )
+    assert client.get(reverse("triage:alert_incident", args=[lone[0].pk])).status_code == 404
     page = client.get(reverse("triage:incident", args=[incident.pk]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -272,7 +283,7 @@ def test_alerts_sharing_a_correlation_key_become_an_incident(
     assert "has no access" in response.content.decode()
     assert set(members.values_list("assignee", flat=True)) == {p.owner.pk}  # all or nothing
     detail = client.get(reverse("alerts:detail", args=[group[0].pk])).content.decode()
-    assert reverse("triage:incident", args=[incident.pk]) in detail
+    assert reverse("triage:alert_incident", args=[group[0].pk]) in detail
 
 
 # --- saved views ---------------------------------------------------------------------------------------------

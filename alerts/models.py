@@ -54,9 +54,9 @@ class Alert(models.Model):
         related_name="alerts",
         db_index=False,
     )
-    arm_id = models.CharField(
-        "Alert ID", max_length=600, unique=True
-    )  # lower-cased: ARM ids are case-insensitive
+    # Lower-cased: ARM ids are case-insensitive. Unique through a constraint (see Meta), not `unique=True`, which on
+    # PostgreSQL also builds a varchar_pattern_ops index for LIKE that nothing uses and every insert pays for.
+    arm_id = models.CharField("Alert ID", max_length=600)
     azure_id = models.CharField(max_length=600)  # as Azure spells it (actions are addressed by it)
     name = models.CharField(max_length=300, blank=True)
     system_alert_id = models.CharField(max_length=300, blank=True)
@@ -207,6 +207,7 @@ class Alert(models.Model):
                 condition=Q(first_action_by__isnull=False),
             ),
         ]
+        constraints = [models.UniqueConstraint(fields=["arm_id"], name="alert_arm_id_unique")]
         ordering = ["-time_generated", "-id"]
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ from django.db.models import Q
 from alerts import rollup
 from alerts.models import Alert, AlertEvent, MalformedAlert
 from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, hash_item, parse_alert
-from portal.db import update_rows
+from portal.db import copy_line, update_rows
 from portal.fields import dumps
 from portal.stages import count_statements, stage
 
@@ -206,19 +206,41 @@ class PageWork:
     changed: list[ParsedAlert] = field(default_factory=list)
     malformed: list[tuple[Any, str, str]] = field(default_factory=list)
     unchanged_ids: list[int] = field(default_factory=list)
+    new_rows: NewRows | None = None  # the new alerts' rows, ready to insert
+    vault_index: dict[str, int] = field(default_factory=dict)  # vault ARM id -> pk, for changed alerts
 
 
-def prepare_page(*, subscription_id: str, items: list[Any], in_flight: Collection[str] = ()) -> PageWork:
-    """Hash every element, read the stored hashes of the page's ids (one query), and parse only what is new or
-    changed. `in_flight`: ids being inserted by a batch not yet committed (the sync's writer thread); an element with
-    such an id is handed on as changed, and `store_page` finds its row by then."""
-    work = PageWork()
+@dataclass
+class NewRows:
+    """New alert rows built before the write: their values, rollup deltas and, on PostgreSQL, their ids (taken from
+    the table's sequence) and the COPY payload, so the writer only sends bytes."""
+
+    rows: list[dict[str, Any]]
+    deltas: Counter[rollup.Bucket]
+    ids: list[int] | None = None
+    copy_data: bytes | None = None
+
+
+def prepare_page(
+    *,
+    subscription_pk: int,
+    subscription_id: str,
+    items: list[Any],
+    vault_index: dict[str, int],
+    now: datetime,
+    in_flight: Collection[str] = (),
+) -> PageWork:
+    """Hash every element, read the stored hashes of the page's ids (one query), parse only what is new or changed,
+    and build the new rows (on PostgreSQL with their ids and COPY payload). `in_flight`: ids being inserted by a
+    batch not yet committed (the sync's writer thread); an element with such an id is handed on as changed, and
+    `store_page` finds its row by then."""
+    work = PageWork(vault_index=vault_index)
     with stage("parse"):
         keyed, unkeyed = _hash_page(items)
         prefix = f"/subscriptions/{subscription_id.lower()}/"
         for item in unkeyed:
             _parse(item, content_hash(item), prefix, work.malformed)
-    with stage("upsert"):
+    with stage("lookup"):
         existing = {
             row[0]: row for row in Alert.objects.filter(arm_id__in=list(keyed)).values_list(*EXISTING_COLUMNS)
         }
@@ -235,19 +257,45 @@ def prepare_page(*, subscription_id: str, items: list[Any], in_flight: Collectio
                 work.new.append(p)
             else:
                 work.changed.append(p)
+    if work.new:
+        with stage("parse"):
+            work.new_rows = new_rows(subscription_pk, work.new, vault_index, now)
     return work
 
 
-def store_page(
-    *, subscription_pk: int, work: PageWork, vault_index: dict[str, int], now: datetime
-) -> PageResult:
+def new_rows(
+    subscription_pk: int, parsed: list[ParsedAlert], vault_index: dict[str, int], now: datetime
+) -> NewRows:
+    rows = []
+    deltas: Counter[rollup.Bucket] = Counter()
+    for p in parsed:
+        values = {
+            **p.fields,
+            "content_hash": p.content_hash,
+            "status": p.fields["azure_status"],
+            "subscription_id": subscription_pk,
+            "vault_id": vault_for(p, vault_index),
+            "first_seen_at": now,
+            "updated_at": now,
+            "arm_id": p.arm_id,
+        }
+        rows.append(values)
+        deltas[rollup.bucket_of(values)] += 1
+    prepared = NewRows(rows=rows, deltas=deltas)
+    if connection.vendor == "postgresql":
+        prepared.ids = _reserve_ids(len(rows))
+        prepared.copy_data = _copy_payload(prepared.ids, rows)
+    return prepared
+
+
+def store_page(*, subscription_pk: int, work: PageWork, now: datetime) -> PageResult:
     """Write what `prepare_page` sorted: a bounded number of statements, none for an unchanged page."""
     result = PageResult(unchanged=len(work.unchanged_ids), seen_ids=list(work.unchanged_ids))
     result.malformed = len(work.malformed)
     if not (work.new or work.changed or work.malformed):
         return result
     with stage("upsert"):
-        _write_page(result, subscription_pk, work.new, work.changed, work.malformed, vault_index, now)
+        _write_page(result, subscription_pk, work, now)
     return result
 
 
@@ -260,44 +308,32 @@ def upsert_page(
     now: datetime,
 ) -> PageResult:
     """Store one list page. Queries: 1 read for the page, and only for new/changed rows a few writes."""
-    work = prepare_page(subscription_id=subscription_id, items=items)
-    return store_page(subscription_pk=subscription_pk, work=work, vault_index=vault_index, now=now)
+    work = prepare_page(
+        subscription_pk=subscription_pk,
+        subscription_id=subscription_id,
+        items=items,
+        vault_index=vault_index,
+        now=now,
+    )
+    return store_page(subscription_pk=subscription_pk, work=work, now=now)
 
 
-def _write_page(
-    result: PageResult,
-    subscription_pk: int,
-    new: list[ParsedAlert],
-    changed: list[ParsedAlert],
-    malformed: list[tuple[Any, str, str]],
-    vault_index: dict[str, int],
-    now: datetime,
-) -> None:
+def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: datetime) -> None:
+    changed, malformed = work.changed, work.malformed
     deltas: Counter[rollup.Bucket] = Counter()
     events: list[AlertEvent] = []
     with transaction.atomic(savepoint=False):  # inside the sync's batch transaction: no savepoint
-        if new:
-            rows = []
-            for p in new:
-                values = {
-                    **p.fields,
-                    "content_hash": p.content_hash,
-                    "status": p.fields["azure_status"],
-                    "subscription_id": subscription_pk,
-                    "vault_id": vault_for(p, vault_index),
-                    "first_seen_at": now,
-                    "updated_at": now,
-                    "arm_id": p.arm_id,
-                }
-                rows.append(values)
-                deltas[rollup.bucket_of(values)] += 1
-            ids = insert_alerts(rows)
-            result.new_ids = [ids[row["arm_id"]] for row in rows]
-            result.seen_ids.extend(result.new_ids)
+        prepared = work.new_rows
+        if prepared is not None:
+            rows = prepared.rows
+            ids = insert_prepared(prepared)
+            result.new_ids = ids
+            result.seen_ids.extend(ids)
             result.new_candidates = {
-                pk: (row["alert_type"], row["entities"]) for pk, row in zip(result.new_ids, rows, strict=True)
+                pk: (row["alert_type"], row["entities"]) for pk, row in zip(ids, rows, strict=True)
             }
-            result.correlation_keys.update(p.fields["correlation_key"] for p in new)
+            result.correlation_keys.update(row["correlation_key"] for row in rows)
+            deltas.update(prepared.deltas)
         if changed:
             # Re-read the changed rows under a lock, so that a concurrent status change is never overwritten.
             locked = {
@@ -319,7 +355,7 @@ def _write_page(
                     result.correlation_keys.add(p.fields["correlation_key"])
                 for name in AZURE_FIELDS:
                     setattr(row, name, p.fields[name] if name != "content_hash" else p.content_hash)
-                row.vault_id = vault_for(p, vault_index) or row.vault_id
+                row.vault_id = vault_for(p, work.vault_index) or row.vault_id
                 _merge_status(row, p.fields["azure_status"], now, events)
                 row.in_azure, row.gone_at, row.updated_at = True, None, now
                 rollup.move(deltas, old_bucket, rollup.bucket_of(row))
@@ -357,37 +393,60 @@ def _column_defaults() -> tuple[list[Any], dict[str, Any]]:
     return fields, {f.attname: f.get_default() for f in fields}
 
 
+def _reserve_ids(count: int) -> list[int]:
+    """Ids for new alert rows, taken from the table's sequence (not transactional: a failed batch leaves a gap)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Alert._meta.db_table, count],
+        )
+        return [r[0] for r in cursor.fetchall()]
+
+
+def _copy_payload(ids: list[int], rows: list[dict[str, Any]]) -> bytes:
+    """The COPY text rows for `rows` with these ids (JSON columns serialised with orjson)."""
+    fields, defaults = _column_defaults()
+    json_columns = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    lines = []
+    for pk, row in zip(ids, rows, strict=True):
+        merged = {**defaults, **row}
+        values: list[Any] = [pk]
+        for f in fields:
+            value = merged[f.attname]
+            if f.attname in json_columns and value is not None:
+                value = dumps(value).decode()
+            values.append(value)
+        lines.append(copy_line(values))
+    return b"".join(lines)
+
+
+def insert_prepared(prepared: NewRows) -> list[int]:
+    """Insert prepared new rows; returns their ids in order. PostgreSQL: one COPY of the prepared payload."""
+    if prepared.ids is None or prepared.copy_data is None:
+        ids = insert_alerts(prepared.rows)
+        return [ids[row["arm_id"]] for row in prepared.rows]
+    fields, _ = _column_defaults()
+    columns = ", ".join(["id", *(f.column for f in fields)])
+    count_statements()  # the COPY bypasses Django's cursor wrapper
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {Alert._meta.db_table} ({columns}) FROM STDIN") as copy,
+    ):
+        copy.write(prepared.copy_data)
+    return prepared.ids
+
+
 def insert_alerts(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert new alert rows; returns {arm_id: pk}. PostgreSQL: COPY (the fastest path); others: bulk_create."""
-    fields, defaults = _column_defaults()
-    if connection.vendor != "postgresql":
-        objs = Alert.objects.bulk_create([Alert(**{**defaults, **row}) for row in rows], batch_size=500)
-        if objs and objs[0].pk is not None:
-            return {o.arm_id: o.pk for o in objs}
-        return dict(Alert.objects.filter(arm_id__in=[r["arm_id"] for r in rows]).values_list("arm_id", "id"))
-    json_columns = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    table = Alert._meta.db_table
-    with connection.cursor() as cursor:
-        # Take the ids from the table's sequence first, so the COPY needs no lookup afterwards.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-        )
-        ids = [r[0] for r in cursor.fetchall()]
-        columns = ["id", *(f.column for f in fields)]
-        count_statements()  # the COPY below bypasses Django's cursor wrapper
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for pk, row in zip(ids, rows, strict=True):
-                merged = {**defaults, **row}
-                copy.write_row(
-                    [pk]
-                    + [
-                        dumps(merged[f.attname]).decode()
-                        if f.attname in json_columns and merged[f.attname] is not None
-                        else merged[f.attname]
-                        for f in fields
-                    ]
-                )
-    return {row["arm_id"]: pk for pk, row in zip(ids, rows, strict=True)}
+    if connection.vendor == "postgresql":
+        ids = _reserve_ids(len(rows))
+        insert_prepared(NewRows(rows=rows, deltas=Counter(), ids=ids, copy_data=_copy_payload(ids, rows)))
+        return {row["arm_id"]: pk for pk, row in zip(ids, rows, strict=True)}
+    _fields, defaults = _column_defaults()
+    objs = Alert.objects.bulk_create([Alert(**{**defaults, **row}) for row in rows], batch_size=500)
+    if objs and objs[0].pk is not None:
+        return {o.arm_id: o.pk for o in objs}
+    return dict(Alert.objects.filter(arm_id__in=[r["arm_id"] for r in rows]).values_list("arm_id", "id"))
 
 
 def mark_gone(*, subscription_pk: int, seen_ids: set[int], now: datetime) -> int:

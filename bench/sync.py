@@ -57,6 +57,7 @@ FLOOR_UNCHANGED = 3_000
 STAGE_ORDER = (
     "fetch",
     "parse",
+    "lookup",
     "upsert",
     "rollups",
     "suppression",

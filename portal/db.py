@@ -47,3 +47,39 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
             cursor.execute(sql, params)
             updated += cursor.rowcount
     return updated
+
+
+def _escape(value: str) -> str:
+    # str.replace per character present: several times faster than str.translate with a mapping on long text
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    return value
+
+
+def copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format (`\\N` for NULL; backslash, tab, newline and CR escaped)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return _escape(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if hasattr(value, "isoformat"):  # date, aware datetime (ISO 8601 with its offset)
+        return str(value.isoformat())
+    raise TypeError(f"no COPY text form for {type(value).__name__}")
+
+
+def copy_line(values: Sequence[Any]) -> bytes:
+    """A row of `COPY … FROM STDIN` (text format), built without a database connection: the sync formats a
+    batch's rows in its parsing thread and the writer thread only sends them."""
+    return ("\t".join(copy_text(v) for v in values) + "\n").encode()

@@ -386,7 +386,7 @@ def _sync(
         started = time.perf_counter()
         with transaction.atomic():
             result = alert_sync.store_page(
-                subscription_pk=subscription.pk, work=batch.work, vault_index=vault_index, now=timezone.now()
+                subscription_pk=subscription.pk, work=batch.work, now=timezone.now()
             )
             if result.new_ids:  # regroups every key the batch touched, changed alerts' included
                 alerts_on_new(
@@ -443,7 +443,14 @@ def _sync(
                     continue  # gather a few pages: a batch's statements are per batch, not per page
             if gathered:
                 t1 = time.perf_counter()
-                work = alert_sync.prepare_page(subscription_id=sid, items=items, in_flight=writer.in_flight())
+                work = alert_sync.prepare_page(
+                    subscription_pk=subscription.pk,
+                    subscription_id=sid,
+                    items=items,
+                    vault_index=vault_index,
+                    now=timezone.now(),
+                    in_flight=writer.in_flight(),
+                )
                 prepare_seconds += time.perf_counter() - t1
                 next_link = (page.next_link or "") if page is not None else ""
                 new_ids = frozenset(p.arm_id for p in work.new)

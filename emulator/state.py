@@ -219,8 +219,9 @@ class AlertStore:
         rg_l = rg.lower() if rg else None
         loc_l = location.lower() if location else None
         unfiltered = rg_l is None and loc_l is None
+        hidden = (self.removed | self.held) if self.held else self.removed  # one set lookup per alert
         while seq < total and len(out) < limit:
-            if not self.hidden(seq) and (unfiltered or self._matches(seq, rg_l, loc_l)):
+            if seq not in hidden and (unfiltered or self._matches(seq, rg_l, loc_l)):
                 out.append(self.raw_at(seq))
                 last = seq
             seq += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.models import SEVERITY_RANK, Alert, Severity, Status
+from portal.web.formfields import IsoDateTimeInput, iso_minute
 from pricing.plans import PLANS
 
 RANGES = [
@@ -96,12 +97,8 @@ class AlertFilterForm(forms.Form):
         required=False, choices=Status.choices, label="Status", widget=forms.CheckboxSelectMultiple
     )
     range = forms.ChoiceField(required=False, choices=RANGES, label="Time range")
-    start = forms.DateTimeField(
-        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end = forms.DateTimeField(
-        required=False, label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    start = forms.DateTimeField(required=False, label="From", widget=IsoDateTimeInput())
+    end = forms.DateTimeField(required=False, label="To", widget=IsoDateTimeInput())
     type = forms.ChoiceField(required=False, label="Alert type")
     plan = forms.ChoiceField(
         required=False, label="Plan", choices=[("", "All plans")] + [(p.name, p.label) for p in PLANS]
@@ -159,6 +156,13 @@ class AlertFilterForm(forms.Form):
         data["range"] = data.get("range") or "all"
         data["sort"] = data.get("sort") or "time"
         data["me"] = self.user_pk
+        for key in ("start", "end"):
+            if data.get(key):
+                try:
+                    timezone.localtime(data[key]).astimezone(UTC)
+                except (OverflowError, ValueError):
+                    self.add_error(key, "This date is out of range: give one from the year 1900 on.")
+                    data[key] = None
         if data["range"] == "custom":
             if not data.get("start") and not data.get("end"):
                 self.add_error("start", "Give a start or an end for a custom range.")
@@ -248,7 +252,7 @@ class FilterState:
         if d.get("range") == "custom":
             for key in ("start", "end"):
                 if d.get(key):
-                    items.append((key, timezone.localtime(d[key]).strftime("%Y-%m-%dT%H:%M")))
+                    items.append((key, iso_minute(timezone.localtime(d[key]))))
         if cursor:
             items.append(("cursor", cursor))
         return items

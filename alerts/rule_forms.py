@@ -10,6 +10,9 @@ from django import forms
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.models import SuppressionRule
 from alerts.suppression import AZURE_FIELDS, LOCAL_FIELDS, REASONS
+from portal.web.formfields import IsoDateInput
+
+LOCAL_FIELD_NAMES = {f for f, _ in LOCAL_FIELDS}
 
 CONDITION_ROWS = 5
 OPERATORS = [("equals", "Equals"), ("contains", "Contains")]
@@ -28,7 +31,7 @@ class RuleForm(forms.Form):
     expiration_date = forms.DateField(
         label="Expiration date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="Optional. The rule stops suppressing at the end of this day (UTC).",
     )
     comment = forms.CharField(
@@ -41,6 +44,10 @@ class RuleForm(forms.Form):
     local_only = forms.BooleanField(
         label="Keep this rule in the portal only (don't create it in Azure)", required=False
     )
+    # Suppress similar alerts: conditions Azure's rules cannot express, offered as an explicit opt-in ("field|value")
+    portal_only = forms.MultipleChoiceField(
+        label="Also match (portal only)", required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(
         self,
@@ -49,8 +56,15 @@ class RuleForm(forms.Form):
         seen_types: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        portal_only = kwargs.pop("portal_only", None) or []
         super().__init__(*args, **kwargs)
         self.fields["subscription"].choices = [(pk, name) for pk, name in subscriptions]
+        offered = list(portal_only)
+        for value in self.data.getlist("portal_only") if hasattr(self.data, "getlist") else []:
+            field_name, _, item = value.partition("|")
+            if field_name in LOCAL_FIELD_NAMES and item and value not in {v for v, _ in offered}:
+                offered.append((value, f"{dict(LOCAL_FIELDS)[field_name]} = {item}"))
+        self.fields["portal_only"].choices = offered
         known = [(t.alert_type, f"{t.display_name} ({t.alert_type})") for t in KEY_VAULT_ALERT_TYPES]
         known_types = {t for t, _ in known}
         extra = [(t, t) for t in sorted(set(seen_types or [])) if t not in known_types]
@@ -76,6 +90,11 @@ class RuleForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         data["conditions"] = self.conditions_from(self, data)
+        for value in data.get("portal_only") or []:
+            field_name, _, item = value.partition("|")
+            data["conditions"].append({"field": field_name, "in": [item]})
+        if data.get("portal_only"):
+            data["local_only"] = True  # the opt-in says so next to the boxes
         date = data.get("expiration_date")
         data["expiration"] = datetime.combine(date, time(23, 59, 59), tzinfo=UTC) if date else None
         return data
@@ -149,30 +168,43 @@ def initial_conditions(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return initial
 
 
-def initial_from_alert(alert: Any) -> dict[str, Any]:
-    """Suppress similar alerts: the alert's type, subscription, and its entities as candidate conditions."""
+def initial_from_alert(alert: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Suppress similar alerts: the alert's type and subscription, a reason, and its entities as conditions that
+    Azure's suppression rules accept (the account by name and UPN suffix, or by Entra object id; the IP address),
+    so that the rule is created in Azure and Azure stops raising these alerts. Conditions only this portal can
+    apply (the application id) come back separately, as choices the user opts into (they make the rule
+    portal-only)."""
     from alerts.parsing import entity_type, entity_value
 
     conditions: list[dict[str, Any]] = []
+    portal_only: list[tuple[str, str]] = []
     for entity in alert.entities:
         kind = entity_type(entity)
         if kind == "ip" and entity_value(entity, "address"):
             conditions.append({"field": "entities.ip.address", "in": [entity_value(entity, "address")]})
         elif kind == "account":
             name, suffix = entity_value(entity, "name"), entity_value(entity, "upnSuffix")
-            if name and suffix:
-                conditions.append({"field": "entities.account.upn", "in": [f"{name}@{suffix}"]})
-            elif name:
+            object_id = entity_value(entity, "aadUserId")
+            if isinstance(name, str) and name:
                 conditions.append({"field": "entities.account.name", "in": [name]})
-        elif kind == "cloud-application" and entity_value(entity, "appId"):
-            conditions.append(
-                {"field": "entities.cloudapplication.appid", "in": [entity_value(entity, "appId")]}
-            )
+                if isinstance(suffix, str) and suffix:
+                    conditions.append({"field": "entities.account.upnsuffix", "in": [suffix]})
+            elif isinstance(object_id, str) and object_id:
+                conditions.append({"field": "entities.account.aaduserid", "in": [object_id]})
+        elif kind in ("cloud-application", "cloudapplication"):
+            app_id = entity_value(entity, "appId")
+            if app_id:
+                value = f"entities.cloudapplication.appid|{app_id}"
+                label = f"Application ID = {app_id}"
+                name = entity_value(entity, "name")
+                portal_only.append((value, f"{label} ({name})" if name else label))
     suffix = "".join(c for c in alert.alert_type if c.isalnum() or c in "-_")[:30]
-    return {
+    initial = {
         "subscription": alert.subscription_id,
         "alert_type": alert.alert_type,
         "state": "Enabled",
+        "reason": "SpecificEntityFalsePositive",
         "name": f"suppress-{suffix}"[:50],
         **initial_conditions(conditions[:CONDITION_ROWS]),
     }
+    return initial, portal_only

@@ -26,7 +26,7 @@ from alerts.suppression_services import (
     simulate,
 )
 from portal.accounts import selectors as access
-from portal.web.http import AuthedRequest
+from portal.web.http import AuthedRequest, safe_next
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
@@ -58,14 +58,21 @@ def rule_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
-def _form(request: AuthedRequest, data: Any = None, initial: dict[str, Any] | None = None) -> RuleForm:
+def _form(
+    request: AuthedRequest,
+    data: Any = None,
+    initial: dict[str, Any] | None = None,
+    portal_only: list[tuple[str, str]] | None = None,
+) -> RuleForm:
     subscriptions = list(
         access.subscriptions_visible_to(request.user, write=True).values_list("pk", "display_name")
     )
     seen = list(
         alerts_visible_to(request.user).values_list("alert_type", flat=True).distinct().order_by()[:200]
     )
-    return RuleForm(data, initial=initial, subscriptions=subscriptions, seen_types=seen)
+    return RuleForm(
+        data, initial=initial, subscriptions=subscriptions, seen_types=seen, portal_only=portal_only
+    )
 
 
 def _render_form(
@@ -130,8 +137,9 @@ def rule_create(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         return _save_or_simulate(request, _form(request, request.POST), None)
     initial: dict[str, Any] = {"state": "Enabled"}
+    portal_only: list[tuple[str, str]] = []
     if request.GET.get("from_alert"):
-        initial = initial_from_alert(alert_get_for_user(request.user, request.GET["from_alert"]))
+        initial, portal_only = initial_from_alert(alert_get_for_user(request.user, request.GET["from_alert"]))
     elif request.GET.get("alert_type"):
         field_name, value = request.GET.get("field", ""), request.GET.get("value", "")
         initial.update(
@@ -146,7 +154,7 @@ def rule_create(request: AuthedRequest) -> HttpResponse:
         )
     if not access.subscriptions_visible_to(request.user, write=True).exists():
         return HttpResponse("Only Security Admins and Owners create suppression rules.", status=403)
-    return _render_form(request, _form(request, initial=initial), None)
+    return _render_form(request, _form(request, initial=initial, portal_only=portal_only), None)
 
 
 @login_required
@@ -169,7 +177,7 @@ def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Rule {rule.name} is now {state}.")
-    return redirect(request.POST.get("next") or reverse("alerts:rules"))
+    return redirect(safe_next(request, request.POST.get("next"), default=reverse("alerts:rules")))
 
 
 @login_required

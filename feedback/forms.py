@@ -16,7 +16,10 @@ class FeedbackForm(forms.Form):
     reason = forms.ChoiceField(
         label="Reason",
         choices=[("", "Choose a reason"), ("Useful", USEFUL_REASONS), ("Not useful", NOT_USEFUL_REASONS)],
-        error_messages={"required": "Choose a reason."},
+        error_messages={
+            "required": "Choose a reason.",
+            "invalid_choice": "Choose one of the reasons offered for this answer.",
+        },
     )
     text = forms.CharField(
         label="Additional feedback",
@@ -28,15 +31,21 @@ class FeedbackForm(forms.Form):
     may_contact = forms.BooleanField(
         label="The security team may email me about this feedback", required=False
     )
+    # The reason picked under the other answer, kept while the user switches Yes/No, so that switching back
+    # restores it (it was discarded, and Submit then said "Choose a reason").
+    kept_reason = forms.CharField(required=False, widget=forms.HiddenInput, max_length=40)
 
     def __init__(self, *args, answer: bool | None = None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        if answer is not None:
-            # With htmx, once Yes/No is picked, only that answer's reasons are offered.
-            self.fields["reason"].choices = [
-                ("", "Choose a reason"),
-                *(USEFUL_REASONS if answer else NOT_USEFUL_REASONS),
-            ]
+        if answer is None and self.is_bound:
+            posted = self.data.get("useful")
+            answer = {"yes": True, "no": False}.get(posted) if isinstance(posted, str) else None
+        # Once Yes/No is known, only that answer's reasons are offered (never both lists: "Other" came twice).
+        self.fields["reason"].choices = (
+            [("", "Choose a reason"), *(USEFUL_REASONS if answer else NOT_USEFUL_REASONS)]
+            if answer is not None
+            else [("", "Choose Yes or No first")]
+        )
 
 
 class ReplyForm(forms.Form):

@@ -8,7 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
+from alerts.models import Alert, SuppressionRule
+from alerts.suppression import rule_matches
 from feedback.models import REASON_LABELS, Feedback
 from portal.accounts.selectors import scope_to_user
 
@@ -142,7 +145,33 @@ def suggestions(user: Any, *, threshold: int | None = None) -> list[Suggestion]:
                     example,
                 )
             )
-    return sorted(result, key=lambda s: -s.count)
+    return sorted(_not_covered(result), key=lambda s: -s.count)
+
+
+def _not_covered(found: list[Suggestion]) -> list[Suggestion]:
+    """Leave out what an enabled rule of the subscription already suppresses (its example alert matches the rule)."""
+    if not found:
+        return found
+    now = timezone.now()
+    rules: dict[int, list[SuppressionRule]] = {}
+    for rule in SuppressionRule.objects.filter(
+        subscription_id__in={s.subscription_id for s in found}, state=SuppressionRule.State.ENABLED
+    ):
+        rules.setdefault(rule.subscription_id, []).append(rule)
+    examples = {
+        pk: (kind, entities)
+        for pk, kind, entities in Alert.objects.filter(
+            pk__in=[s.example_alert_id for s in found]
+        ).values_list("pk", "alert_type", "entities")
+    }
+    kept = []
+    for suggestion in found:
+        kind, entities = examples.get(suggestion.example_alert_id, (suggestion.alert_type, []))
+        if not any(
+            rule_matches(r, kind, entities, now=now) for r in rules.get(suggestion.subscription_id, [])
+        ):
+            kept.append(suggestion)
+    return kept
 
 
 def follow_ups(user: Any) -> QuerySet[Feedback]:

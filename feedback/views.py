@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts.selectors import alert_get_for_user
 from feedback import selectors
 from feedback.forms import FeedbackForm, ReplyForm
-from feedback.models import Feedback
+from feedback.models import Feedback, reasons_for
 from feedback.services import feedback_reply, feedback_submit
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
@@ -55,9 +55,15 @@ def panel(request: AuthedRequest, alert_pk: int) -> HttpResponse:
         answer = request.GET.get("useful") or request.GET.get("answer")
         form = None
         if answer in ("yes", "no"):
+            reasons = {value for value, _ in reasons_for(answer == "yes")}
+            picked, kept = request.GET.get("reason", "")[:40], request.GET.get("kept_reason", "")[:40]
+            # the reason picked stays when it belongs to this answer; else the one kept from before the switch
+            reason = picked if picked in reasons else kept if kept in reasons else ""
             form = FeedbackForm(
                 initial={
                     "useful": answer,
+                    "reason": reason,
+                    "kept_reason": picked if picked and picked not in reasons else kept,
                     "text": request.GET.get("text", "")[:2000],
                     "may_contact": request.GET.get("may_contact") == "on",
                 },
@@ -65,9 +71,7 @@ def panel(request: AuthedRequest, alert_pk: int) -> HttpResponse:
             )
         context = panel_context(request.user, alert, form=form, editing=bool(request.GET.get("edit") or form))
         return render(request, "feedback/_panel.html", context)
-    form = FeedbackForm(
-        request.POST
-    )  # every reason is accepted here; the service says which belong to the answer
+    form = FeedbackForm(request.POST)  # the reasons of the answer posted; the service checks them too
     status = 200
     if form.is_valid():
         data = form.cleaned_data

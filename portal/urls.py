@@ -4,10 +4,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from portal.accounts import oidc
 from portal.accounts.login import LoginView
+from portal.web import views as web_views
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
@@ -21,8 +21,9 @@ urlpatterns = [
     path("accounts/sso/", oidc.start, name="oidc_start"),
     path("accounts/sso/callback/", oidc.callback, name="oidc_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # The admin signs in through the portal's throttled sign-in, not a second, unthrottled form.
-    path("admin/login/", login_not_required(RedirectView.as_view(pattern_name="login", query_string=True))),
+    # The admin signs in through the portal's throttled sign-in, not a second, unthrottled form; a signed-in person
+    # who is not staff is told the administration is for staff (not sent round in a redirect loop).
+    path("admin/login/", web_views.admin_login),
     path("admin/", admin.site.urls),
     path("", include("portal.web.urls")),
     path("", include("portal.inventory.urls")),

@@ -164,10 +164,66 @@ def test_prefilled_form_from_an_alert(client, personas):
     client.force_login(personas.secadmin)
     body = client.get(reverse("alerts:rule_create") + f"?from_alert={alert.pk}").content.decode()
     assert 'value="KV_TORAccess" selected' in body
-    assert "198.51.100.9" in body and "mallory@contoso.com" in body
     assert f'value="{personas.sub.pk}" selected' in body
     detail = client.get(reverse("alerts:detail", args=[alert.pk]) + "?tab=action").content.decode()
     assert f"{reverse('alerts:rule_create')}?from_alert={alert.pk}" in detail
+
+
+def test_suppress_similar_prefills_only_what_azure_accepts(
+    client, personas, django_capture_on_commit_callbacks
+):
+    """The pre-filled rule is created in Azure as it stands: the account by name and UPN suffix (Azure knows no
+    UPN field), the IP, a reason; the application id is an opt-in, with its consequence stated before Save."""
+    vault = make_vault(personas.sub)
+    item = alert_item(personas.sub, vault=vault, user="mallory", ip="198.51.100.9")
+    item["properties"]["entities"].append(
+        {
+            "$id": "9",
+            "appId": "11111111-2222-3333-4444-555555555555",
+            "name": "payments-api",
+            "type": "cloud-application",
+        }
+    )
+    alert = make_alerts(personas.sub, [item])[0]
+    client.force_login(personas.secadmin)
+    url = reverse("alerts:rule_create") + f"?from_alert={alert.pk}"
+    page = client.get(url)
+    form = page.context["form"]
+    prefilled = {
+        (form.initial.get(f"c{i}_field"), form.initial.get(f"c{i}_value"))
+        for i in range(5)
+        if form.initial.get(f"c{i}_field")
+    }
+    assert prefilled == {
+        ("entities.account.name", "mallory"),
+        ("entities.account.upnsuffix", "contoso.com"),
+        ("entities.ip.address", "198.51.100.9"),
+    }
+    assert form.initial["reason"] == "SpecificEntityFalsePositive"
+    body = page.content.decode()
+    assert "Application ID = 11111111-2222-3333-4444-555555555555 (payments-api)" in body
+    assert "Ticking one keeps this rule in this portal only" in body
+    post = {k: v for k, v in form.initial.items() if v is not None}
+    post.update({"action": "save", "name": "suppress-mallory"})
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(url, post)
+    rule = SuppressionRule.objects.get(name="suppress-mallory")
+    assert not rule.local_only and rule.push_state == "pending"  # on its way to Azure
+    # opting in to the application id: kept in the portal only, as the form said
+    post.update(
+        {
+            "name": "suppress-mallory-app",
+            "portal_only": ["entities.cloudapplication.appid|11111111-2222-3333-4444-555555555555"],
+        }
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(url, post)
+    local = SuppressionRule.objects.get(name="suppress-mallory-app")
+    assert (
+        local.local_only
+        and {"field": "entities.cloudapplication.appid", "in": ["11111111-2222-3333-4444-555555555555"]}
+        in local.conditions
+    )
 
 
 def test_simulate_counts_on_a_known_data_set(personas):

@@ -23,9 +23,20 @@ def test_feedback_panel_in_the_browser(page, live_server, browser_events):
     reason = panel.get_by_label("Reason")
     expect(reason.locator("option[value='TruePositive']")).to_have_count(0)
     assert reason.locator("option[value='SpecificEntityFalsePositive']").count() == 1
+    # a reason picked, the answer switched to Yes and back: the reason is still picked, and Submit takes it
+    reason.select_option("Noise")
+    panel.get_by_label("Yes").check()
+    expect(panel.get_by_label("Reason").locator("option[value='Noise']")).to_have_count(0)
+    panel.get_by_label("No").check()
+    expect(panel.get_by_label("Reason")).to_have_value("Noise")
+    reason = panel.get_by_label("Reason")
     reason.select_option("Other")
     panel.get_by_role("button", name="Submit").click()
     panel.get_by_text("Tell us more when the reason is “Other”.").wait_for()  # a clear error, in place
+    # after the error, only the "not useful" reasons, "Other" once, still selected
+    expect(panel.get_by_label("Reason").locator("option[value='Other']")).to_have_count(1)
+    expect(panel.get_by_label("Reason").locator("option[value='TruePositive']")).to_have_count(0)
+    expect(panel.get_by_label("Reason")).to_have_value("Other")
     panel.get_by_label("Additional feedback").fill("A scheduled key rotation <b>job</b>")
     panel.get_by_label("The security team may email me about this feedback").check()
     panel.get_by_role("button", name="Submit").click()

@@ -46,8 +46,8 @@ def test_submit_without_javascript_then_edit_keeps_history(client, personas, ale
     [
         ({"reason": "FalsePositive"}, "Say whether the alert was useful."),
         ({"useful": "no"}, "Choose a reason."),
-        ({"useful": "yes", "reason": "FalsePositive"}, "is not a reason for a useful alert"),
-        ({"useful": "no", "reason": "TruePositive"}, "is not a reason for a not useful alert"),
+        ({"useful": "yes", "reason": "FalsePositive"}, "Choose one of the reasons offered for this answer."),
+        ({"useful": "no", "reason": "TruePositive"}, "Choose one of the reasons offered for this answer."),
         ({"useful": "no", "reason": "Other", "text": ""}, "Tell us more when the reason is “Other”."),
         ({"useful": "no", "reason": "Noise", "text": "x" * 2001}, "2000"),
         ({"useful": "maybe", "reason": "Noise"}, "Select a valid choice"),
@@ -87,6 +87,78 @@ def test_htmx_panel_narrows_reasons_to_the_answer(client, personas, alert):
         _url(alert), {"useful": "yes", "reason": "GoodContext"}, headers={"HX-Request": "true"}
     )
     assert done.status_code == 200 and "The details made the investigation quick" in done.content.decode()
+
+
+def test_after_an_error_only_the_answers_reasons_are_offered(client, personas, alert):
+    """A validation error showed the Yes and the No reasons together (11 options, "Other" twice)."""
+    client.force_login(personas.reader)
+    response = client.post(
+        _url(alert), {"useful": "no", "reason": "Other", "text": ""}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400
+    reasons = [value for value, _ in response.context["feedback_form"].fields["reason"].choices]
+    assert reasons == [
+        "",
+        "AlertSeverityTooHigh",
+        "FalsePositive",
+        "Noise",
+        "NotRelevant",
+        "SpecificEntityFalsePositive",
+        "Unclear",
+        "Other",
+    ]
+    assert response.content.decode().count('value="Other"') == 1
+
+
+def test_a_reason_survives_switching_the_answer_and_back(client, personas, alert):
+    client.force_login(personas.reader)
+    htmx = {"HX-Request": "true"}
+    # picked under "No", then the answer switched to "Yes": not offered, but kept
+    yes = client.get(_url(alert) + "?useful=yes&reason=Noise&kept_reason=", headers=htmx)
+    form = yes.context["feedback_form"]
+    assert form.initial["reason"] == "" and form.initial["kept_reason"] == "Noise"
+    # ...and back to "No": selected again
+    back = client.get(_url(alert) + "?useful=no&reason=&kept_reason=Noise", headers=htmx)
+    assert back.context["feedback_form"].initial["reason"] == "Noise"
+    assert '<option value="Noise" selected>' in back.content.decode()
+    # a reason of this answer stays selected when the text or consent changes
+    same = client.get(_url(alert) + "?useful=no&reason=Unclear&kept_reason=Noise", headers=htmx)
+    assert same.context["feedback_form"].initial["reason"] == "Unclear"
+
+
+def test_no_suggestion_for_what_an_enabled_rule_already_suppresses(personas):
+    from alerts.models import SuppressionRule
+    from portal.accounts.models import Role
+    from portal.testing.factories import grant
+
+    vault = make_vault(personas.sub, name="kv-rule")
+    alerts = make_alerts(
+        personas.sub, [alert_item(personas.sub, vault=vault, user="dave", n=750 + i) for i in range(3)]
+    )
+    for i, a in enumerate(alerts):
+        user = make_user(f"s{i}")
+        grant(user, personas.sub, Role.SECURITY_READER)
+        feedback_submit(user=user, alert=a, useful=False, reason="Noise")
+
+    def upn_suggestions():
+        return [
+            s.value for s in suggestions(personas.reader, threshold=3) if s.field == "entities.account.upn"
+        ]
+
+    assert upn_suggestions() == ["dave@contoso.com"]
+    rule = SuppressionRule.objects.create(
+        subscription=personas.sub,
+        name="dave",
+        alert_type="KV_TORAccess",
+        reason="Noise",
+        state="Disabled",
+        conditions=[{"field": "entities.account.name", "in": ["dave"]}],
+        local_only=True,
+    )
+    assert upn_suggestions() == ["dave@contoso.com"]  # a disabled rule covers nothing
+    rule.state = "Enabled"
+    rule.save(update_fields=["state"])
+    assert upn_suggestions() == []
 
 
 def test_insights_figures_on_a_known_data_set(client, personas):

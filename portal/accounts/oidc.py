@@ -26,11 +26,11 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from portal.accounts.services import sso_user_create
 from portal.audit.services import audit_record
+from portal.web.http import safe_next
 
 SESSION_KEY = "oidc_flow"
 TIMEOUT = 10
@@ -190,9 +190,4 @@ def callback(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     audit_record(actor=user, action="auth.login", obj=user, after={"method": "entra-id"}, request=request)
-    target = flow.get("next") or ""
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("web:home")
-    return redirect(target)
+    return redirect(safe_next(request, flow.get("next"), default=reverse("web:home")))

@@ -76,7 +76,23 @@ def test_anonymous_requests_are_sent_to_sign_in(client, url):
 def test_admin_sign_in_goes_through_the_throttled_form(client):
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_a_signed_in_user_who_is_not_staff_is_told_the_admin_is_for_staff(client, personas):
+    """/admin/ went to /admin/login/, to the sign-in page, which sent a signed-in user back to /admin/: a loop."""
+    assert not personas.reader.is_staff
+    client.force_login(personas.reader)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert len(response.redirect_chain) == 1  # /admin/ -> /admin/login/, and there it stops
+    body = response.content.decode()
+    assert "The administration is for staff" in body and 'href="/"' in body
+    # staff go on to where they were going; an off-site next is not followed
+    personas.reader.is_staff = True
+    personas.reader.save(update_fields=["is_staff"])
+    assert client.get("/admin/login/?next=/admin/alerts/").url == "/admin/alerts/"
+    assert client.get("/admin/login/?next=https://evil.example/").url == "/admin/"
 
 
 def test_outsider_gets_404_for_another_subscriptions_objects(client, personas):

@@ -15,7 +15,7 @@ from portal.accounts import services as account_services
 from portal.accounts.models import RoleAssignment
 from portal.web import search as global_search
 from portal.web.forms import BrowserTimezoneForm, GrantRoleForm, PreferencesForm, ThemeForm
-from portal.web.http import AuthedRequest
+from portal.web.http import AuthedRequest, safe_next
 
 
 @login_required
@@ -101,7 +101,7 @@ def theme(request: AuthedRequest) -> HttpResponse:
     account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
     if request.htmx or request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"theme": form.cleaned_data["theme"]})
-    return redirect(request.POST.get("next") or "web:preferences")
+    return redirect(safe_next(request, request.POST.get("next"), default=reverse("web:preferences")))
 
 
 @login_required
@@ -178,6 +178,19 @@ def role_revoke(request: AuthedRequest, pk: int, assignment_pk: int) -> HttpResp
     account_services.role_revoke(actor=request.user, assignment=assignment, request=request)
     messages.success(request, "Role assignment removed.")
     return redirect("web:subscription_access", pk=subscription.pk)
+
+
+@login_not_required
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's sign-in: the portal's (throttled) sign-in page for someone not signed in; for a signed-in person
+    who is not staff, a page saying the administration is for staff (it redirected to the sign-in page, which sent
+    them back to /admin/, and the browser gave up with too many redirects)."""
+    if request.user.is_authenticated and not request.user.is_staff:
+        return render(request, "web/admin_staff_only.html", status=403)
+    if request.user.is_authenticated:
+        return redirect(safe_next(request, request.GET.get("next"), default=reverse("admin:index")))
+    target = reverse("login")
+    return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
 
 
 @login_not_required

@@ -201,6 +201,15 @@
     var range = document.getElementById("id_range");
     if (form && range) { form.classList.toggle("range-custom", range.value === "custom"); }
   }
-  document.addEventListener("change", function (e) { if (e.target && e.target.id === "id_range") { sync(); } });
+  /* Choosing "Custom range", or typing its dates, waits for Apply: the filter form otherwise reloads the list on
+     every change, which showed "give a start or an end" before a date could be typed. Captured before htmx sees it. */
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t || !t.closest || !t.closest("#alert-filters")) { return; }
+    if (t.id === "id_range") { sync(); }
+    if ((t.id === "id_range" && t.value === "custom") || t.id === "id_start" || t.id === "id_end") {
+      e.stopPropagation();
+    }
+  }, true);
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", sync); } else { sync(); }
 })();

@@ -258,3 +258,55 @@ def test_an_alert_full_of_xss_payloads_runs_nothing(page, live_server, world, em
         "{{7*7}} {% debug %}" in page.locator("#desc-title + p").inner_text()
     )  # shown as text, not evaluated
     browser_events.assert_clean()
+
+
+def test_editing_only_a_rules_comment_keeps_its_expiry_here_and_in_azure(
+    page, live_server, world, celery_worker, emulator, browser_events
+):
+    """The edit form filled the date input with "30/06/2027" (the en-GB format), which Chromium shows as an empty
+    field: saving a comment-only edit erased the expiry, and the erased date was pushed to Azure."""
+    from alerts.models import SuppressionRule
+    from portal.arm import operations
+    from portal.inventory.azure import config_for
+
+    rule = SuppressionRule.objects.filter(state="Enabled", expiration_date__isnull=False, in_azure=True).first()
+    expiry = rule.expiration_date
+    sign_in(page, live_server, world["user"])
+    page.goto(f"/alerts/rules/{rule.pk}/")
+    expect(page.get_by_label("Expiration date")).to_have_value(expiry.date().isoformat())
+    page.get_by_label("Comment").fill("Nightly CI secret rotation (reviewed)")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text(f"Suppression rule {rule.name} was saved").wait_for()
+    rule.refresh_from_db()
+    assert rule.comment == "Nightly CI secret rotation (reviewed)"
+    assert rule.expiration_date.date() == expiry.date()
+    wait_for(
+        lambda: SuppressionRule.objects.get(pk=rule.pk).push_state == "",
+        timeout=30,
+        what=f"the rule pushed to Azure\n{celery_worker.logs()}",
+    )
+    sub = rule.subscription
+    in_azure = next(
+        r
+        for r in operations.list_suppression_rules(config_for(sub.connection), sub.subscription_id)
+        if r["name"] == rule.name
+    )
+    assert in_azure["properties"]["comment"] == "Nightly CI secret rotation (reviewed)"
+    assert in_azure["properties"]["expirationDateUtc"].startswith(expiry.date().isoformat())
+    browser_events.assert_clean()
+
+
+def test_a_custom_range_is_applied_with_apply_not_when_chosen(page, live_server, world, browser_events):
+    """Choosing "Custom range" replaced the list with "give a start or an end" before a date could be typed."""
+    sign_in(page, live_server, world["user"])
+    page.goto("/alerts/")
+    rows_before = page.locator("#alerts-table tbody tr").count()
+    page.get_by_label("Time range").select_option("custom")
+    page.get_by_label("From", exact=True).fill("2020-01-01T00:00")
+    expect(page.locator("#results .form-errors")).to_have_count(0)
+    assert "range=custom" not in page.url and page.locator("#alerts-table tbody tr").count() == rows_before
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(lambda url: "range=custom" in url and "start=2020-01-01T00%3A00" in url)
+    expect(page.locator("#results .form-errors")).to_have_count(0)
+    page.locator("#counters .counters").wait_for()
+    browser_events.assert_clean()

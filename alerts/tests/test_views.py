@@ -342,6 +342,17 @@ def test_counters_and_chart_come_from_the_rollup(client, data):
     assert dict(free_text.context["counts"]["counts"])["High"] == 1
 
 
+def test_a_custom_range_from_year_one_loads_the_list_and_the_counters(client, data):
+    """The start went into the counters' URL as 1-01-01T00:00 (strftime drops the zeros), which answered 400."""
+    client.force_login(data["p"].reader)
+    page = client.get(reverse("alerts:list") + "?range=custom&start=0001-01-01T00:00")
+    assert page.status_code == 200 and not page.context.get("invalid")
+    query = page.context["query"]
+    assert "start=0001-01-01T00%3A00" in query
+    assert client.get(reverse("alerts:counters") + "?" + query).status_code == 200
+    assert 'value="0001-01-01T00:00"' in page.content.decode()  # what <input type="datetime-local"> accepts
+
+
 def test_new_alerts_banner(client, data, personas):
     client.force_login(personas.reader)
     newest = Alert.objects.filter(subscription=personas.sub).order_by("-id").first().pk

@@ -21,7 +21,7 @@ from django.db import connection, models, transaction
 from django.db.models import Q
 
 from alerts import rollup
-from alerts.models import Alert, AlertEvent, MalformedAlert
+from alerts.models import CLOSED_STATUSES, Alert, AlertEvent, MalformedAlert
 from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, hash_item, parse_alert
 from portal.db import copy_line, update_rows
 from portal.fields import dumps
@@ -187,13 +187,13 @@ def _merge_status(row: Alert, azure_status: str, now: datetime, events: list[Ale
         # else: the write-back has not landed yet; the analyst's status stays.
         return
     if row.status != azure_status:
+        data = {"from": row.status, "to": azure_status}
+        if azure_status not in CLOSED_STATUSES and row.classification:
+            # Reopened in Azure: the closing classification no longer holds (the activity log keeps it).
+            data["classification_cleared"] = row.classification
+            row.classification, row.classification_comment, row.closed_at, row.closed_by_id = "", "", None, None
         events.append(
-            AlertEvent(
-                alert_id=row.pk,
-                kind=AlertEvent.Kind.STATUS_UPSTREAM,
-                created_at=now,
-                data={"from": row.status, "to": azure_status},
-            )
+            AlertEvent(alert_id=row.pk, kind=AlertEvent.Kind.STATUS_UPSTREAM, created_at=now, data=data)
         )
         row.status = azure_status
 
@@ -373,6 +373,10 @@ def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: d
                     "pending_failed",
                     "pending_since",
                     "pending_attempts",
+                    "classification",
+                    "classification_comment",
+                    "closed_at",
+                    "closed_by",
                     "in_azure",
                     "gone_at",
                     "updated_at",

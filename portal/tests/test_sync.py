@@ -114,6 +114,14 @@ def test_pending_status_survives_a_sync_and_is_confirmed_when_azure_has_it(
     _sync(sub)
     alert.refresh_from_db()
     assert alert.status == "Dismissed" and alert.pending_status == "" and alert.azure_status == "Dismissed"
+    assert alert.classification == "BenignPositive"
+    # reopened in Azure: the closing classification goes; the activity log keeps it
+    emulator.control("PATCH", "alerts", json={"id": alert.azure_id, "properties": {"status": "Active"}})
+    _sync(sub)
+    alert.refresh_from_db()
+    assert (alert.status, alert.classification, alert.closed_at) == ("Active", "", None)
+    reopened = AlertEvent.objects.filter(alert=alert, kind="status_upstream").latest("id")
+    assert reopened.data == {"from": "Dismissed", "to": "Active", "classification_cleared": "BenignPositive"}
 
 
 def test_status_write_back_uses_the_resource_group_level_operation(

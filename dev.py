@@ -3,6 +3,7 @@
 
     python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
     python3 dev.py test    # ruff (lint and format) + the whole pytest suite in parallel (extra arguments go to pytest)
+                           # (uses PostgreSQL/Redis found at 127.0.0.1 unless DATABASE_URL/REDIS_URL are set)
 
 Both create/update the virtualenv in .venv from the pinned requirements first.
 """
@@ -306,10 +307,107 @@ def ensure_axe() -> None:
     stamp.touch()
 
 
+# When DATABASE_URL / REDIS_URL are unset, `dev.py test` looks for PostgreSQL and Redis at their usual local
+# addresses and uses them if they answer, so that one command tests what the machine can. DATABASE_URL=sqlite /
+# REDIS_URL=none opt out (SQLite / the embedded broker, and the tests that need the service skip).
+LOCAL_POSTGRES = ("127.0.0.1", 5432)
+LOCAL_REDIS = ("127.0.0.1", 6379)
+NO_POSTGRES, NO_REDIS = "sqlite", "none"
+
+
+def probe_postgres(host: str, port: int, *, python: Path = PY, timeout: float = 3.0) -> bool:
+    """True if PostgreSQL at host:port lets user `postgres` connect without a password (the venv's psycopg, in a
+    subprocess: this script runs under the system python)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError:
+        return False  # nothing listens: no need to start a python
+    url = f"postgres://postgres@{host}:{port}/postgres"
+    code = f"import psycopg; psycopg.connect({url!r}, connect_timeout={max(1, int(timeout))}).close()"
+    try:
+        done = subprocess.run(
+            [str(python), "-c", code],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout + 10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def probe_redis(host: str, port: int, *, timeout: float = 1.0) -> bool:
+    """True if a Redis at host:port answers PING with +PONG (without a password)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            answer = b""
+            while not answer.endswith(b"\r\n") and len(answer) < 256:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:
+        return False
+    return answer.startswith(b"+PONG")
+
+
+def use_local_services(
+    env: dict[str, str],
+    *,
+    postgres: tuple[str, int] = LOCAL_POSTGRES,
+    redis: tuple[str, int] = LOCAL_REDIS,
+    python: Path = PY,
+) -> list[str]:
+    """Decide the test run's DATABASE_URL and REDIS_URL in `env` (changed in place) and return the lines that say
+    what was decided. A variable that is set is kept as it is (CI sets both), except the opt-outs DATABASE_URL=sqlite
+    and REDIS_URL=none, which are removed (the settings then use SQLite / the embedded broker). An unset one is set
+    to the local server if that answers."""
+    lines: list[str] = []
+    where = f"{postgres[0]}:{postgres[1]}"
+    if env.get("DATABASE_URL") == NO_POSTGRES:
+        del env["DATABASE_URL"]
+        lines.append("using SQLite (DATABASE_URL=sqlite); the tests that need PostgreSQL skip")
+    elif "DATABASE_URL" in env:
+        lines.append("using the database in DATABASE_URL")
+    elif probe_postgres(*postgres, python=python):
+        env["DATABASE_URL"] = f"postgres://postgres@{where}/portal"
+        lines.append(
+            f"using PostgreSQL at {where} (found there; set DATABASE_URL to choose another, "
+            "or DATABASE_URL=sqlite to use SQLite)"
+        )
+    else:
+        lines.append(
+            f"no PostgreSQL at {where} (user postgres, no password): using SQLite; the tests that need "
+            "PostgreSQL skip (set DATABASE_URL to use one)"
+        )
+    where = f"{redis[0]}:{redis[1]}"
+    if env.get("REDIS_URL") == NO_REDIS:
+        del env["REDIS_URL"]
+        lines.append("no Redis (REDIS_URL=none); the tests that need Redis or a real Celery worker skip")
+    elif "REDIS_URL" in env:
+        lines.append("using the Redis in REDIS_URL")
+    elif probe_redis(*redis):
+        env["REDIS_URL"] = f"redis://{where}/0"
+        lines.append(
+            f"using Redis at {where} (found there; set REDIS_URL to choose another, or REDIS_URL=none to go "
+            "without)"
+        )
+    else:
+        lines.append(
+            f"no Redis at {where}: the tests that need Redis or a real Celery worker skip (set REDIS_URL to use one)"
+        )
+    return lines
+
+
 def test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
-    ensure_axe()
     env = dict(os.environ)
+    for line in use_local_services(env):
+        log(line)
+    ensure_axe()
     for check in (["check"], ["format", "--check"]):
         log("ruff " + " ".join(check))
         lint = subprocess.run([str(VENV / "bin" / "ruff"), *check, "."], cwd=ROOT, env=env)

@@ -2,7 +2,8 @@
 
 Locally a test that needs PostgreSQL, Redis, a Celery worker or Chromium skips when it is absent. With
 REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1 (as .ci/run sets them) it fails instead, and any skip at all fails the run
-(see the conftest's sessionfinish hook), so CI cannot silently test less than it claims.
+(see the conftest's sessionfinish hook), so CI cannot silently test less than it claims. Every run ends with one line
+naming the suites that skipped tests and why (`skip_summary`).
 """
 
 from __future__ import annotations
@@ -81,3 +82,33 @@ def specs_dir() -> Path:
             return Path(candidate)
     missing("the Azure REST spec examples (AZURE_SPECS_DIR)")
     raise AssertionError("unreachable")
+
+
+def suite_of(nodeid: str) -> str:
+    """The suite of a test: its directory (`portal/tests`, `tests/security`, `tests` for `tests/test_x.py`)."""
+    path = nodeid.split("::", 1)[0]
+    return path.rsplit("/", 1)[0] if "/" in path else "."
+
+
+def skip_reason(longrepr: object) -> str:
+    """The reason of a skipped test's report ("Redis (REDIS_URL) not available")."""
+    text = str(longrepr[2] if isinstance(longrepr, tuple | list) and len(longrepr) == 3 else longrepr)
+    return text.removeprefix("Skipped: ")
+
+
+def skip_summary(skips: list[tuple[str, str]]) -> str:
+    """One line from (nodeid, reason) pairs: each suite with skips, by name, and per reason how many, most first.
+
+    `Skipped: alerts/tests (2: Chromium not available), portal/tests (5: Redis (REDIS_URL) not available; 1: ...)`
+    """
+    if not skips:
+        return "Skipped: none"
+    counts: dict[str, dict[str, int]] = {}
+    for nodeid, reason in skips:
+        per_reason = counts.setdefault(suite_of(nodeid), {})
+        per_reason[reason] = per_reason.get(reason, 0) + 1
+    parts = []
+    for suite in sorted(counts):
+        reasons = sorted(counts[suite].items(), key=lambda item: (-item[1], item[0]))
+        parts.append(f"{suite} ({'; '.join(f'{n}: {reason}' for reason, n in reasons)})")
+    return "Skipped: " + ", ".join(parts)

@@ -191,7 +191,12 @@ def _merge_status(row: Alert, azure_status: str, now: datetime, events: list[Ale
         if azure_status not in CLOSED_STATUSES and row.classification:
             # Reopened in Azure: the closing classification no longer holds (the activity log keeps it).
             data["classification_cleared"] = row.classification
-            row.classification, row.classification_comment, row.closed_at, row.closed_by_id = "", "", None, None
+            row.classification, row.classification_comment, row.closed_at, row.closed_by_id = (
+                "",
+                "",
+                None,
+                None,
+            )
         events.append(
             AlertEvent(alert_id=row.pk, kind=AlertEvent.Kind.STATUS_UPSTREAM, created_at=now, data=data)
         )

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PricingConfig(AppConfig):
     name = "pricing"
     verbose_name = "Defender plans"
+
+    def ready(self) -> None:
+        from pricing import pending_kinds
+
+        pending_kinds.register_all()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
 
+from portal.accounts.selectors import get_for_user
 from portal.inventory.models import KeyVault, Subscription
 from pricing.models import Pricing
 from pricing.plans import BY_NAME, PLANS
@@ -22,6 +24,11 @@ def trial_left(pricing: Pricing) -> timedelta | None:
     elapsed = timezone.now() - pricing.free_trial_read_at if pricing.free_trial_read_at else timedelta(0)
     left = pricing.free_trial_remaining - elapsed
     return left if left > timedelta(0) else None
+
+
+def trial_days(left: timedelta | None) -> int | None:
+    """Whole days of trial left, rounded up: right after an upgrade 29 days and 23 hours is "30 days left"."""
+    return None if left is None else max(1, math.ceil(left / timedelta(days=1)))
 
 
 def trial_available(pricing: Pricing | None) -> bool:
@@ -44,7 +51,20 @@ class PlanRow:
 
     @property
     def trial_days(self) -> int | None:
-        return None if self.trial_left is None else max(1, round(self.trial_left / timedelta(days=1)))
+        return trial_days(self.trial_left)
+
+
+def plan_row(pricing: Pricing, *, vaults: int | None = None) -> PlanRow:
+    plan = BY_NAME.get(pricing.name.lower())
+    if pricing.name == "KeyVaults" and vaults is None:
+        vaults = KeyVault.objects.filter(subscription_id=pricing.subscription_id, in_azure=True).count()
+    return PlanRow(
+        pricing=pricing,
+        label=plan.label if plan else pricing.name,
+        resource=plan.resource if plan else "",
+        quantity=vaults if pricing.name == "KeyVaults" else None,
+        trial_left=trial_left(pricing),
+    )
 
 
 def plan_rows(subscription: Subscription) -> list[PlanRow]:
@@ -52,20 +72,12 @@ def plan_rows(subscription: Subscription) -> list[PlanRow]:
     pricings = {p.name: p for p in Pricing.objects.filter(subscription=subscription)}
     vaults = KeyVault.objects.filter(subscription=subscription, in_azure=True).count()
     order = [p.name for p in PLANS]
-    rows = []
-    for name in sorted(pricings, key=lambda n: (order.index(n) if n in order else len(order), n)):
-        pricing = pricings[name]
-        plan = BY_NAME.get(name.lower())
-        rows.append(
-            PlanRow(
-                pricing=pricing,
-                label=plan.label if plan else name,
-                resource=plan.resource if plan else "",
-                quantity=vaults if name == "KeyVaults" else None,
-                trial_left=trial_left(pricing),
-            )
-        )
-    return rows
+    names = sorted(pricings, key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [plan_row(pricings[name], vaults=vaults) for name in names]
+
+
+def pricing_get_for_user(user: Any, pk: Any) -> Pricing:
+    return get_for_user(Pricing.objects.select_related("subscription"), user, pk=pk)
 
 
 def coverage_by_subscription(subscriptions: list[Any]) -> list[dict[str, Any]]:
@@ -84,9 +96,7 @@ def coverage_by_subscription(subscriptions: list[Any]) -> list[dict[str, Any]]:
                 "on": sum(1 for p in plans if p.is_on),
                 "total": len(plans),
                 "key_vault": kv,
-                "key_vault_trial_days": (
-                    round(trial_left(kv) / timedelta(days=1)) if kv and trial_left(kv) else None
-                ),
+                "key_vault_trial_days": trial_days(trial_left(kv)) if kv else None,
                 "trials": len(trials),
                 "last_sync": sub.last_sync_completed_at,
             }

@@ -22,7 +22,7 @@ def test_feedback_panel_in_the_browser(page, live_server, browser_events):
     # the reasons offered now are those of a "not useful" answer only
     reason = panel.get_by_label("Reason")
     expect(reason.locator("option[value='TruePositive']")).to_have_count(0)
-    assert reason.locator("option[value='SpecificEntityFalsePositive']").count() == 1
+    expect(reason.locator("option[value='SpecificEntityFalsePositive']")).to_have_count(1)
     # a reason picked, the answer switched to Yes and back: the reason is still picked, and Submit takes it
     reason.select_option("Noise")
     panel.get_by_label("Yes").check()

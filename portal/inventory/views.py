@@ -101,35 +101,27 @@ def vault_overview(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def vault_security(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The vault's Security page: Defender for Key Vault status, and when on, the vault's security alerts."""
+    """The vault's Security page: Defender for Key Vault's state for its subscription (settling in place while a
+    change is being written back), and the vault's security alerts, also those raised before a plan was turned off."""
     from alerts import selectors as alert_selectors
     from alerts.filters import PAGE_SIZE, FilterState
     from alerts.views import _chart
-    from pricing.selectors import key_vault_plan, trial_available, trial_left
 
     vault = vault_get_for_user(request.user, pk)
-    plan = key_vault_plan(vault.subscription_id)
+    form = alert_selectors.filter_form(request.user, QueryDict(f"vault={vault.pk}"))
+    form.is_valid()
+    state = FilterState(form.cleaned_data)
     context = {
         "page_title": f"{vault.name} | Security",
         "page_subtitle": "Key vault",
         "vault": vault,
         "tab": "security",
         "vault_menu_extra": _vault_menu(vault),
-        "plan": plan,
-        "trial_available": trial_available(plan),
-        "trial_left": trial_left(plan) if plan else None,
-        "can_upgrade": access.can_write_any(request.user),
+        "alerts": alert_selectors.alerts_page(request.user, state, page_size=PAGE_SIZE),
+        "chart": _chart(alert_selectors.trend(request.user, FilterState({**state.data, "status": []}))),
+        "list_url": f"{reverse('alerts:list')}?vault={vault.pk}",
         "breadcrumbs": _vault_crumbs(vault, {"label": "Security"}),
     }
-    if plan is not None and plan.tier == "Standard":
-        form = alert_selectors.filter_form(request.user, QueryDict(f"vault={vault.pk}"))
-        form.is_valid()
-        state = FilterState(form.cleaned_data)
-        context.update(
-            alerts=alert_selectors.alerts_page(request.user, state, page_size=PAGE_SIZE),
-            chart=_chart(alert_selectors.trend(request.user, FilterState({**state.data, "status": []}))),
-            list_url=f"{reverse('alerts:list')}?vault={vault.pk}",
-        )
     return render(request, "inventory/vault_security.html", context)
 
 

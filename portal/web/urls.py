@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("search/", views.search, name="search"),
+    path("pending/<slug:kind>/<int:pk>/", views.pending_state, name="pending"),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/timezone/", views.browser_timezone, name="timezone"),
     path("account/theme/", views.theme, name="theme"),

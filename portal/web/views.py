@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts import selectors as access
 from portal.accounts import services as account_services
 from portal.accounts.models import RoleAssignment
+from portal.web import pending
 from portal.web import search as global_search
 from portal.web.forms import BrowserTimezoneForm, GrantRoleForm, PreferencesForm, ThemeForm
 from portal.web.http import AuthedRequest, safe_next
@@ -178,6 +179,15 @@ def role_revoke(request: AuthedRequest, pk: int, assignment_pk: int) -> HttpResp
     account_services.role_revoke(actor=request.user, assignment=assignment, request=request)
     messages.success(request, "Role assignment removed.")
     return redirect("web:subscription_access", pk=subscription.pk)
+
+
+@login_required
+@require_GET
+def pending_state(request: AuthedRequest, kind: str, pk: int) -> HttpResponse:
+    """A pending write-back's element, polled while pending (portal.web.pending): access-checked by the kind's own
+    loader, so another subscription's object is a 404 and a role's read access suffices."""
+    registered = pending.kind_named(kind)
+    return HttpResponse(pending.render_element(request, registered, registered.load(request.user, pk)))
 
 
 @login_not_required

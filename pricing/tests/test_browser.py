@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.accounts.models import Role
 from portal.inventory.models import KeyVault
@@ -40,15 +41,30 @@ def test_pricing_and_settings_key_vault_on_then_save(
     sign_in(page, live_server, world["user"])
     page.goto("/pricing/")
     page.get_by_role("link", name=sub.display_name).click()
+    rows = page.locator("#plans tbody tr")
+    header = page.locator("#plans-on")
+    # the header counts what the table lists
+    listed, on = rows.count(), page.locator("#plans tbody input[type=checkbox]:checked").count()
+    assert header.inner_text() == f"Azure Defender: {on} of {listed} plans on"
+    row = page.locator("tr", has=page.get_by_role("checkbox", name="Key Vault"))
+    page.get_by_role("checkbox", name="Key Vault").check()
+    # before Save, the row reads what Save will write, marked unsaved
+    expect(row.locator(".toggle-label")).to_have_text("On")
+    expect(row.locator(".badge.unsaved")).to_be_visible()
+    page.get_by_role("checkbox", name="Key Vault").uncheck()
+    expect(row.locator(".toggle-label")).to_have_text("Off")
+    expect(row.locator(".badge.unsaved")).to_be_hidden()
     page.get_by_role("checkbox", name="Key Vault").check()
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saving Key Vault to Azure").wait_for()
-    # the row says it is being saved, then the page reloads itself once Azure has confirmed
-    page.get_by_text("in step with Azure").first.wait_for()
-    page.get_by_text("saving to Azure").first.wait_for(state="detached", timeout=30_000)
+    # the row says it is being saved, then settles in place once Azure has confirmed (no reload)
+    marker = page.evaluate_handle("document.body")  # the same document before and after: nothing reloaded
+    row.get_by_text("in step with Azure").wait_for(timeout=30_000)
+    expect(row.get_by_text("saving to Azure")).to_have_count(0)
+    assert page.evaluate("b => b === document.body", marker)
     assert _kv_upstream(emulator, sub) == "Standard"
-    row = page.locator("tr", has=page.get_by_role("checkbox", name="Key Vault"))
     assert "days left" in row.inner_text() and "PerKeyVault" in row.inner_text()
+    assert "30 days left" in row.inner_text()  # rounded up, right after the upgrade
     browser_events.assert_clean()
 
 
@@ -61,21 +77,19 @@ def test_vault_security_try_it_free_then_upgrade(
     page.goto("/keyvaults/")
     page.get_by_role("link", name=vault.name, exact=True).click()
     page.get_by_role("link", name="Security", exact=True).click()
+    # with the plan off, the vault's existing alerts are still listed, under the offer
+    expect(page.get_by_role("heading", name="Security alerts")).to_be_visible()
+    assert page.locator("#alerts-table tbody tr[data-row-url]").count() > 0
     page.get_by_role("link", name="Try it free for the first 30 days").click()
     assert page.get_by_role("radio", name=sub.display_name, exact=False).is_checked()
     page.get_by_role("button", name="Upgrade").click()
     page.get_by_text("is being enabled").wait_for()
-
-    def on() -> bool:
-        page.reload()
-        return page.get_by_role("heading", name="Security alerts").count() > 0
-
-    for _ in range(60):
-        if on():
-            break
-        page.wait_for_timeout(500)
+    marker = page.evaluate_handle("document.body")
+    # "Being enabled…" settles in place, without a reload, once Azure has confirmed
+    page.locator(".vault-defender .status-on").wait_for(timeout=30_000)
+    assert page.evaluate("b => b === document.body", marker)
     assert _kv_upstream(emulator, sub) == "Standard"
-    assert "Free trial:" in page.content()
+    assert "Free trial: 30 days left" in page.locator(".vault-defender").inner_text()
     rows = page.locator("#alerts-table tbody tr[data-row-url]")
     assert rows.count() > 0
     assert all(

@@ -213,3 +213,18 @@
   }, true);
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", sync); } else { sync(); }
 })();
+
+/* Pricing & settings: a toggled plan reads what Save will write (On/Off), marked "unsaved" until saved. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (!input || !input.closest) { return; }
+    var toggle = input.closest(".toggle[data-saved]");
+    if (!toggle) { return; }
+    var label = toggle.querySelector(".toggle-label");
+    var marker = toggle.querySelector(".unsaved");
+    if (label) { label.textContent = input.checked ? "On" : "Off"; }
+    if (marker) { marker.hidden = (input.checked ? "on" : "off") === toggle.getAttribute("data-saved"); }
+  });
+})();

@@ -10,16 +10,26 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from alerts.models import BulkStatusJob, Notification, SuppressionRule
+from alerts.models import BulkStatusJob, Notification, SecurityContact, SuppressionRule
 from feedback.services import feedback_submit
 from portal.accounts.models import Role, RoleAssignment
 from portal.api.services import token_create
 from portal.testing.factories import alert_item, grant, make_alerts, make_vault
+from pricing.models import Pricing
 from triage import services as triage
 from triage.models import Incident
 from triage.webhooks import webhook_save
 
 pytestmark = pytest.mark.django_db
+
+# the kinds of portal.web.pending and the object each is read for
+PENDING_KINDS = {
+    "alert-status": "alert",
+    "rule": "rule",
+    "contact": "contact",
+    "plan-row": "pricing",
+    "vault-defender": "vault",
+}
 
 # url name -> (object key, reader's POST allowed?, reader's GET allowed?)
 ROUTES: dict[str, tuple[str, bool, bool]] = {
@@ -36,6 +46,7 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "triage:view_delete": ("view", False, False),  # a private view of someone else: 404
     "triage:incident": ("incident", False, True),
     "triage:alert_incident": ("alert", False, False),  # a redirect to the incident (tested in triage)
+    "web:pending": ("pending", False, True),  # every kind of pending state (PENDING_KINDS)
     "triage:incident_status": ("incident", False, False),
     "triage:incident_assign": ("incident", False, False),
     "triage:webhook": ("webhook", False, True),
@@ -117,6 +128,8 @@ def objects(personas: Any) -> dict[str, Any]:
         "delivery": {"pk": delivery.pk},
         "feedback": {"pk": feedback.pk},
         "token": {"pk": token.pk},
+        "contact": {"pk": SecurityContact.objects.create(subscription=p.sub, emails="soc@contoso.com").pk},
+        "pricing": {"pk": Pricing.objects.create(subscription=p.sub, name="KeyVaults", tier="Free").pk},
     }
 
 
@@ -132,10 +145,19 @@ def test_outsiders_get_404_and_readers_cannot_write(
     p = personas
     problems = []
     with django_capture_on_commit_callbacks(execute=False):
+        targets = []
         for name, (key, reader_post, reader_get) in ROUTES.items():
+            if name == "web:pending":
+                targets += [
+                    (name, {"kind": kind, "pk": objects[obj]["pk"]}, reader_post, reader_get)
+                    for kind, obj in PENDING_KINDS.items()
+                ]
+                continue
             kwargs = dict(objects[key])
             if name == "feedback:panel":
                 kwargs = {"alert_pk": kwargs["pk"]}
+            targets.append((name, kwargs, reader_post, reader_get))
+        for name, kwargs, reader_post, reader_get in targets:
             url = reverse(name, kwargs=kwargs)
             client.force_login(p.outsider)
             for method in ("get", "post"):

@@ -1,0 +1,71 @@
+"""Pending write-backs settle in place: one mechanism for every state the portal writes back to Azure.
+
+An app registers, at start-up, a kind of pending state: how to load the object for a user (its own access-checked
+selector: another subscription's object is a 404) and whether it is still pending, and the template of the element
+that shows it (a badge, a status box, a table row). The page renders that element with
+`{% pending_element "kind" obj %}`; while the object is pending, the element carries `hx-get` to `web:pending` and
+`hx-trigger="every 2s"`, and each poll answers the element rendered again. Once confirmed or failed, the element it
+answers has no trigger, so the polling stops by itself. Without JavaScript the page shows the state as of its
+load, and a reload shows the new one.
+
+    register(PendingKind(name="alert-status", load=..., is_pending=..., template="alerts/_status_badge_live.html"))
+
+The template receives `obj`, the request's context processors, and `pending_attrs` (the htmx attributes, or an
+empty string) to put on its outermost element, which must have a stable `id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+POLL_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class PendingKind:
+    name: str
+    load: Callable[[Any, int], Any]  # (user, pk) -> the object, or Http404 / PermissionDenied
+    is_pending: Callable[[Any], bool]
+    template: str
+    context: Callable[[Any, Any], dict[str, Any]] | None = None  # (user, obj) -> more template context
+
+
+_KINDS: dict[str, PendingKind] = {}
+
+
+def register(kind: PendingKind) -> None:
+    _KINDS[kind.name] = kind
+
+
+def kind_named(name: str) -> PendingKind:
+    kind = _KINDS.get(name)
+    if kind is None:
+        raise Http404("Unknown kind of pending state.")
+    return kind
+
+
+def pending_attrs(kind: PendingKind, obj: Any) -> SafeString:
+    if not kind.is_pending(obj):
+        return SafeString("")
+    url = reverse("web:pending", args=[kind.name, obj.pk])
+    return format_html(
+        'hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML" data-pending="{}"',
+        url,
+        POLL_SECONDS,
+        kind.name,
+    )
+
+
+def render_element(request: HttpRequest, kind: PendingKind, obj: Any) -> str:
+    context: dict[str, Any] = {"obj": obj, "pending_attrs": pending_attrs(kind, obj)}
+    if kind.context is not None:
+        context.update(kind.context(request.user, obj))
+    return render_to_string(kind.template, context, request=request)

@@ -1,0 +1,17 @@
+"""`{% pending_element "kind" obj %}`: the element that shows a pending write-back and settles in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from portal.web import pending
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def pending_element(context: Any, kind: str, obj: Any) -> SafeString:
+    return mark_safe(pending.render_element(context["request"], pending.kind_named(kind), obj))  # noqa: S308 - a rendered template

@@ -209,6 +209,11 @@ def start_emulator(sup: Supervisor, env: dict[str, str]) -> dict[str, str]:
     if "AZURE_ARM_ENDPOINT" not in values:
         raise SystemExit("The emulator did not start (see the lines above).")
     values.pop("EMULATOR_READY", None)
+    shown = data_dir.relative_to(ROOT)
+    log(
+        f"the emulator keeps Azure's state (alert statuses, plans, contacts, rules) in {shown}/state-*.json across "
+        f"restarts; delete {shown}/state* to start again from the demo data"
+    )
     return values
 
 

@@ -66,8 +66,16 @@ class ThrowawayRedis:
 
 
 def start_emulator(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """`python -m emulator` as its own process; returns it and the KEY=VALUE environment it printed."""
+    """`python -m emulator` as its own process; returns it and the KEY=VALUE environment it printed.
+
+    `data_dir` is the caller's temporary folder, never the demo's var/emulator: every measurement starts from the
+    seeded world. Its state is not saved either (`--no-persist`, when this tree's emulator has it: bench/compare.py
+    runs older commits with this file), so no snapshot write runs beside a measurement."""
+    if data_dir.resolve() == (ROOT / "var" / "emulator").resolve():
+        raise SystemExit("a benchmark's emulator needs a temporary data dir, not the demo's var/emulator")
     data_dir.mkdir(parents=True, exist_ok=True)
+    if "--no-persist" in (ROOT / "emulator" / "__main__.py").read_text():
+        args = ("--no-persist", *args)
     proc = subprocess.Popen(
         [PY, "-m", "emulator", "--port", "0", "--data-dir", str(data_dir), *args],
         cwd=ROOT,

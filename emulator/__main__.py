@@ -1,5 +1,6 @@
 """`python -m emulator --port PORT --preset demo|scale [--alerts N] [--seed S] [--data-dir DIR]
-[--page-size N] [--throttle]`: start the emulator, print the portal's environment, serve until SIGINT/SIGTERM."""
+[--page-size N] [--throttle] [--fresh] [--no-persist]`: start the emulator, print the portal's environment, serve
+until SIGINT/SIGTERM (which save Azure's state in the data dir first, see persist.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from . import persist
 from .server import EmulatorServer
 
 
@@ -33,7 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fresh",
         action="store_true",
-        help="generate the world relative to now, not to the anchor kept in the data dir (see _anchor)",
+        help="start over: generate the world relative to now, not to the anchor kept in the data dir (see "
+        "_anchor), and discard the saved state",
+    )
+    p.add_argument(
+        "--no-persist",
+        action="store_true",
+        help="neither load nor save Azure's state in the data dir (see persist.py); a restart starts from the seed",
     )
     return p
 
@@ -41,15 +49,19 @@ def _parser() -> argparse.ArgumentParser:
 ANCHOR_MAX_AGE = dt.timedelta(days=7)
 
 
-def _anchor(data_dir: Path, fresh: bool) -> dt.datetime:
+def _anchor(data_dir: Path, fresh: bool, snapshot: Path | None) -> dt.datetime:
     """The time the seeded world is generated relative to, kept in the data dir so that a restart serves the same
-    alerts (same ids and times) instead of a new world; renewed when older than a week or with --fresh."""
+    alerts (same ids and times) instead of a new world; renewed when older than a week (unless state is saved for
+    it, in `snapshot`: Azure keeps its alerts however old) or with --fresh (which discards the saved state)."""
     path = data_dir / "anchor"
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if fresh and snapshot is not None:
+        snapshot.unlink(missing_ok=True)
     if not fresh and path.exists():
         try:
             anchor = dt.datetime.fromisoformat(path.read_text().strip())
-            if now - ANCHOR_MAX_AGE < anchor <= now:
+            kept = snapshot is not None and snapshot.exists()
+            if anchor <= now and (kept or now - ANCHOR_MAX_AGE < anchor):
                 return anchor
         except ValueError:
             pass
@@ -60,6 +72,9 @@ def _anchor(data_dir: Path, fresh: bool) -> dt.datetime:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    snapshot = None
+    if not args.no_persist:
+        snapshot = persist.snapshot_path(args.data_dir, persist.world_of(args.preset, args.seed, args.alerts))
     try:
         srv = EmulatorServer(
             preset=args.preset,
@@ -72,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             alerts=args.alerts,
             public_host=args.public_host,
             control_token=args.control_token,
-            start_time=_anchor(args.data_dir, args.fresh),
+            start_time=_anchor(args.data_dir, args.fresh, snapshot),
+            persist_state=not args.no_persist,
         ).start()
     except (ValueError, OSError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)

@@ -48,11 +48,8 @@ def set_status(state: EmulatorState, subscription_id: str, rec: AlertRecord | No
     with state.lock:
         if rec is None:
             return
-        store = state.store(subscription_id)
-        if rec.seq < store.base and rec.seq not in store.overlay:
-            store.overlay[rec.seq] = rec
         rec.doc["properties"]["status"] = ALERT_STATUSES[status.lower()]
-        rec.changed()
+        state.store(subscription_id).touch(rec)
 
 
 def _rng(state: EmulatorState) -> random.Random:
@@ -234,13 +231,10 @@ def patch_alert(state: EmulatorState, body: Any) -> dict[str, Any]:
         if found is None:
             raise ActionError(404, "NotFound", f"No alert with id '{body['id']}'.")
         sid, rec = found
-        store = state.store(sid)
-        if rec.seq < store.base:
-            store.overlay[rec.seq] = rec
         rec.doc["properties"].update(props)
         if "status" in props:
             rec.doc["properties"]["status"] = ALERT_STATUSES[str(props["status"]).lower()]
-        rec.changed()
+        state.store(sid).touch(rec)
         return rec.doc
 
 
@@ -291,6 +285,6 @@ def churn(state: EmulatorState, body: Any) -> dict[str, Any]:
                 entities.append(
                     {"$id": str(len(entities) + 1), "address": f"192.0.2.{n % 254 + 1}", "type": "ip"}
                 )
-            rec.changed()
+            store.touch(rec)
             changed[kind] += 1
         return {"released": released, "changed": changed, "listed": len(store)}

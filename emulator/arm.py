@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -25,6 +25,16 @@ from .web import (
 )
 
 
+def page_link(ctx: Ctx, token: str | None) -> str | None:
+    """A list page's nextLink: absolute, to the page after `token` (None: no more pages). Faults: `nextlink_loop`
+    points it at the request itself; `relative_nextlink` leaves out scheme and host (path and query only)."""
+    link = ctx.req.url if ctx.loop_next else (next_link(ctx.req, token) if token is not None else None)
+    if link and ctx.relative_next:
+        parts = urlsplit(link)
+        link = urlunsplit(("", "", parts.path, parts.query, ""))
+    return link
+
+
 def paged(ctx: Ctx, items: list[bytes]) -> Response:
     """Serve a materialised list page by page (`$top` or the emulator's page size) with `$skipToken`."""
     after = decode_skip_token(ctx.req.param("$skiptoken"))
@@ -38,12 +48,10 @@ def paged(ctx: Ctx, items: list[bytes]) -> Response:
         size = min(int(top), 1000)
     start = after + 1
     chunk = items[start : start + size]
-    link = None
-    if ctx.loop_next:
-        link = ctx.req.url
-    elif start + size < len(items):
-        link = next_link(ctx.req, encode_skip_token(start + size - 1))
-    return Response(200, page_body(chunk, link))
+    more = start + size < len(items)
+    return Response(
+        200, page_body(chunk, page_link(ctx, encode_skip_token(start + size - 1) if more else None))
+    )
 
 
 def bad_body(ctx: Ctx) -> Response | None:
@@ -444,10 +452,76 @@ def _cloud(base: str) -> dict[str, Any]:
     }
 
 
+def _sovereign(
+    name: str, domain: str, login: str, portal: str, graph: str, ms_graph: str, suffixes: dict[str, str]
+) -> dict[str, Any]:
+    """The other public clouds, as ARM lists them next to the current one (data only: nothing contacts them)."""
+    return {
+        "portal": portal,
+        "authentication": {
+            "loginEndpoint": login,
+            "audiences": [f"https://management.core.{domain}", f"https://management.{domain}"],
+            "tenant": "common",
+            "identityProvider": "AAD",
+        },
+        "media": f"https://media.{domain}",
+        "graphAudience": graph,
+        "graph": graph,
+        "name": name,
+        "suffixes": suffixes,
+        "batch": f"https://batch.core.{domain}/" if "usgov" in domain else f"https://batch.{domain}/",
+        "resourceManager": f"https://management.{domain}/",
+        "sqlManagement": f"https://management.core.{domain}:8443/",
+        "microsoftGraphResourceId": ms_graph,
+    }
+
+
+_OTHER_CLOUDS = [
+    _sovereign(
+        "AzureChinaCloud",
+        "chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://portal.azure.cn",
+        "https://graph.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        {
+            "acrLoginServer": "azurecr.cn",
+            "sqlServerHostname": "database.chinacloudapi.cn",
+            "keyVaultDns": "vault.azure.cn",
+            "storage": "core.chinacloudapi.cn",
+            "mhsmDns": "managedhsm.azure.cn",
+            "mysqlServerEndpoint": "mysql.database.chinacloudapi.cn",
+            "postgresqlServerEndpoint": "postgres.database.chinacloudapi.cn",
+            "mariadbServerEndpoint": "mariadb.database.chinacloudapi.cn",
+        },
+    ),
+    _sovereign(
+        "AzureUSGovernment",
+        "usgovcloudapi.net",
+        "https://login.microsoftonline.us",
+        "https://portal.azure.us",
+        "https://graph.windows.net/",
+        "https://graph.microsoft.us/",
+        {
+            "acrLoginServer": "azurecr.us",
+            "sqlServerHostname": "database.usgovcloudapi.net",
+            "keyVaultDns": "vault.usgovcloudapi.net",
+            "storage": "core.usgovcloudapi.net",
+            "mhsmDns": "managedhsm.usgovcloudapi.net",
+            "mysqlServerEndpoint": "mysql.database.usgovcloudapi.net",
+            "postgresqlServerEndpoint": "postgres.database.usgovcloudapi.net",
+            "mariadbServerEndpoint": "mariadb.database.usgovcloudapi.net",
+        },
+    ),
+]
+
+
 @route("GET", r"/metadata/endpoints", "metadata", scope="anonymous")
 def metadata_endpoints(ctx: Ctx, m: re.Match[str]) -> Response:
-    """`2019-05-01` and later: a list of cloud objects (as azure-cli and docker parse it); older versions:
-    the legacy single object (`galleryEndpoint`, `graphEndpoint`, `portalEndpoint`, `authentication`)."""
+    """As ARM answers it: `2022-09-01` and later, the current cloud's object (azure-cli 2.x's `az cloud register
+    --endpoint-resource-manager` reads exactly that); `2019-05-01` up to then, the list of all clouds (the current
+    one first); older versions, the legacy single object (`galleryEndpoint`, `graphEndpoint`, `portalEndpoint`,
+    `authentication`). The current cloud is the emulator (`AzureCloud` with its URL as ARM and login endpoint)."""
     version = ctx.req.api_version
     if not version:
         return error_response(
@@ -456,8 +530,10 @@ def metadata_endpoints(ctx: Ctx, m: re.Match[str]) -> Response:
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
     base = ctx.req.base_url
+    if api_version_at_least(version, "2022-09-01"):
+        return json_response(200, _cloud(base))
     if api_version_at_least(version, "2019-05-01"):
-        return json_response(200, [_cloud(base)])
+        return json_response(200, [_cloud(base), *_OTHER_CLOUDS])
     doc: dict[str, Any] = {
         "galleryEndpoint": "https://gallery.azure.com/",
         "graphEndpoint": "https://graph.windows.net/",

@@ -12,7 +12,7 @@ import re
 import uuid
 
 from . import actions
-from .arm import _rg_missing
+from .arm import _rg_missing, page_link
 from .routing import RG, SEC, SUB, Ctx, route
 from .state import Operation
 from .util import azure_time
@@ -23,7 +23,6 @@ from .web import (
     encode_skip_token,
     error_response,
     json_response,
-    next_link,
     page_body,
 )
 
@@ -52,11 +51,7 @@ def _list(ctx: Ctx, m: re.Match[str]) -> Response:
         items, last, more = store.page(
             after=after, limit=ctx.rt.page_size, rg=groups.get("rg"), location=groups.get("loc")
         )
-    if ctx.loop_next:
-        link: str | None = ctx.req.url
-    else:
-        link = next_link(ctx.req, encode_skip_token(last)) if more else None
-    return Response(200, page_body(items, link))
+    return Response(200, page_body(items, page_link(ctx, encode_skip_token(last) if more else None)))
 
 
 @route("GET", SUB + SEC + r"/alerts", "alerts.list")

@@ -8,6 +8,7 @@
 | DELETE /_emulator/alerts?id=<ARM id>  | Azure stops listing the alert (its 90-day retention ended)        |
 | POST   /_emulator/faults             | inject a fault; GET lists them; DELETE clears them                |
 | POST   /_emulator/reset              | back to the seeded state; clears faults, request log, clock offset|
+|                                      | and the saved state (persist.py)                                  |
 | GET/POST /_emulator/clock            | read / advance the emulator clock: `{"advance_seconds": n}`       |
 | POST   /_emulator/throttle           | `{"enabled": bool}`                                               |
 | GET    /_emulator/requests?since=<n> | the request log; DELETE clears it                                 |
@@ -39,6 +40,9 @@ def _body(req: Request) -> Any:
         return None
 
 
+_STATE_CHANGES = {"alerts", "clock", "churn"}  # control calls that change what Azure would keep
+
+
 def handle(rt: Runtime, req: Request) -> Response:
     auth = req.headers.get("authorization", "")
     supplied = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -55,7 +59,10 @@ def handle(rt: Runtime, req: Request) -> Response:
     if body is None:
         return error_response(400, "InvalidRequestContent", "The request content was not valid JSON.")
     try:
-        return _dispatch(rt, req, path, method, body)
+        resp = _dispatch(rt, req, path, method, body)
+        if path in _STATE_CHANGES and method in ("POST", "PATCH", "DELETE") and resp.status < 400:
+            rt.changed()  # Azure's state: kept across restarts (persist.py)
+        return resp
     except actions.ActionError as exc:
         return error_response(exc.status, exc.code, exc.message)
     except FaultError as exc:

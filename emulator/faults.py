@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STATUS_KINDS = {"429": 429, "500": 500, "502": 502, "503": 503, "504": 504}
-OTHER_KINDS = {"latency", "malformed", "truncated", "nextlink_loop", "expired_token", "timeout"}
+OTHER_KINDS = {
+    "latency",
+    "malformed",
+    "truncated",
+    "nextlink_loop",
+    "relative_nextlink",
+    "expired_token",
+    "timeout",
+}
 KINDS = set(STATUS_KINDS) | OTHER_KINDS
 NON_ARM_OPS = {"token", "openid", "metadata"}
 MATCH_KEYS = {"subscription_id", "name", "tenant_id", "client_id", "method"}

@@ -203,11 +203,15 @@ def _status(rng: random.Random, days_ago: float) -> str:
 
 
 def _slots(
-    rng: random.Random, start: dt.datetime, status: str, ip: str, ck: str
+    rng: random.Random, start: dt.datetime, status: str, ip: str, ck: str, anchor: dt.datetime
 ) -> tuple[Slots, dt.datetime]:
     end = start + dt.timedelta(seconds=rng.randint(0, 3 * 3600))
     generated = end + dt.timedelta(seconds=rng.randint(60, 1800), microseconds=rng.randint(0, 999999))
     processed = generated + dt.timedelta(seconds=rng.uniform(0.1, 5))
+    # a recent alert (or a late one of its group) would end after `anchor`, the clock's now: all of it goes before
+    if processed > anchor:
+        shift = processed - anchor + dt.timedelta(minutes=1)
+        start, end, generated, processed = start - shift, end - shift, generated - shift, processed - shift
     sid = system_alert_id(start, rng)
     return (
         Slots(
@@ -260,7 +264,7 @@ def _demo_alerts(
                 rg = rg.upper()
             if idx in specials["other"]:
                 kind = others[specials["other"].index(idx) % len(others)]
-                slots, generated = _slots(rng, start, status, rng.choice(EXTERNAL_IPS)[0], ck)
+                slots, generated = _slots(rng, start, status, rng.choice(EXTERNAL_IPS)[0], ck, anchor)
                 doc = build_other_alert(
                     rng,
                     kind,
@@ -275,7 +279,7 @@ def _demo_alerts(
             info = type_queue.pop() if type_queue else rng.choice(KEY_VAULT_ALERT_TYPES)
             external = "IP" in info.alert_type or "TOR" in info.alert_type or rng.random() < 0.4
             ip = rng.choice(EXTERNAL_IPS if external else AZURE_IPS)[0]
-            slots, generated = _slots(rng, start, status, ip, ck)
+            slots, generated = _slots(rng, start, status, ip, ck, anchor)
             if idx in specials["name_differs"]:
                 slots.name = system_alert_id(start, rng)
             hostile_kinds = ("script", "img", "template", "jsurl", "long", "nonlatin")
@@ -554,10 +558,15 @@ def build_scale(state: EmulatorState, anchor: dt.datetime, alerts: int) -> None:
     state.rules[sub.subscription_id.lower()] = {}
 
 
+DEFAULT_SCALE_ALERTS = 100_000
+
+
 def build(state: EmulatorState, anchor: dt.datetime, alerts: int | None) -> None:
     if state.preset == "demo":
         build_demo(state, anchor)
     elif state.preset == "scale":
-        build_scale(state, anchor, alerts if alerts is not None else 100_000)
+        build_scale(state, anchor, alerts if alerts is not None else DEFAULT_SCALE_ALERTS)
     else:
         raise ValueError(f"unknown preset {state.preset!r} (demo or scale)")
+    for store in state.alerts.values():
+        store.mark_seeded()

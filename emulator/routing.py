@@ -26,6 +26,7 @@ class Ctx:
     principal: Principal | None = None
     sub: Subscription | None = None
     loop_next: bool = False  # the `nextlink_loop` fault: make this page's nextLink point at itself
+    relative_next: bool = False  # the `relative_nextlink` fault: this page's nextLink is path and query only
     notes: dict[str, str] = field(default_factory=dict)
 
 

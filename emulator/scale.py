@@ -27,6 +27,7 @@ _MAX_TICKS = 3155378975999999999
 _MARK = "@@S{}@@"
 _MARK_RE = re.compile(rb"@@S(\d)@@")
 _SLOT_FIELDS = ("name", "start", "end", "generated", "processing_end", "status", "ip", "correlation_key")
+_PROCESSING = 12_345_670  # generated -> processing end, in 100 ns units
 _STATUS = ("Active",) * 80 + ("InProgress",) * 8 + ("Resolved",) * 7 + ("Dismissed",) * 5
 
 
@@ -77,7 +78,7 @@ class ScaleAlerts:
         self.asc_location = asc_location
         self.vaults = vaults
         self.tenant_domain = tenant_domain
-        end_ticks = int(anchor.timestamp()) * 10_000_000
+        end_ticks = int(anchor.timestamp()) * 10_000_000 - _PROCESSING  # the newest is processed by `anchor`
         self._span = int(span.total_seconds()) * 10_000_000
         self._t0 = end_ticks - self._span
         self._templates: dict[tuple[int, int, bool, bool], tuple[bytes, tuple[int, ...]]] = {}
@@ -110,7 +111,7 @@ class ScaleAlerts:
         end = start + ((h2 >> 16) % 1800) * 10_000_000
         if end > generated:
             end = generated
-        processing_end = generated + 12_345_670
+        processing_end = generated + _PROCESSING
         reverse = _MAX_TICKS - (start + _UNIX_TO_TICKS_S * 10_000_000)
         guid = (
             f"{(h2 >> 32) & 0xFFFFFFFF:08X}-{(h2 >> 16) & 0xFFFF:04X}-4{(h2 >> 4) & 0xFFF:03X}-"

@@ -18,6 +18,7 @@ import re
 import secrets
 import socket
 import ssl
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from . import (  # arm modules register their routes on import
     arm_alerts,
     control,
     identity,
+    persist,
     presets,
     signin,
 )
@@ -100,6 +102,8 @@ class Runtime:
         alerts: int | None,
         control_token: str,
         anchor: dt.datetime | None = None,
+        data_dir: Path | None = None,
+        persist_state: bool = True,
     ) -> None:
         self.preset = preset
         self.seed = seed
@@ -108,6 +112,17 @@ class Runtime:
         self.initial_throttle = throttle
         self.control_token = control_token
         self.clock = Clock()
+        self.world = persist.world_of(preset, seed, alerts)
+        self.persister: persist.Persister | None = None
+        snapshot: dict[str, Any] | None = None
+        path: Path | None = None
+        if data_dir is not None and persist_state:
+            path = persist.snapshot_path(data_dir, self.world)
+            snapshot = persist.read(path)
+            if anchor is None and snapshot is not None:  # the world the saved state was made in
+                with contextlib.suppress(persist.SnapshotMismatch):
+                    persist.check(snapshot, self.world, persist.saved_anchor(snapshot))
+                    anchor = persist.saved_anchor(snapshot)
         self.anchor = anchor or self.clock.now()
         self.tokens = TokenService()
         self.signin = signin.SignInService()
@@ -115,15 +130,47 @@ class Runtime:
         self.throttle = Throttle(throttle)
         self.log = RequestLog()
         self.state = self._fresh_state()
+        if path is None:
+            return
+        if snapshot is not None:
+            try:
+                persist.check(snapshot, self.world, self.anchor)
+                persist.apply(snapshot, self.state)
+                print(
+                    f"emulator: state loaded from {path} (saved {snapshot.get('saved_at')})", file=sys.stderr
+                )
+            except (persist.SnapshotMismatch, KeyError, TypeError, ValueError) as exc:
+                print(
+                    f"emulator: {path} not loaded: {exc}. Starting from the seed; the file is replaced at the "
+                    "next change.",
+                    file=sys.stderr,
+                )
+                self.clock.reset()
+                self.state = self._fresh_state()
+        state = self.state
+        self.persister = persist.Persister(
+            path, lambda: persist.dump(state, self.world, self.anchor), state.lock
+        )
 
     def _fresh_state(self) -> EmulatorState:
         state = EmulatorState(preset=self.preset, seed=self.seed, page_size=self.page_size, clock=self.clock)
         presets.build(state, self.anchor, self.alerts)
         return state
 
+    def changed(self) -> None:
+        """Azure's state changed (a write answered, a control call): save it soon."""
+        if self.persister is not None:
+            self.persister.changed()
+
     def reset(self) -> None:
-        self.clock.reset()
-        self.state.replace_with(self._fresh_state())
+        def back_to_seed() -> None:
+            self.clock.reset()
+            self.state.replace_with(self._fresh_state())
+
+        if self.persister is not None:
+            self.persister.discard(back_to_seed)  # and the snapshot goes
+        else:
+            back_to_seed()
         self.faults.clear()
         self.log.clear()
         self.throttle.reset(self.initial_throttle)
@@ -200,6 +247,7 @@ class Runtime:
                 return early
             truncate = fault.kind == "truncated"
             ctx.loop_next = fault.kind == "nextlink_loop"
+            ctx.relative_next = fault.kind == "relative_nextlink"
         limit_header: tuple[str, str] | None = None
         if ctx.principal is not None:
             scope_name = "subscription" if ctx.sub is not None else "tenant"
@@ -216,6 +264,8 @@ class Runtime:
                     [("Retry-After", str(decision.retry_after)), limit_header],
                 )
         resp = rt.handler(ctx, m)
+        if rt.kind != "reads" and resp.status < 400:
+            self.changed()
         if limit_header is not None:
             resp.headers.append(limit_header)
         if truncate and resp.body:
@@ -478,6 +528,7 @@ class EmulatorServer:
         public_host: str | None = None,
         control_token: str | None = None,
         start_time: dt.datetime | None = None,
+        persist_state: bool = True,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be positive")
@@ -497,9 +548,12 @@ class EmulatorServer:
             alerts=alerts,
             control_token=self.control_token,
             anchor=start_time,
+            data_dir=self.data_dir,
+            persist_state=persist_state,
         )
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stop_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> EmulatorServer:
@@ -514,24 +568,33 @@ class EmulatorServer:
         self._httpd = _HTTPServer((self.host, self._port), self.runtime, ctx)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="emulator-http", daemon=True)
         self._thread.start()
+        if self.runtime.persister is not None:
+            self.runtime.persister.start()
         (self.data_dir / "connections.json").write_text(json.dumps(self.connections, indent=2) + "\n")
         return self
 
     def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.close_connections()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
+        """Stop serving, then save the state if it changed since the last save. Safe to call twice, from any thread:
+        a second call returns once the first is done."""
+        with self._stop_lock:
+            if self._httpd is None:
+                return
+            self._httpd.shutdown()
+            self._httpd.close_connections()
+            self._httpd.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            if self.runtime.persister is not None:
+                self.runtime.persister.stop()
+            self._httpd = None
 
     def wait(self) -> None:
-        """Block until stop() is called from another thread (the CLI's signal handler)."""
+        """Block until stop() is called from another thread (the CLI's signal handler) and has finished (the state
+        is saved)."""
         if self._thread is not None:
             while self._thread.is_alive():
                 self._thread.join(timeout=0.5)
+        self.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start() if self._httpd is None else self

@@ -137,12 +137,28 @@ class AlertStore:
         self.held: set[int] = (
             set()
         )  # lazy seqs not raised yet (benchmarks: new alerts spread over every page)
+        self.seeded = self.base  # seqs below this are the preset's (see mark_seeded); above: appended since
+        self.touched: set[int] = set()  # seeded seqs whose document changed (what a snapshot keeps of them)
 
     def __len__(self) -> int:
         return self.base + len(self.records) - len(self.removed) - len(self.held - self.removed)
 
     def hidden(self, seq: int) -> bool:
         return seq in self.removed or seq in self.held
+
+    def mark_seeded(self) -> None:
+        """The preset is built: what is stored now is the seed, rebuilt from it on every start."""
+        self.seeded = self.next_seq
+        self.touched.clear()
+
+    def touch(self, rec: AlertRecord) -> None:
+        """`rec.doc` was changed in place: keep the record (the overlay for generated alerts), drop its cached
+        bytes, and remember it for the state snapshot."""
+        if rec.seq < self.base:
+            self.overlay[rec.seq] = rec
+        if rec.seq < self.seeded:
+            self.touched.add(rec.seq)
+        rec.changed()
 
     def remove(self, rec: AlertRecord) -> None:
         """Azure stops listing an alert (its 90-day retention ended): gone from lists and gets."""

@@ -31,8 +31,11 @@ class Clock:
         return self.now()
 
     def reset(self) -> None:
+        self.set_offset(0)
+
+    def set_offset(self, seconds: float) -> None:
         with self._lock:
-            self._offset = dt.timedelta(0)
+            self._offset = dt.timedelta(seconds=seconds)
 
 
 def azure_time(value: dt.datetime) -> str:

@@ -8,18 +8,45 @@ from emulator.server import EmulatorServer
 from emulator.tests.conftest import Http
 
 
-def test_metadata_endpoints_list_shape(http: Http, emu: EmulatorServer) -> None:
-    for version in ("2022-09-01", "2019-05-01"):
+def _assert_emulated_cloud(cloud: dict, emu: EmulatorServer) -> None:
+    assert cloud["name"] == "AzureCloud"
+    assert cloud["resourceManager"] == f"{emu.base_url}/"
+    assert cloud["authentication"]["loginEndpoint"] == f"{emu.base_url}/"
+    assert cloud["authentication"]["tenant"] == "common"
+    assert cloud["authentication"]["identityProvider"] == "AAD"
+    assert "https://management.azure.com/" in cloud["authentication"]["audiences"]
+    assert cloud["suffixes"]["keyVaultDns"] == "vault.azure.net"
+    assert {
+        "portal",
+        "media",
+        "graphAudience",
+        "graph",
+        "batch",
+        "sqlManagement",
+        "microsoftGraphResourceId",
+    } <= set(cloud)
+
+
+def test_metadata_endpoints_current_cloud_from_2022_09_01(http: Http, emu: EmulatorServer) -> None:
+    """What azure-cli 2.x (`az cloud register --endpoint-resource-manager`) requests and reads: ONE cloud object."""
+    for version in ("2022-09-01", "2023-11-01"):
+        resp = http.arm("GET", f"/metadata/endpoints?api-version={version}", auth=False)
+        assert resp.status_code == 200
+        cloud = resp.json()
+        assert isinstance(cloud, dict)
+        _assert_emulated_cloud(cloud, emu)
+
+
+def test_metadata_endpoints_list_of_clouds_before_2022_09_01(http: Http, emu: EmulatorServer) -> None:
+    for version in ("2019-05-01", "2020-06-01", "2022-08-01"):
         resp = http.arm("GET", f"/metadata/endpoints?api-version={version}", auth=False)
         assert resp.status_code == 200
         clouds = resp.json()
-        assert isinstance(clouds, list) and len(clouds) == 1
-        cloud = clouds[0]
-        assert cloud["resourceManager"] == f"{emu.base_url}/"
-        assert cloud["authentication"]["loginEndpoint"] == f"{emu.base_url}/"
-        assert "https://management.azure.com/" in cloud["authentication"]["audiences"]
-        assert cloud["name"] == "AzureCloud"
-        assert cloud["suffixes"]["keyVaultDns"] == "vault.azure.net"
+        assert isinstance(clouds, list)
+        assert [c["name"] for c in clouds] == ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]
+        _assert_emulated_cloud(clouds[0], emu)
+        assert all(set(clouds[0]["authentication"]) == set(c["authentication"]) for c in clouds)
+        assert clouds[1]["resourceManager"].startswith("https://management.chinacloudapi.cn")
 
 
 def test_metadata_endpoints_legacy_shape(http: Http, emu: EmulatorServer) -> None:

@@ -235,3 +235,32 @@ def test_churn_refuses_what_it_cannot_do(body: dict[str, Any]) -> None:
     with pytest.raises(actions.ActionError) as refused:
         actions.churn(state, body)
     assert refused.value.status in (400, 404)
+
+
+TIME_KEYS = ("startTimeUtc", "endTimeUtc", "timeGeneratedUtc", "processingEndTimeUtc")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 7, 42])
+def test_no_demo_alert_time_is_later_than_the_anchor(seed: int) -> None:
+    """Under "Newest first" an alert raised now must land on top: nothing seeded is dated after the clock's now."""
+    from emulator.util import parse_time
+
+    docs = _all_docs(_world(seed=seed))
+    late = [
+        (d["id"], k, d["properties"][k])
+        for d in docs
+        for k in TIME_KEYS
+        if parse_time(d["properties"][k]) > ANCHOR
+    ]
+    assert late == []
+    newest = max(parse_time(d["properties"]["timeGeneratedUtc"]) for d in docs)
+    assert ANCHOR - newest < dt.timedelta(days=1)  # the demo still has alerts of the last day
+
+
+def test_no_scale_alert_time_is_later_than_the_anchor() -> None:
+    from emulator.util import parse_time
+
+    state = _world("scale", alerts=1000)
+    (sid,) = state.subscriptions
+    last = state.store(sid).doc_at(999)["properties"]
+    assert max(parse_time(last[k]) for k in TIME_KEYS) <= ANCHOR

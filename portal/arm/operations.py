@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
@@ -139,6 +139,13 @@ def _url(config: ConnectionConfig, path: str, api_version: str, **query: str) ->
     return f"{base}{path}?{urlencode({'api-version': api_version, **query})}"
 
 
+def _absolute(config: ConnectionConfig, link: str) -> str:
+    """A nextLink (or a resume token made of one) as a URL to request: a relative link (path and query, as some
+    providers send it; the SDK's pagers accept it) is resolved against the connection's ARM endpoint; an absolute
+    one stays as it is."""
+    return urljoin(config.arm_endpoint.rstrip("/") + "/", link)
+
+
 def _with_api_version(url: str, api_version: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api-version"]
@@ -149,7 +156,7 @@ def _with_api_version(url: str, api_version: str) -> str:
 @dataclass
 class Page:
     items: list[dict[str, Any]]
-    next_link: str | None  # the continuation token: resume from here
+    next_link: str | None  # the continuation token (as Azure sent it: absolute or relative): resume from here
     url: str
 
 
@@ -161,11 +168,15 @@ def iter_pages(
     start: str | None = None,
     max_pages: int = 100_000,
 ) -> Iterator[Page]:
-    """Follow nextLink pages of a list operation. Detects a nextLink loop. Raises ArmMalformed on a bad page."""
+    """Follow nextLink pages of a list operation (a relative nextLink or `start` is resolved against the connection's
+    ARM endpoint). Detects a nextLink loop. Raises ArmMalformed on a bad page."""
     url = start or ""
     seen: set[str] = set()
     for _ in range(max_pages):
-        url = _url(config, first_url_path, api_version) if not url else _with_api_version(url, api_version)
+        if url:
+            url = _with_api_version(_absolute(config, url), api_version)
+        else:
+            url = _url(config, first_url_path, api_version)
         if url in seen:
             raise errors.ArmMalformed(f"nextLink loop: Azure pointed back to a page already read ({url})")
         seen.add(url)

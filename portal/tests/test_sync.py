@@ -481,3 +481,35 @@ def test_a_connection_without_its_secret_does_not_stop_the_round(two_connections
     assert found and failures == [("aaa-no-secret", "No client secret is configured for this connection.")]
     broken.refresh_from_db()
     assert not broken.is_healthy and "secret is not available" in broken.health_reason
+
+
+def test_relative_next_links_are_resolved_against_the_arm_endpoint(emulator, subs):
+    """A list page's nextLink may be path and query only (the SDK's pagers accept that): every page is still read,
+    over HTTPS to the connection's ARM endpoint, and a relative resume token works too."""
+    sub = subs[0]  # 250 alerts: 3 pages
+    emulator.fault("*", "relative_nextlink", times=1000)
+    run = _sync(sub)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.errors
+    upstream = {
+        s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]
+    }
+    assert run.pages == 3
+    assert Alert.objects.filter(subscription=sub).count() == run.alerts_new == upstream[sub.subscription_id]
+    lists = [r for r in emulator.requests() if r["op"] == "alerts.list"]
+    assert len(lists) == 3 and {r["fault"] for r in lists} == {"relative_nextlink"}
+    # a retried run resumes from a relative token
+    first_page = next(
+        iter(sync.operations.iter_alert_pages(sync.config_for(sub.connection), sub.subscription_id))
+    )
+    assert first_page.next_link.startswith(f"/subscriptions/{sub.subscription_id}/")
+    failed = SyncRun.objects.create(
+        subscription=sub,
+        trigger="test",
+        started_at=timezone.now(),
+        status="failed",
+        resume_token=first_page.next_link,
+    )
+    emulator.clear_requests()
+    resumed = _sync(sub, run_id=failed.pk)
+    assert resumed.status == "succeeded" and resumed.pages == 2
+    assert len([r for r in emulator.requests() if r["op"] == "alerts.list"]) == 2

@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.models import SEVERITY_RANK, Alert, Severity, Status
-from portal.web.formfields import IsoDateTimeInput, iso_minute
+from portal.web.formfields import (
+    BoundedIntegerField,
+    DateTimeField,
+    IsoDateTimeInput,
+    SingleLineField,
+    iso_minute,
+)
 from pricing.plans import PLANS
 
 RANGES = [
@@ -97,14 +103,14 @@ class AlertFilterForm(forms.Form):
         required=False, choices=Status.choices, label="Status", widget=forms.CheckboxSelectMultiple
     )
     range = forms.ChoiceField(required=False, choices=RANGES, label="Time range")
-    start = forms.DateTimeField(required=False, label="From", widget=IsoDateTimeInput())
-    end = forms.DateTimeField(required=False, label="To", widget=IsoDateTimeInput())
+    start = DateTimeField(required=False, label="From", widget=IsoDateTimeInput())
+    end = DateTimeField(required=False, label="To", widget=IsoDateTimeInput())
     type = forms.ChoiceField(required=False, label="Alert type")
     plan = forms.ChoiceField(
         required=False, label="Plan", choices=[("", "All plans")] + [(p.name, p.label) for p in PLANS]
     )
-    vault = forms.IntegerField(required=False, min_value=1, label="Key vault", widget=forms.Select)
-    q = forms.CharField(
+    vault = BoundedIntegerField(required=False, min_value=1, label="Key vault", widget=forms.Select)
+    q = SingleLineField(
         required=False,
         max_length=200,
         label="Search",

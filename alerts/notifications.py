@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from alerts.models import SEVERITY_RANK, Alert, Notification, NotificationPreference, SecurityContact, Status
 from portal.accounts.models import Role
+from portal.text import header_safe
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +292,8 @@ def send_alert_mail(notification_pk: int, *, connection: Any = None, now: dateti
     alert = row.alert
     context = _alert_mail_context(alert)
     where = alert.vault.name if alert.vault_id else alert.compromised_entity
-    subject = f"[{alert.severity}] {alert.title or alert.alert_type}"[:200] + (
-        f" - {where}"[:120] if where else ""  # ASCII: a non-ASCII subject gets folded by Django's encoder
+    subject = header_safe(f"[{alert.severity}] {alert.title or alert.alert_type}", max_length=200) + (
+        f" - {header_safe(where, max_length=117)}" if where else ""  # ASCII: Django's encoder folds others
     )
     text = render_to_string("alerts/email/alert.txt", context)
     html = render_to_string("alerts/email/alert.html", context)
@@ -418,7 +419,9 @@ def send_digest(key: str, *, now: datetime, connection: Any = None, resend_messa
         "severity": severity,
         "link": alert_link,
     }
-    subject = f"{total} more {severity + ' ' if severity else ''}alert{'s' if total != 1 else ''} since your last email"
+    subject = header_safe(
+        f"{total} more {severity + ' ' if severity else ''}alert{'s' if total != 1 else ''} since your last email"
+    )
     text = render_to_string(
         "alerts/email/digest.txt", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
     )
@@ -448,7 +451,7 @@ def send_assignment_mail(*, alert_pk: int, user_pk: int, now: datetime | None = 
     if row is None:
         return False
     context = _alert_mail_context(alert)
-    subject = f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}"[:200]
+    subject = header_safe(f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}")
     text = "You are now the owner of this alert.\n\n" + render_to_string("alerts/email/alert.txt", context)
     html = render_to_string("alerts/email/alert.html", context)
     return _deliver(row, subject, text, html, connection=None, now=now)

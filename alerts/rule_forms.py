@@ -10,7 +10,7 @@ from django import forms
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.models import SuppressionRule
 from alerts.suppression import AZURE_FIELDS, LOCAL_FIELDS, REASONS
-from portal.web.formfields import IsoDateInput
+from portal.web.formfields import DateField, IsoDateInput, MultiLineField, SingleLineField
 
 LOCAL_FIELD_NAMES = {f for f, _ in LOCAL_FIELDS}
 
@@ -20,7 +20,7 @@ OPERATORS = [("equals", "Equals"), ("contains", "Contains")]
 
 class RuleForm(forms.Form):
     subscription = forms.TypedChoiceField(label="Subscription", coerce=int)
-    name = forms.CharField(
+    name = SingleLineField(
         label="Rule name",
         max_length=50,
         help_text="2–50 characters: letters, digits, - and _, starting with a letter or a digit.",
@@ -28,13 +28,13 @@ class RuleForm(forms.Form):
     alert_type = forms.ChoiceField(label="Alert type")
     state = forms.ChoiceField(label="State", choices=[("Enabled", "Enabled"), ("Disabled", "Disabled")])
     reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *REASONS])
-    expiration_date = forms.DateField(
+    expiration_date = DateField(
         label="Expiration date",
         required=False,
         widget=IsoDateInput(),
         help_text="Optional. The rule stops suppressing at the end of this day (UTC).",
     )
-    comment = forms.CharField(
+    comment = MultiLineField(
         label="Comment",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -77,7 +77,7 @@ class RuleForm(forms.Form):
             self.fields[f"c{i}_op"] = forms.ChoiceField(
                 label=f"Condition {i + 1}: operator", required=False, choices=OPERATORS
             )
-            self.fields[f"c{i}_value"] = forms.CharField(
+            self.fields[f"c{i}_value"] = SingleLineField(
                 label=f"Condition {i + 1}: value(s)",
                 required=False,
                 max_length=2000,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from alerts import rollup
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
+from portal import text
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.stages import stage
@@ -138,9 +139,10 @@ def alert_set_status(
 
 
 def check_comment(comment: str | None) -> None:
-    """A status change's comment fits COMMENT_LIMIT."""
+    """A status change's comment: multi-line text (portal.text) that fits COMMENT_LIMIT."""
     if len(comment or "") > COMMENT_LIMIT:
         raise ValidationError({"comment": f"Keep the comment to {COMMENT_LIMIT:,} characters."})
+    text.check_multi_line(comment or "", field="comment")
 
 
 def alerts_set_status_many(

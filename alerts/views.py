@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 import orjson
@@ -23,6 +22,7 @@ from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Statu
 from alerts.services import COMMENT_LIMIT, alert_set_status, alerts_set_status_many, bulk_status_job_create
 from feedback.views import panel_context as feedback_panel
 from portal.accounts import selectors as access
+from portal.csvexport import csv_response
 from portal.web.http import AuthedRequest
 from triage import selectors as triage_selectors
 from triage import views as triage_views
@@ -396,20 +396,6 @@ def _export_rows(user: Any, state: FilterState) -> Any:
             data["cursor_values"].insert(0, last[-2])
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> Any:
-    """Dates as ISO-8601 UTC; text that a spreadsheet would run as a formula is neutralised."""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 @login_required
 @require_GET
 def export(request: AuthedRequest, fmt: str) -> HttpResponse:
@@ -418,14 +404,12 @@ def export(request: AuthedRequest, fmt: str) -> HttpResponse:
         return HttpResponseBadRequest("The filter is not valid.")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     if fmt == "csv":
-        writer = csv.writer(_Echo())
-
-        def csv_stream() -> Any:
-            yield "\ufeff" + writer.writerow([label for _, label in EXPORT_COLUMNS])
-            for row in _export_rows(request.user, state):
-                yield writer.writerow([_csv_cell(v) for v in row])
-
-        response = StreamingHttpResponse(csv_stream(), content_type="text/csv; charset=utf-8")
+        return csv_response(
+            [label for _, label in EXPORT_COLUMNS],
+            _export_rows(request.user, state),
+            filename=f"security-alerts-{stamp}.csv",
+            bom=True,
+        )
     else:
         keys = [f.replace("__", "_") for f, _ in EXPORT_COLUMNS]
 

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.db.models import QuerySet
 
 from feedback.models import NOT_USEFUL_REASONS, TEXT_LIMIT, USEFUL_REASONS
+from portal.web.formfields import BoundedIntegerField, MultiLineField, SingleLineField
 
 
 class FeedbackForm(forms.Form):
@@ -21,7 +25,7 @@ class FeedbackForm(forms.Form):
             "invalid_choice": "Choose one of the reasons offered for this answer.",
         },
     )
-    text = forms.CharField(
+    text = MultiLineField(
         label="Additional feedback",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": TEXT_LIMIT}),
@@ -49,4 +53,38 @@ class FeedbackForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
-    body = forms.CharField(label="Reply", widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_LIMIT * 2)
+    body = MultiLineField(label="Reply", widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_LIMIT * 2)
+
+
+class FeedbackFilterForm(forms.Form):
+    """The drill-down's filters (from the insights page's links)."""
+
+    type = SingleLineField(label="Alert type", required=False, max_length=200)
+    vault = BoundedIntegerField(label="Key vault", required=False, min_value=1)
+    identity = SingleLineField(label="Identity", required=False, max_length=300)
+    ip = SingleLineField(label="IP address", required=False, max_length=64)
+    reason = SingleLineField(label="Reason", required=False, max_length=40)
+    useful = forms.ChoiceField(
+        label="Useful", required=False, choices=[("", "Any"), ("yes", "Yes"), ("no", "No")]
+    )
+    format = forms.ChoiceField(label="Format", required=False, choices=[("", "Page"), ("csv", "CSV")])
+
+    LOOKUPS = {
+        "type": "alert__alert_type",
+        "vault": "alert__vault_id",
+        "identity": "alert__identity",
+        "ip": "alert__caller_ip",
+        "reason": "reason",
+    }
+
+    def apply(self, qs: QuerySet[Any]) -> tuple[QuerySet[Any], dict[str, Any]]:
+        applied: dict[str, Any] = {}
+        for name, lookup in self.LOOKUPS.items():
+            value = self.cleaned_data.get(name)
+            if value not in (None, ""):
+                qs = qs.filter(**{lookup: value})
+                applied[name] = value
+        if self.cleaned_data.get("useful"):
+            qs = qs.filter(useful=self.cleaned_data["useful"] == "yes")
+            applied["useful"] = self.cleaned_data["useful"]
+        return qs, applied

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent
 from feedback.models import TEXT_LIMIT, Feedback, FeedbackReply, FeedbackVersion, reasons_for
+from portal import text
 from portal.accounts.selectors import can_see, can_write
 from portal.audit.services import audit_record
+from portal.text import header_safe, multi_line_error
 
 
 def validate(*, useful: Any, reason: str, text: str) -> tuple[bool, str, str]:
@@ -26,6 +28,8 @@ def validate(*, useful: Any, reason: str, text: str) -> tuple[bool, str, str]:
     text = (text or "").strip()
     if len(text) > TEXT_LIMIT:
         errors["text"] = f"Keep additional feedback to {TEXT_LIMIT} characters (this is {len(text)})."
+    elif multi_line_error(text):
+        errors["text"] = multi_line_error(text) or ""
     if useful in (True, False):
         allowed = dict(reasons_for(useful))
         if not reason:
@@ -110,7 +114,7 @@ def feedback_reply(
         raise PermissionDenied("Only Security Admins and Owners reply to feedback.")
     if not feedback.may_contact:
         raise ValidationError("The author of this feedback did not agree to be emailed.")
-    body = (body or "").strip()
+    body = text.check_multi_line(body or "", field="body").strip()
     if not body:
         raise ValidationError({"body": "Write a reply."})
     if len(body) > TEXT_LIMIT * 2:
@@ -120,7 +124,7 @@ def feedback_reply(
     link = settings.PORTAL_BASE_URL + reverse("alerts:detail", args=[feedback.alert_id])
     message_id = make_msgid(domain="kv-console")
     email = EmailMessage(
-        subject=f"About your feedback on “{feedback.alert.title[:120]}”",
+        subject=header_safe(f"About your feedback on “{header_safe(feedback.alert.title, max_length=120)}”"),
         body=f"{body}\n\n—\nYour feedback: {'useful' if feedback.useful else 'not useful'}, "
         f"{feedback.reason_label}.\nThe alert: {link}\n",
         to=[feedback.user.email],

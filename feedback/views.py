@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
@@ -15,10 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.selectors import alert_get_for_user
 from feedback import selectors
-from feedback.forms import FeedbackForm, ReplyForm
+from feedback.forms import FeedbackFilterForm, FeedbackForm, ReplyForm
 from feedback.models import Feedback, reasons_for
 from feedback.services import feedback_reply, feedback_submit
 from portal.accounts import selectors as access
+from portal.csvexport import csv_response
 from portal.web.http import AuthedRequest
 
 
@@ -136,26 +136,14 @@ def insights(request: AuthedRequest) -> HttpResponse:
 def feedback_list(request: AuthedRequest) -> HttpResponse:
     """Drill-down: the feedback (and its alerts) behind a figure of the insights page."""
     qs = selectors.feedback_visible_to(request.user).select_related("alert", "user", "alert__vault")
-    filters = {
-        "type": "alert__alert_type",
-        "vault": "alert__vault_id",
-        "identity": "alert__identity",
-        "ip": "alert__caller_ip",
-        "reason": "reason",
-    }
-    applied = {}
-    for param, lookup in filters.items():
-        value = request.GET.get(param, "")[:300]
-        if value:
-            if param == "vault" and not value.isdigit():
-                continue
-            qs = qs.filter(**{lookup: value})
-            applied[param] = value
-    useful = request.GET.get("useful")
-    if useful in ("yes", "no"):
-        qs = qs.filter(useful=useful == "yes")
-        applied["useful"] = useful
-    if request.GET.get("format") == "csv":
+    form = FeedbackFilterForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
+        return HttpResponse(
+            f"These filter values are not valid: {errors}", status=400, content_type="text/plain"
+        )
+    qs, applied = form.apply(qs)
+    if form.cleaned_data.get("format") == "csv":
         return _csv(qs)
     rows = list(qs.order_by("-updated_at")[:500])
     return render(
@@ -175,54 +163,37 @@ def feedback_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv(qs: Any) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def rows() -> Any:
-        yield writer.writerow(
-            [
-                "When",
-                "User",
-                "Useful",
-                "Reason",
-                "Additional feedback",
-                "May contact",
-                "Alert",
-                "Alert type",
-                "Key vault",
-                "Identity",
-                "IP",
-            ]
-        )
-        for f in qs.order_by("-updated_at").iterator(chunk_size=1000):
-            yield writer.writerow(
-                [
-                    f.updated_at.isoformat(),
-                    f.user.get_username(),
-                    "yes" if f.useful else "no",
-                    f.reason,
-                    _cell(f.text),
-                    "yes" if f.may_contact else "no",
-                    _cell(f.alert.title),
-                    f.alert.alert_type,
-                    f.alert.vault.name if f.alert.vault_id else "",
-                    f.alert.identity,
-                    f.alert.caller_ip,
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="feedback.csv"'
-    return response
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    header = [
+        "When",
+        "User",
+        "Useful",
+        "Reason",
+        "Additional feedback",
+        "May contact",
+        "Alert",
+        "Alert type",
+        "Key vault",
+        "Identity",
+        "IP",
+    ]
+    rows = (
+        [
+            f.updated_at,
+            f.user.get_username(),
+            f.useful,
+            f.reason,
+            f.text,
+            f.may_contact,
+            f.alert.title,
+            f.alert.alert_type,
+            f.alert.vault.name if f.alert.vault_id else "",
+            f.alert.identity,
+            f.alert.caller_ip,
+        ]
+        for f in qs.order_by("-updated_at").iterator(chunk_size=1000)
+    )
+    return csv_response(header, rows, filename="feedback.csv")
 
 
 @login_required

@@ -197,7 +197,11 @@ class WebhookSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     subscription = serializers.IntegerField(source="subscription_id")
     name = serializers.CharField(max_length=80)
-    url = serializers.CharField(max_length=500, help_text="http:// or https://")
+    url = serializers.CharField(
+        max_length=500,
+        allow_null=True,
+        help_text="http:// or https://; null for readers (only Security Admins and Owners see where it posts)",
+    )
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WEBHOOK_EVENTS),
         allow_empty=False,
@@ -217,9 +221,24 @@ class DeliverySerializer(serializers.Serializer):
     state = serializers.CharField()
     status_code = serializers.IntegerField(allow_null=True)
     attempts = serializers.IntegerField()
-    error = serializers.CharField()
+    error = serializers.CharField(
+        allow_null=True,
+        help_text="null for readers: the receiver's answers are for Security Admins and Owners",
+    )
     created_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+def _for(user: Any, data: Any, subscription_pk: int, *fields: str) -> Any:
+    """Where a webhook posts and what its receiver answered are for Security Admins and Owners of its subscription
+    (in production they read back internal services): readers get null."""
+    if access.can_write(user, subscription_pk):
+        return data
+    rows = data if isinstance(data, list) else [data]
+    for row in rows:
+        for name in fields:
+            row[name] = None
+    return data
 
 
 def _hook(request: Request, pk: int, *, write: bool = False) -> Webhook:
@@ -229,7 +248,11 @@ def _hook(request: Request, pk: int, *, write: bool = False) -> Webhook:
 class Webhooks(APIView):
     @extend_schema(operation_id="webhooks_list", responses={200: WebhookSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        return Response(WebhookSerializer(selectors.webhooks_visible_to(request.user)[:500], many=True).data)
+        hooks = list(selectors.webhooks_visible_to(request.user)[:500])
+        data = WebhookSerializer(hooks, many=True).data
+        for hook, row in zip(hooks, data, strict=True):
+            _for(request.user, row, hook.subscription_id, "url")
+        return Response(data)
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -256,7 +279,8 @@ class Webhooks(APIView):
 class WebhookDetail(APIView):
     @extend_schema(operation_id="webhooks_retrieve", responses={200: WebhookSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(WebhookSerializer(_hook(request, pk)).data)
+        hook = _hook(request, pk)
+        return Response(_for(request.user, WebhookSerializer(hook).data, hook.subscription_id, "url"))
 
     @extend_schema(
         operation_id="webhooks_update",
@@ -309,6 +333,6 @@ class WebhookDeliveries(APIView):
         operation_id="webhooks_deliveries", responses={200: DeliverySerializer(many=True), **errors(404)}
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(
-            DeliverySerializer(selectors.deliveries_for(_hook(request, pk), limit=200), many=True).data
-        )
+        hook = _hook(request, pk)
+        data = DeliverySerializer(selectors.deliveries_for(hook, limit=200), many=True).data
+        return Response(_for(request.user, data, hook.subscription_id, "error"))

@@ -83,14 +83,13 @@ def refusal(ip: str) -> str | None:
             or addr.is_link_local
             or addr.is_multicast
             or addr.is_unspecified
-            or addr.is_reserved
         ):
-            return (
-                "a link-local, metadata, multicast or reserved address (cloud metadata endpoints live there)"
-            )
-        if not addr.is_global and not any(
-            addr in net for net in allowed_networks() if net.version == addr.version
-        ):
+            return "a link-local, metadata or multicast address (cloud metadata endpoints live there)"
+        if any(addr in net for net in allowed_networks() if net.version == addr.version):
+            continue  # listed in WEBHOOK_PRIVATE_NETWORKS (::1 is "reserved" to Python: it was refused before this)
+        if addr.is_reserved and not (addr.is_loopback or addr.is_private):
+            return "a reserved address"
+        if not addr.is_global:
             return (
                 "a loopback, private or otherwise internal address; list its network in "
                 "WEBHOOK_PRIVATE_NETWORKS to allow internal receivers"

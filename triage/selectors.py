@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert, Status
 from portal.accounts.models import RoleAssignment
-from portal.accounts.selectors import WRITE_RANK, get_for_user, scope_to_user, subscription_pks_for
+from portal.accounts.selectors import WRITE_RANK, get_for_user, role_map, scope_to_user, subscription_pks_for
 from triage.models import AlertComment, Incident, SavedView, Webhook, WebhookDelivery
 
 MAX_CHOICES = 300
@@ -114,13 +116,41 @@ def _saved_views_of(user: Any) -> QuerySet[SavedView]:
     return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
 
 
+def _visible(user: Any, views: list[SavedView]) -> list[SavedView]:
+    """The user's own views, and the shared views they are entitled to: a shared view's name and filter are seen
+    only by users who can see every subscription its filter names, or, when it names none, by users who share a
+    subscription with its owner (an outsider saw every team's views)."""
+    mine = subscription_pks_for(user)
+    owners: dict[int, list[int] | None] = {}
+    result = []
+    for view in views:
+        if view.owner_id == user.pk:
+            result.append(view)
+            continue
+        named = {int(v) for v in parse_qs(view.query).get("subscription", []) if v.isdigit()}
+        if mine is None:  # a superuser sees every subscription
+            result.append(view)
+        elif named:
+            if named <= set(mine):
+                result.append(view)
+        else:
+            if view.owner_id not in owners:
+                owners[view.owner_id] = subscription_pks_for(view.owner)
+            theirs = owners[view.owner_id]
+            if set(mine) & (set(theirs) if theirs is not None else set(mine)):
+                result.append(view)
+    return result
+
+
 def saved_views_for(user: Any) -> list[SavedView]:
-    return list(_saved_views_of(user).select_related("owner").order_by("name")[:30])
+    candidates = list(_saved_views_of(user).select_related("owner").order_by("name")[:200])
+    return _visible(user, candidates)[:30]
 
 
 def saved_view_get_for_user(user: Any, pk: Any) -> SavedView | None:
-    """A view the user owns or that is shared with the team; None otherwise."""
-    return _saved_views_of(user).filter(pk=pk).first()
+    """A view the user owns or that is shared with them (see `_visible`); None otherwise."""
+    view = _saved_views_of(user).select_related("owner").filter(pk=pk).first()
+    return view if view is not None and _visible(user, [view]) else None
 
 
 MENU_VERSION_KEY = "savedviews:version"
@@ -129,7 +159,9 @@ MENU_VERSION_KEY = "savedviews:version"
 def saved_views_menu(user: Any) -> list[dict[str, Any]]:
     """The left menu's saved views, cached (every page shows them); any save or delete invalidates all users'."""
     version = cache.get_or_set(MENU_VERSION_KEY, 1, timeout=None)
-    key = f"savedviews:{version}:{user.pk}"
+    # the user's roles are part of the key: a role taken away hides the shared views it entitled them to at once
+    roles = hashlib.blake2b(repr(sorted(role_map(user).items())).encode(), digest_size=8).hexdigest()
+    key = f"savedviews:{version}:{user.pk}:{roles}"
     items = cache.get(key)
     if items is None:
         items = [

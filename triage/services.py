@@ -14,12 +14,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, Alert, AlertEvent, AlertRollup
+from portal import text
 from portal.accounts.selectors import can_see, can_write, can_write_any
 from portal.audit.services import audit_record
 from triage.models import COMMENT_LIMIT, AlertComment, Incident, SavedView
 from triage.selectors import incident_members, saved_views_changed
 
 COMMENT_EDIT_WINDOW = timedelta(minutes=15)
+DOUBLE_SUBMIT_WINDOW = timedelta(seconds=30)  # the same thing posted again this soon is the same submission
+UNCHOOSABLE = "This person or queue cannot own alerts of this subscription: choose one of those offered."
 
 SEVERITY_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
@@ -48,16 +51,12 @@ def alert_assign(
     if assignee is not None and group is not None:
         raise ValidationError("Assign to a user or to a group, not both.")
     if assignee is not None and not (assignee.is_active and can_see(assignee, alert.subscription_id)):
-        raise ValidationError(
-            {"assignee": f"{assignee.get_username()} has no access to this alert's subscription."}
-        )
+        raise ValidationError({"assignee": UNCHOOSABLE})  # not "<username> has no access": ids are guessable
     if (
         group is not None
         and not group.role_assignments.filter(subscription_id=alert.subscription_id).exists()
     ):
-        raise ValidationError(
-            {"assignee": f"The group {group.name} has no role on this alert's subscription."}
-        )
+        raise ValidationError({"assignee": UNCHOOSABLE})
     now = timezone.now()
     with transaction.atomic():
         row = Alert.objects.select_for_update().get(pk=alert.pk)
@@ -108,6 +107,8 @@ def parse_assignee(value: str, user: Any) -> tuple[User | None, Group | None]:
     if value in ("none", ""):
         return None, None
     kind, _, pk = value.partition(":")
+    if not (pk.isdigit() and int(pk) <= text.INT_MAX):
+        kind = ""
     if kind == "user" and pk.isdigit():
         found = User.objects.filter(pk=int(pk), is_active=True).first()
         if found is not None:
@@ -140,7 +141,7 @@ def alerts_bulk_assign(
 
 
 def _check_body(body: str) -> str:
-    body = (body or "").strip()
+    body = text.check_multi_line(body or "", field="body").strip()
     if not body:
         raise ValidationError({"body": "Write a comment."})
     if len(body) > COMMENT_LIMIT:
@@ -156,6 +157,14 @@ def comment_add(*, user: Any, alert: Alert, body: str, request: HttpRequest | No
     body = _check_body(body)
     now = timezone.now()
     with transaction.atomic():
+        # A double submit (the same form posted twice at once) is one comment: the alert row serialises them, and
+        # the second finds the first.
+        Alert.objects.select_for_update().filter(pk=alert.pk).values_list("pk", flat=True).first()
+        same = AlertComment.objects.filter(
+            alert=alert, author=user, body=body, created_at__gte=now - DOUBLE_SUBMIT_WINDOW
+        ).first()
+        if same is not None:
+            return same
         comment = AlertComment.objects.create(alert=alert, author=user, body=body, created_at=now)
         AlertEvent.objects.create(
             alert=alert,
@@ -382,7 +391,7 @@ def incident_assign(
 def saved_view_save(
     *, user: Any, name: str, query: str, shared: bool, request: HttpRequest | None = None
 ) -> SavedView:
-    name = (name or "").strip()
+    name = text.check_single_line(name, field="name")
     if not name or len(name) > 80:
         raise ValidationError({"name": "Give the view a name (at most 80 characters)."})
     if shared and not (user.is_superuser or can_write_any(user)):

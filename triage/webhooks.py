@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from alerts.models import Alert
+from portal import text
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.inventory import secrets as vault
@@ -75,7 +76,7 @@ def webhook_save(
     if not can_write(user, subscription.pk):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
     url = _check_url(url)
-    name = (name or "").strip()
+    name = text.check_single_line(name, field="name")
     if not name or len(name) > 80:
         raise ValidationError({"name": "Give the webhook a name (at most 80 characters)."})
     unknown = set(events) - EVENT_NAMES
@@ -83,16 +84,34 @@ def webhook_save(
         raise ValidationError({"events": "Choose one or more of: " + ", ".join(sorted(EVENT_NAMES)) + "."})
     secret = None
     created = webhook is None
-    if created:
-        secret = pysecrets.token_urlsafe(32)
-        webhook = Webhook(subscription=subscription, created_by=user, secret_encrypted=vault.encrypt(secret))
-    before = (
-        None
-        if created
-        else {"name": webhook.name, "url": webhook.url, "events": webhook.events, "enabled": webhook.enabled}
-    )
-    webhook.name, webhook.url, webhook.events, webhook.enabled = name, url, sorted(set(events)), enabled
-    webhook.save()
+    with transaction.atomic():
+        # Names are unique in a subscription; the subscription row serialises two posts of the same form at once,
+        # so that a double submit is refused instead of creating a second hook (every event then went out twice).
+        Subscription.objects.select_for_update().filter(pk=subscription.pk).values_list(
+            "pk", flat=True
+        ).first()
+        clash = Webhook.objects.filter(subscription=subscription, name__iexact=name)
+        if not created:
+            clash = clash.exclude(pk=webhook.pk)
+        if clash.exists():
+            raise ValidationError({"name": "This subscription already has a webhook with this name."})
+        if created:
+            secret = pysecrets.token_urlsafe(32)
+            webhook = Webhook(
+                subscription=subscription, created_by=user, secret_encrypted=vault.encrypt(secret)
+            )
+        before = (
+            None
+            if created
+            else {
+                "name": webhook.name,
+                "url": webhook.url,
+                "events": webhook.events,
+                "enabled": webhook.enabled,
+            }
+        )
+        webhook.name, webhook.url, webhook.events, webhook.enabled = name, url, sorted(set(events)), enabled
+        webhook.save()
     audit_record(
         actor=user,
         action="webhook.create" if created else "webhook.update",

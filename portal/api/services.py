@@ -6,11 +6,14 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from portal import text
 from portal.api.models import ApiToken
 from portal.api.selectors import may_manage_token
 from portal.audit.services import audit_record
@@ -26,19 +29,28 @@ def hash_token(raw: str) -> str:
 @sensitive_variables("raw")
 def token_create(*, user: Any, name: str, request: HttpRequest | None = None) -> tuple[ApiToken, str]:
     """A new token for `user`; the raw value is returned once and never stored."""
-    name = (name or "").strip()
+    name = text.check_single_line(name, field="name")
     if not name or len(name) > 80:
         raise ValidationError(
             {"name": "Name the token (at most 80 characters), e.g. the script that uses it."}
         )
-    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:
-        raise ValidationError(
-            {"name": f"You already have {MAX_ACTIVE_TOKENS} active tokens; revoke one first."}
-        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:12], key_hash=hash_token(raw), created_at=timezone.now()
-    )
+    with transaction.atomic():
+        # The user's row serialises two posts of the same form at once: the second finds the first token of that
+        # name among the active ones and is refused (a double submit made two tokens).
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        active = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        if active.filter(name__iexact=name).exists():
+            raise ValidationError(
+                {"name": "You already have an active token with this name: revoke it or choose another name."}
+            )
+        if active.count() >= MAX_ACTIVE_TOKENS:
+            raise ValidationError(
+                {"name": f"You already have {MAX_ACTIVE_TOKENS} active tokens; revoke one first."}
+            )
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=raw[:12], key_hash=hash_token(raw), created_at=timezone.now()
+        )
     audit_record(
         actor=user,
         action="api_token.create",

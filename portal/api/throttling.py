@@ -1,4 +1,7 @@
-"""Rate limits per token (or per signed-in user for the browser): 429 with Retry-After."""
+"""Rate limits per user, whatever the number of their tokens and sessions: 429 with Retry-After.
+
+A budget per token gave a user with 20 tokens (and a browser session) 21 budgets. The portal has no service
+accounts (a token always acts for a person), so every request of a person counts against that person's budget."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
+            ident = f"user-{request.auth.user_id}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:

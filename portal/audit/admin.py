@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import admin
@@ -8,11 +7,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 from portal.audit.models import AuditRecord
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+from portal.csvexport import csv_response
 
 
 @admin.register(AuditRecord)
@@ -28,7 +23,6 @@ class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
 
     @admin.action(description="Export selected records as CSV")
     def export_csv(self, request: HttpRequest, queryset: Any) -> StreamingHttpResponse:
-        writer = csv.writer(_Echo())
         header = [
             "created_at",
             "actor",
@@ -41,25 +35,19 @@ class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
             "before",
             "after",
         ]
-
-        def rows():  # type: ignore[no-untyped-def]
-            yield writer.writerow(header)
-            for r in queryset.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        r.created_at.isoformat(),
-                        r.actor_label,
-                        r.action,
-                        r.object_type,
-                        r.object_id,
-                        r.object_repr,
-                        r.subscription_id or "",
-                        r.ip_address or "",
-                        r.before,
-                        r.after,
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-        return response
+        rows = (
+            [
+                r.created_at,
+                r.actor_label,
+                r.action,
+                r.object_type,
+                r.object_id,
+                r.object_repr,
+                r.subscription_id,
+                r.ip_address,
+                r.before,
+                r.after,
+            ]
+            for r in queryset.iterator(chunk_size=2000)
+        )
+        return csv_response(header, rows, filename="audit.csv")

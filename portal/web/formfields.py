@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django import forms
+from django.utils import timezone
+
+from portal import text
 
 
 class IsoDateInput(forms.DateInput):
@@ -37,3 +43,57 @@ class IsoDateTimeInput(forms.DateTimeInput):
 def iso_minute(value: object) -> str:
     """A datetime as `yyyy-mm-ddThh:mm` with a four-digit year (for inputs and URLs)."""
     return f"{value.year:04d}{value.strftime('-%m-%dT%H:%M')}"  # type: ignore[attr-defined]
+
+
+class SingleLineField(forms.CharField):
+    """Names, titles, search terms: one line, no control characters (NUL included: PostgreSQL refuses it)."""
+
+    def validate(self, value: object) -> None:
+        super().validate(value)
+        error = text.single_line_error(str(value or ""))
+        if error:
+            raise forms.ValidationError(error, code="control_characters")
+
+
+class MultiLineField(forms.CharField):
+    """Comments and feedback: several lines, no control characters but TAB, CR and LF."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value: object) -> None:
+        super().validate(value)
+        error = text.multi_line_error(str(value or ""))
+        if error:
+            raise forms.ValidationError(error, code="control_characters")
+
+
+class BoundedIntegerField(forms.IntegerField):
+    """An integer the database can hold (a 20-digit id overflowed SQLite's integer and raised OverflowError)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", text.INT_MIN)
+        kwargs.setdefault("max_value", text.INT_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class FourDigitYearMixin:
+    """Dates the portal can show and put into URLs (always with a four-digit year, see `iso_minute`): a date-time
+    must survive the conversion to UTC and back (year 1 or 9999 in some time zones overflows)."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)  # type: ignore[misc]
+        if isinstance(value, datetime):
+            try:
+                timezone.localtime(value.astimezone(UTC))
+            except (OverflowError, ValueError):
+                raise forms.ValidationError("This date is out of range.", code="year") from None
+
+
+class DateField(FourDigitYearMixin, forms.DateField):
+    pass
+
+
+class DateTimeField(FourDigitYearMixin, forms.DateTimeField):
+    pass

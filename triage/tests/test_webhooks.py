@@ -280,7 +280,8 @@ def test_send_test_through_the_real_worker(client, personas, receiver, celery_wo
         ("http://[2002:a9fe:a9fe::]/", "metadata"),  # 6to4 wrapping 169.254.169.254
         ("http://[::ffff:10.0.0.1]/", "loopback, private"),
         ("http://198.18.0.1/", "loopback, private"),  # benchmarking range, not globally routable
-        ("http://0.0.0.0:8000/", "metadata, multicast or reserved"),
+        ("http://0.0.0.0:8000/", "metadata or multicast"),
+        ("http://240.0.0.1/", "otherwise internal"),
         ("http://admin:secret@hooks.example.com/", "no user name or password"),
         ("http://hooks.example.com:99999/", "port in the address"),
     ],
@@ -418,3 +419,25 @@ def test_a_second_copy_of_a_delivery_in_flight_does_not_post_again(personas, hoo
     assert nested == [True] and len(receiver.requests) == 1
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
+
+
+def test_the_ipv6_loopback_is_allowed_when_listed_as_the_readme_says(personas, settings):
+    """README: `::1/128` is allowed with DEBUG=1 and in tests; the code refused it as reserved before looking."""
+    settings.WEBHOOK_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    hook, _ = webhooks.webhook_save(
+        user=personas.secadmin,
+        subscription=personas.sub,
+        name="v6",
+        url="http://[::1]:9/",
+        events=["alert.created"],
+    )
+    assert hook.pk
+    settings.WEBHOOK_PRIVATE_NETWORKS = []
+    with pytest.raises(webhooks.ValidationError, match="loopback, private"):
+        webhooks.webhook_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            name="v6b",
+            url="http://[::1]:9/",
+            events=["alert.created"],
+        )

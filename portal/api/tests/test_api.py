@@ -190,7 +190,10 @@ def test_writes_go_through_the_same_services_as_the_pages(api_world, django_capt
     refused = api.post(
         f"{V1}/alerts/{w.alert.pk}/assign/", {"assignee": f"user:{w.p.outsider.pk}"}, format="json"
     )
-    assert refused.status_code == 400 and "no access" in refused.json()["error"]["fields"]["assignee"][0]
+    assert (
+        refused.status_code == 400
+        and "cannot own alerts of this subscription" in refused.json()["error"]["fields"]["assignee"][0]
+    )
     # rules: Azure's validation, field by field
     bad_rule = api.post(
         f"{V1}/suppression-rules/",

@@ -5,7 +5,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from alerts.models import (
@@ -15,10 +14,8 @@ from alerts.models import (
     AlertEvent,
     MalformedAlert,
     Status,
-    SuppressionRule,
 )
 from alerts.services import alerts_set_status_many
-from portal.accounts import selectors as access
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 
 
@@ -97,148 +94,3 @@ class MalformedAlertAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
 
     list_display = ("arm_id", "error", "subscription", "first_seen_at", "last_seen_at")
     list_filter = ("subscription",)
-
-
-class _RuleAdminFormBase(forms.ModelForm):
-    """The admin's rule form: the model's fields plus the condition rows of the portal's form."""
-
-    class Meta:
-        model = SuppressionRule
-        fields = [
-            "subscription",
-            "name",
-            "alert_type",
-            "state",
-            "reason",
-            "expiration_date",
-            "comment",
-            "local_only",
-        ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from alerts.rule_forms import CONDITION_ROWS, initial_conditions
-
-        super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("Enabled", "Enabled"), ("Disabled", "Disabled")]
-        if self.instance.pk:
-            self.initial.update(initial_conditions(self.instance.conditions))
-        self.condition_rows = CONDITION_ROWS
-
-    def clean(self) -> dict[str, Any]:
-        from alerts.rule_forms import RuleForm
-        from alerts.suppression_services import validate_rule
-
-        data = super().clean()
-        data["conditions"] = RuleForm.conditions_from(self, data)
-        if not self.errors:
-            # the service's own rules, so that the admin shows the same clear errors as the portal
-            try:
-                validate_rule({**data, "comment": data.get("comment") or ""})
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    self.add_error(field if field in self.fields else None, errors)
-        return data
-
-
-def _rule_form_fields() -> dict[str, Any]:
-    """The portal form's condition rows and reasons, declared on the admin form (so the admin knows them)."""
-    from alerts.rule_forms import RuleForm
-
-    template = RuleForm(subscriptions=[])
-    return {
-        name: field
-        for name, field in template.fields.items()
-        if name == "reason" or (name.startswith("c") and name[1:2].isdigit())
-    }
-
-
-SuppressionRuleAdminForm = type("SuppressionRuleAdminForm", (_RuleAdminFormBase,), _rule_form_fields())
-
-
-@admin.register(SuppressionRule)
-class SuppressionRuleAdmin(SubscriptionScopedAdmin):
-    """Rules are saved through the same services as the portal (so Azure is updated), scoped by role."""
-
-    form = SuppressionRuleAdminForm
-    list_display = (
-        "name",
-        "subscription",
-        "alert_type",
-        "state",
-        "reason",
-        "expiration_date",
-        "suppressed_count",
-        "last_match_at",
-        "where",
-    )
-    list_filter = ("state", "subscription", "local_only", "in_azure")
-    search_fields = ("name", "alert_type", "comment")
-    actions = ["disable_rules"]
-    readonly_fields = (
-        "suppressed_count",
-        "last_match_at",
-        "in_azure",
-        "synced_at",
-        "push_state",
-        "push_error",
-        "created_by",
-        "updated_by",
-    )
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        from alerts.rule_forms import CONDITION_ROWS
-
-        conditions = [f"c{i}_{part}" for i in range(CONDITION_ROWS) for part in ("field", "op", "value")]
-        return [*SuppressionRuleAdminForm.Meta.fields, *conditions, *self.readonly_fields]
-
-    @admin.display(description="Where")
-    def where(self, obj: SuppressionRule) -> str:
-        return "Portal only" if obj.local_only else ("Azure" if obj.in_azure else "Portal (saving to Azure)")
-
-    def save_model(self, request: HttpRequest, obj: SuppressionRule, form: Any, change: bool) -> None:
-        from alerts.suppression_services import rule_save
-
-        d = form.cleaned_data
-        existing = SuppressionRule.objects.get(pk=obj.pk) if change else None
-        data = {
-            "name": d["name"],
-            "alert_type": d["alert_type"],
-            "state": d["state"],
-            "reason": d["reason"],
-            "comment": d.get("comment") or "",
-            "expiration_date": d.get("expiration_date"),
-            "conditions": d["conditions"],
-            "local_only": d.get("local_only", False),
-        }
-        subscription = access.subscription_get_for_user(request.user, d["subscription"].pk, write=True)
-        try:
-            saved = rule_save(
-                user=request.user, subscription=subscription, data=data, rule=existing, request=request
-            )
-        except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
-            raise
-        obj.pk = saved.pk
-
-    def delete_model(self, request: HttpRequest, obj: SuppressionRule) -> None:
-        from alerts.suppression_services import rule_delete
-
-        rule_delete(user=request.user, rule=obj, request=request)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        from alerts.suppression_services import rule_delete
-
-        for rule in queryset:
-            if access.can_write(request.user, rule.subscription_id):
-                rule_delete(user=request.user, rule=rule, request=request)
-
-    @admin.action(description="Disable selected rules")
-    def disable_rules(self, request: HttpRequest, queryset: Any) -> None:
-        from alerts.suppression_services import rule_set_state
-
-        done = 0
-        for rule in queryset.select_related("subscription"):
-            if access.can_write(request.user, rule.subscription_id) and rule.state != "Disabled":
-                rule_set_state(user=request.user, rule=rule, state="Disabled", request=request)
-                done += 1
-        messages.info(request, f"{done} rule(s) disabled.")

@@ -8,31 +8,26 @@ from typing import Any
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts import selectors
-from alerts.contact_services import contact_save
 from alerts.filters import ASSIGNEE_CHOICES, PAGE_SIZE, RANGES, SORTS, FilterState
 from alerts.models import (
     CLASSIFICATIONS,
     Alert,
     BulkStatusJob,
-    SecurityContact,
     Severity,
     Status,
-    SuppressionRule,
 )
 from alerts.services import COMMENT_LIMIT, alert_set_status, bulk_status_job_create
-from alerts.suppression_services import rule_delete, rule_save, simulate
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
-from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
-from pricing.plans import PLANS
+from portal.plans import PLANS
 
 # --- serializers ---------------------------------------------------------------------------------------------
 
@@ -281,195 +276,3 @@ class BulkJob(APIView):
         if job is None:
             raise NotFound("No such job (jobs are their creator's).")
         return Response(BulkJobSerializer(job).data)
-
-
-# --- suppression rules ---------------------------------------------------------------------------------------
-
-
-class ConditionSerializer(serializers.Serializer):
-    field = serializers.CharField(max_length=100, help_text="An entity field, e.g. `entities.ip.address`")
-    # "in" is a Python keyword: declared below
-    contains = serializers.CharField(required=False, max_length=500)
-
-
-ConditionSerializer._declared_fields["in"] = serializers.ListField(
-    child=serializers.CharField(max_length=500), required=False, max_length=100
-)
-
-
-class RuleSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    subscription = serializers.IntegerField(source="subscription_id", help_text="Subscription id (portal id)")
-    name = serializers.CharField(max_length=50)
-    alert_type = serializers.CharField(max_length=200, help_text="An alert type, or * for all")
-    reason = serializers.CharField(max_length=100)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_LIMIT)
-    state = serializers.ChoiceField(choices=SuppressionRule.State.choices, required=False)
-    expiration_date = serializers.DateTimeField(required=False, allow_null=True)
-    conditions = ConditionSerializer(many=True, required=False)
-    local_only = serializers.BooleanField(required=False)
-    in_azure = serializers.BooleanField(read_only=True)
-    push_state = serializers.CharField(read_only=True)
-    push_error = serializers.CharField(read_only=True)
-    suppressed_count = serializers.IntegerField(read_only=True)
-
-
-class SimulateInputSerializer(serializers.Serializer):
-    subscription = serializers.IntegerField()
-    alert_type = serializers.CharField(max_length=200)
-    conditions = ConditionSerializer(many=True, required=False)
-    days = serializers.IntegerField(min_value=1, max_value=365, default=90)
-
-
-class SimulationSerializer(serializers.Serializer):
-    matched = serializers.IntegerField()
-    scanned = serializers.IntegerField()
-    sample = AlertSerializer(many=True)
-
-
-def _rule_data(validated: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in validated.items() if k != "subscription_id"}
-    data["conditions"] = [dict(c) for c in validated.get("conditions") or []]
-    return data
-
-
-class RuleList(generics.ListAPIView):
-    serializer_class = RuleSerializer
-    pagination_class = NewestFirst
-
-    def get_queryset(self) -> Any:
-        qs = selectors.rules_visible_to(self.request.user)
-        sub = self.request.query_params.get("subscription")
-        if sub:
-            if not sub.isdigit():
-                raise ValidationError({"subscription": ["A subscription id (a number)."]})
-            qs = qs.filter(subscription_id=int(sub))
-        return qs
-
-    @extend_schema(
-        operation_id="rules_list",
-        responses={200: RuleSerializer(many=True), **errors(400, 404)},
-        parameters=[OpenApiParameter("subscription", OpenApiTypes.INT)],
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        operation_id="rules_create",
-        request=RuleSerializer,
-        responses={201: RuleSerializer, **errors(400, 403, 404, 422)},
-    )
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = RuleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        subscription = access.subscription_get_for_user(
-            request.user, data.validated_data["subscription_id"], write=True
-        )
-        rule = rule_save(
-            user=request.user,
-            subscription=subscription,
-            data=_rule_data(data.validated_data),
-            request=request._request,
-        )
-        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
-
-
-class RuleDetail(APIView):
-    def _get(self, request: Request, pk: int, *, write: bool = False) -> SuppressionRule:
-        return selectors.rule_get_for_user(request.user, pk, write=write)
-
-    @extend_schema(operation_id="rules_retrieve", responses={200: RuleSerializer, **errors(404)})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(RuleSerializer(self._get(request, pk)).data)
-
-    @extend_schema(
-        operation_id="rules_update",
-        request=RuleSerializer,
-        responses={200: RuleSerializer, **errors(400, 403, 404)},
-    )
-    def put(self, request: Request, pk: int) -> Response:
-        rule = self._get(request, pk, write=True)
-        data = RuleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if data.validated_data["subscription_id"] != rule.subscription_id:
-            raise ValidationError({"subscription": ["A rule cannot move to another subscription."]})
-        rule = rule_save(
-            user=request.user,
-            subscription=rule.subscription,
-            data=_rule_data(data.validated_data),
-            rule=rule,
-            request=request._request,
-        )
-        return Response(RuleSerializer(rule).data)
-
-    @extend_schema(operation_id="rules_destroy", responses={204: None, **errors(403, 404)})
-    def delete(self, request: Request, pk: int) -> Response:
-        rule_delete(user=request.user, rule=self._get(request, pk, write=True), request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class RuleSimulate(APIView):
-    @extend_schema(
-        operation_id="rules_simulate",
-        request=SimulateInputSerializer,
-        responses={200: SimulationSerializer, **errors(400, 404)},
-        summary="How many alerts of the last N days a rule would have dismissed, with a sample",
-    )
-    def post(self, request: Request) -> Response:
-        data = SimulateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        subscription = access.subscription_get_for_user(request.user, data.validated_data["subscription"])
-        result = simulate(
-            subscription=subscription,
-            alert_type=data.validated_data["alert_type"],
-            conditions=[dict(c) for c in data.validated_data.get("conditions") or []],
-            days=data.validated_data["days"],
-        )
-        return Response(SimulationSerializer(result, context={"request": request}).data)
-
-
-# --- security contacts ---------------------------------------------------------------------------------------
-
-
-class ContactSerializer(serializers.Serializer):
-    emails = serializers.CharField(
-        allow_blank=True, max_length=2000, help_text="Addresses separated by ; or ,"
-    )
-    notify_by_role = serializers.BooleanField()
-    roles = serializers.ListField(child=serializers.CharField(max_length=40), max_length=10)
-    minimal_severity = serializers.ChoiceField(choices=["High", "Medium", "Low"])
-    alert_notifications = serializers.BooleanField()
-    portal_notifications = serializers.BooleanField(required=False, default=True)
-    pending_push = serializers.BooleanField(read_only=True)
-    push_error = serializers.CharField(read_only=True)
-    in_azure = serializers.BooleanField(read_only=True)
-
-
-class Contacts(APIView):
-    @extend_schema(
-        operation_id="security_contacts_retrieve", responses={200: ContactSerializer, **errors(404)}
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        subscription = access.subscription_get_for_user(request.user, pk)
-        contact = SecurityContact.objects.filter(subscription=subscription).first() or SecurityContact(
-            subscription=subscription
-        )
-        return Response(ContactSerializer(contact).data)
-
-    @extend_schema(
-        operation_id="security_contacts_update",
-        request=ContactSerializer,
-        responses={200: ContactSerializer, **errors(400, 403, 404)},
-    )
-    def put(self, request: Request, pk: int) -> Response:
-        subscription = access.subscription_get_for_user(request.user, pk, write=True)
-        data = ContactSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        contact = contact_save(
-            user=request.user,
-            subscription=subscription,
-            data=dict(data.validated_data),
-            request=request._request,
-        )
-        return Response(ContactSerializer(contact).data)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.models import SEVERITY_RANK, Alert, Severity, Status
+from portal.plans import PLANS
 from portal.web.formfields import (
     BoundedIntegerField,
     DateTimeField,
@@ -23,7 +24,6 @@ from portal.web.formfields import (
     SingleLineField,
     iso_minute,
 )
-from pricing.plans import PLANS
 
 RANGES = [
     ("24h", "Last 24 hours"),

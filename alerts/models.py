@@ -144,14 +144,6 @@ class Alert(models.Model):
         related_name="+",
         db_index=False,
     )
-    suppressed_by = models.ForeignKey(
-        "alerts.SuppressionRule",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="suppressed_alerts",
-        db_index=False,
-    )
 
     class Meta:
         indexes = [
@@ -173,11 +165,6 @@ class Alert(models.Model):
                 fields=["subscription", "correlation_key"],
                 name="alert_sub_correlation_idx",
                 condition=~Q(correlation_key=""),
-            ),
-            models.Index(
-                fields=["suppressed_by"],
-                name="alert_suppressed_idx",
-                condition=Q(suppressed_by__isnull=False),
             ),
             # related alerts and the search for an identity or an IP
             models.Index(
@@ -284,83 +271,6 @@ class AlertEvent(models.Model):
         return f"{self.get_kind_display()} on alert {self.alert_id}"
 
 
-class SuppressionRule(models.Model):
-    """Mirrors Azure's alertsSuppressionRules (2019-01-01-preview). Full behaviour comes with suppression rules."""
-
-    class State(models.TextChoices):
-        ENABLED = "Enabled", "Enabled"
-        DISABLED = "Disabled", "Disabled"
-        EXPIRED = "Expired", "Expired"
-
-    subscription = models.ForeignKey(
-        "inventory.Subscription", on_delete=models.PROTECT, related_name="suppression_rules"
-    )
-    name = models.CharField(max_length=50)
-    alert_type = models.CharField(max_length=200)
-    reason = models.CharField(max_length=100)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.ENABLED)
-    comment = models.TextField(blank=True)
-    expiration_date = models.DateTimeField(null=True, blank=True)
-    conditions = FastJSONField(default=list, blank=True)  # suppressionAlertsScope.allOf
-    last_modified_utc = models.DateTimeField(null=True, blank=True)  # Azure's
-    in_azure = models.BooleanField("In Azure", default=False)
-    local_only = models.BooleanField(
-        "Local only", default=False, help_text="Applied by this portal, not created in Azure."
-    )
-    synced_at = models.DateTimeField("Last in step with Azure", null=True, blank=True)
-    local_modified_at = models.DateTimeField(null=True, blank=True)  # changed here since the last sync
-    push_state = models.CharField(max_length=20, blank=True)  # "", "pending", "failed"
-    push_error = models.TextField(blank=True)
-    content_hash = models.CharField(max_length=32, blank=True)
-    suppressed_count = models.PositiveIntegerField("Alerts suppressed", default=0)
-    last_match_at = models.DateTimeField("Last match", null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["subscription", "name"], name="suppressionrule_unique_name")
-        ]
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class SecurityContact(models.Model):
-    """A subscription's security contact (`default`), as Azure keeps it; edited with Email notifications."""
-
-    subscription = models.OneToOneField(
-        "inventory.Subscription", on_delete=models.CASCADE, related_name="security_contact"
-    )
-    emails = models.TextField(blank=True)  # ';'-separated, as the API spells it
-    phone = models.CharField(max_length=50, blank=True)
-    alert_notifications = models.BooleanField(default=True)
-    minimal_severity = models.CharField(max_length=20, default="High")
-    notify_by_role = models.BooleanField(default=True)
-    # Portal-owned: whether this portal mails new alerts (in addition to, or instead of, Azure's own mail).
-    portal_notifications = models.BooleanField(default=True)
-    pending_push = models.BooleanField(default=False)
-    push_error = models.TextField(blank=True)
-    roles = FastJSONField(default=list, blank=True)
-    in_azure = models.BooleanField(default=False)
-    content_hash = models.CharField(max_length=32, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"Security contact of {self.subscription}"
-
-    @property
-    def email_list(self) -> list[str]:
-        return [e.strip() for e in self.emails.replace(",", ";").split(";") if e.strip()]
-
-
 class BulkStatusJob(models.Model):
     """ "Change status of all N alerts matching this filter": processed server-side in batches by a task."""
 
@@ -391,88 +301,3 @@ class BulkStatusJob(models.Model):
     @property
     def progress_percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * (self.done + self.skipped) / self.total))
-
-
-class NotificationPreference(models.Model):
-    """How a user receives alert emails: at once (with Defender's per-severity windows), as digests, or not."""
-
-    class Mode(models.TextChoices):
-        IMMEDIATE = "immediate", "At once (at most one mail per window, the rest in a digest)"
-        HOURLY = "hourly", "Hourly digest"
-        DAILY = "daily", "Daily digest"
-        OFF = "off", "Off"
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
-    )
-    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.IMMEDIATE)
-    minimal_severity = models.CharField(
-        max_length=20,
-        choices=[("High", "High"), ("Medium", "Medium"), ("Low", "Low")],
-        default="Low",
-        help_text="Your own minimum, on top of the subscription's.",
-    )
-
-    def __str__(self) -> str:
-        return f"Notifications of {self.user}: {self.mode}"
-
-
-class NotificationBatch(models.Model):
-    """New alerts waiting to be planned for notification: written in the sync's transaction, deleted once planned.
-    If the queue loses the planning task (a broker restart), the sweep (alerts.recovery) finds the batch again."""
-
-    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
-    alert_ids = models.JSONField()
-    created_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{len(self.alert_ids)} new alerts of subscription {self.subscription_id}"
-
-
-class Notification(models.Model):
-    """The notification log: one row per (alert, recipient, kind), claimed before the mail is sent.
-
-    kind "alert": the immediate mail of one alert; kind "digest": the alert is listed in a digest (digest_key groups
-    the rows of one digest mail). A stable Message-ID per (alert, recipient, kind) makes a resend foldable.
-    """
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "Waiting for its window"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
-    recipient = models.CharField(max_length=254)  # lower-cased address
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    kind = models.CharField(max_length=10)  # alert | digest
-    severity = models.CharField(max_length=20)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    message_id = models.CharField(max_length=300, blank=True)
-    digest_key = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    subject = models.CharField(max_length=500, blank=True)
-    body_text = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    due_at = models.DateTimeField(null=True, blank=True)  # queued: when its window reopens
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["alert", "recipient", "kind"], name="notification_once_per_alert_recipient"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["recipient", "severity", "-sent_at"], name="notification_window_idx"),
-            models.Index(fields=["state", "due_at"], name="notification_due_idx"),
-            models.Index(fields=["-created_at"], name="notification_recent_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} of alert {self.alert_id} to {self.recipient}: {self.state}"

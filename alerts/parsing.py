@@ -6,13 +6,12 @@ alert raises MalformedAlertError; the caller stores such an element with its raw
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from portal.fields import dumps
-from pricing.plans import plan_for_alert
+from portal.hashing import content_hash, sorted_json
+from portal.plans import plan_for_alert
 
 SEVERITIES = {"high": "High", "medium": "Medium", "low": "Low", "informational": "Informational"}
 SEVERITY_RANK = {"High": 4, "Medium": 3, "Low": 2, "Informational": 1}
@@ -84,36 +83,6 @@ class ParsedAlert:
     fields: dict[str, Any]
     resource_ids: list[str]  # lower-cased ARM ids of affected Azure resources (to find the vault)
     content_hash: str
-
-
-def _sorted_json(item: Any) -> bytes:
-    return dumps(item, sort_keys=True)
-
-
-_GIL_HELD_CHUNK = 2000  # hashlib releases the GIL for a buffer of 2,048 bytes or more
-
-
-def _digest(raw: bytes) -> str:
-    """blake2b of `raw`, fed in chunks small enough that hashlib keeps the GIL. Released and taken again for each
-    ~2.6 KB alert, the GIL had to be won back from the sync's other threads (the page fetcher, the writer) every
-    time, which made hashing the largest cost of an unchanged re-sync (measured with py-spy in bench/sync.py)."""
-    h = hashlib.blake2b(digest_size=16)
-    view = memoryview(raw)
-    for start in range(0, len(view), _GIL_HELD_CHUNK):
-        h.update(view[start : start + _GIL_HELD_CHUNK])
-    return h.hexdigest()
-
-
-def content_hash(item: Any) -> str:
-    """A stable hash of an element (sorted keys): an unchanged alert costs no write."""
-    return _digest(_sorted_json(item))
-
-
-def hash_item(item: Any) -> tuple[str, bool]:
-    """The element's content hash, and whether its JSON holds a NUL character (which PostgreSQL text refuses), from
-    one serialisation: what the sync needs of every element of a page."""
-    raw = _sorted_json(item)
-    return _digest(raw), b"\\u0000" in raw
 
 
 def strip_nul(value: Any) -> Any:
@@ -273,7 +242,7 @@ def parse_alert(item: Any, *, item_hash: str | None = None, has_nul: bool | None
     if not isinstance(item, dict):
         raise MalformedAlertError(f"an alert must be a JSON object, not {type(item).__name__}")
     if has_nul is None:
-        has_nul = b"\\u0000" in _sorted_json(item)
+        has_nul = b"\\u0000" in sorted_json(item)
     if has_nul:
         item = strip_nul(item)
     arm_id = item.get("id")
@@ -306,9 +275,7 @@ def parse_alert(item: Any, *, item_hash: str | None = None, has_nul: bool | None
     extended_raw = props.get("extendedProperties") or {}
     if not isinstance(extended_raw, dict):
         raise MalformedAlertError("extendedProperties is not an object")
-    extended = {
-        str(k): v if isinstance(v, str) else _sorted_json(v).decode() for k, v in extended_raw.items()
-    }
+    extended = {str(k): v if isinstance(v, str) else sorted_json(v).decode() for k, v in extended_raw.items()}
     evidence = props.get("supportingEvidence")
     if evidence is not None and not isinstance(evidence, dict):
         raise MalformedAlertError("supportingEvidence is not an object")

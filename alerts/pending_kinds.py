@@ -1,18 +1,22 @@
-"""The alert states written back to Azure that settle in place (portal.web.pending): an alert's status, a suppression
-rule, a subscription's security contact."""
+"""An alert's status written back to Azure settles in place (portal.web.pending); and the alerts' step of the
+stale-work sweep."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-from alerts import selectors
-from alerts.models import SecurityContact
-from portal.accounts.selectors import get_for_user
+from alerts import selectors, tasks
+from alerts.models import Alert
+from portal import recovery
 from portal.web.pending import PendingKind, register
 
 
-def _contact(user: Any, pk: int) -> SecurityContact:
-    return get_for_user(SecurityContact.objects.all(), user, pk=pk)
+def _requeue_statuses(now: datetime, cutoff: datetime) -> int:
+    return recovery.requeue(
+        Alert.objects.filter(pending_since__lt=cutoff, pending_failed=False).exclude(pending_status=""),
+        tasks.push_alert_status.delay,
+        pending_since=now,
+    )
 
 
 def register_all() -> None:
@@ -24,19 +28,4 @@ def register_all() -> None:
             template="alerts/_status_live.html",
         )
     )
-    register(
-        PendingKind(
-            name="rule",
-            load=lambda user, pk: selectors.rule_get_for_user(user, pk),
-            is_pending=lambda rule: rule.push_state == "pending",
-            template="alerts/_rule_push_live.html",
-        )
-    )
-    register(
-        PendingKind(
-            name="contact",
-            load=_contact,
-            is_pending=lambda contact: bool(contact.pending_push),
-            template="alerts/_contact_push_live.html",
-        )
-    )
+    recovery.register("statuses", _requeue_statuses)

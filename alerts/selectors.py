@@ -11,8 +11,9 @@ from django.db import connection
 from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
+from alerts import hooks
 from alerts.filters import AlertFilterForm, FilterState
-from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup, SuppressionRule
+from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup
 from portal.accounts.selectors import get_for_user, scope_to_user, subscriptions_visible_to
 from portal.inventory.selectors import vaults_visible_to
 
@@ -26,19 +27,11 @@ def alerts_visible_to(user: Any) -> QuerySet[Alert]:
 
 def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
     return get_for_user(
-        Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group"),
+        hooks.annotate(Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group")),
         user,
         write=write,
         pk=pk,
     )
-
-
-def rules_visible_to(user: Any) -> QuerySet[SuppressionRule]:
-    return scope_to_user(SuppressionRule.objects.select_related("subscription"), user)
-
-
-def rule_get_for_user(user: Any, pk: Any, *, write: bool = False) -> SuppressionRule:
-    return get_for_user(SuppressionRule.objects.select_related("subscription"), user, write=write, pk=pk)
 
 
 def filter_form(user: Any, data: Any) -> AlertFilterForm:
@@ -64,7 +57,7 @@ def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
     from alerts.filters import encode_cursor
 
     qs = (
-        state.apply(alerts_visible_to(user))
+        hooks.annotate(state.apply(alerts_visible_to(user)))
         .select_related("vault", "subscription")
         .only(
             "id",
@@ -86,7 +79,6 @@ def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
             "vault__name",
             "subscription__id",
             "subscription__display_name",
-            "suppressed_by_id",
             "assignee__id",
             "assignee__username",
             "assignee_group__id",

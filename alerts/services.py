@@ -11,7 +11,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts import rollup
+from alerts import hooks, rollup
+from alerts.hooks import ChangedAlerts, NewAlerts
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
 from portal import text
 from portal.accounts.selectors import can_write
@@ -232,57 +233,46 @@ def alerts_on_new(
     backlog: bool,
     correlation_keys: Collection[str] | None = None,
     candidates: dict[int, tuple[str, list[Any]]] | None = None,
-) -> None:
-    """Every alert the portal sees for the first time comes through here, once, after its page is committed.
+) -> NewAlerts:
+    """Every alert the portal sees for the first time comes through here, once, in the transaction that stored it.
 
-    `backlog` is True for the subscription's first sync (history, not news). Features plug in here, in order:
-    suppression rules (dismiss what matches), incidents (group by correlation key), then notifications and
-    webhooks (never for suppressed or backlog alerts). Each is a fixed number of statements per call, however many
-    alerts it is given. `correlation_keys`: those of the new alerts (and any other key to regroup), when the
-    caller has them; otherwise they are read. `candidates`: {id: (alert type, entities)} of the new alerts, when the
-    caller has them (suppression then reads only the alerts a rule matches).
+    `backlog` is True for the subscription's first sync (history, not news). The apps above alerts act through
+    their `new_alerts` hooks (alerts.hooks), in order: suppression rules dismiss what matches, incidents group by
+    correlation key, notifications and webhooks announce the rest (never suppressed or backlog alerts). Each is a
+    fixed number of statements per call, however many alerts it is given, and is timed as its own stage.
+    `correlation_keys` / `candidates`: what the caller already holds of the new alerts (else the hooks read it).
     """
+    batch = NewAlerts(
+        subscription_pk=subscription_pk,
+        alert_ids=alert_ids,
+        backlog=backlog,
+        correlation_keys=correlation_keys,
+        candidates=candidates,
+    )
     if not alert_ids:
-        return
-    from alerts.notifications import queue_new_alert_notifications
-    from alerts.suppression_services import apply_rules_to_alerts
-    from triage.services import incidents_attach, incidents_group
-    from triage.webhooks import webhooks_for_new_alerts
-
-    with stage("suppression"):
-        suppressed = set(
-            apply_rules_to_alerts(
-                alert_ids=alert_ids, subscription_pk=subscription_pk, candidates=candidates
-            ).suppressed
-        )
-    with stage("incidents"):
-        if correlation_keys is None:
-            incidents_attach(alert_ids=alert_ids, subscription_pk=subscription_pk)
-        else:
-            incidents_group(subscription_pk=subscription_pk, keys=correlation_keys)
-    fresh = [pk for pk in alert_ids if pk not in suppressed]
+        return batch
+    for _order, name, hook in hooks.REGISTRY.new_alerts:
+        with stage(name):
+            hook(batch)
     log.debug(
         "%d new alerts in subscription %s (backlog=%s), %d suppressed",
         len(alert_ids),
         subscription_pk,
         backlog,
-        len(suppressed),
+        len(batch.suppressed),
     )
-    if fresh and not backlog:
-        with stage("notifications"):
-            queue_new_alert_notifications(alert_ids=fresh, subscription_pk=subscription_pk)
-        with stage("webhooks"):
-            webhooks_for_new_alerts(alert_ids=fresh, subscription_pk=subscription_pk)
+    return batch
 
 
 def alerts_on_changed(*, subscription_pk: int, correlation_keys: Collection[str]) -> None:
-    """Alerts Azure changed in a way their incidents depend on (severity, times, correlation key): regroup them."""
+    """Alerts Azure changed in a way their groups depend on (severity, times, correlation key): the `changed_alerts`
+    hooks regroup them."""
     if not correlation_keys:
         return
-    from triage.services import incidents_group
-
-    with stage("incidents"):
-        incidents_group(subscription_pk=subscription_pk, keys=correlation_keys)
+    changed = ChangedAlerts(subscription_pk=subscription_pk, correlation_keys=correlation_keys)
+    for _order, name, hook in hooks.REGISTRY.changed_alerts:
+        with stage(name):
+            hook(changed)
 
 
 def bulk_status_job_create(

@@ -22,9 +22,10 @@ from django.db.models import Q
 
 from alerts import rollup
 from alerts.models import CLOSED_STATUSES, Alert, AlertEvent, MalformedAlert
-from alerts.parsing import MalformedAlertError, ParsedAlert, content_hash, hash_item, parse_alert
+from alerts.parsing import MalformedAlertError, ParsedAlert, parse_alert
 from portal.db import copy_line, update_rows
 from portal.fields import dumps
+from portal.hashing import content_hash, hash_item
 from portal.stages import count_statements, stage
 
 # Fields a sync may rewrite on an existing alert (Azure's fields; never the portal's own).

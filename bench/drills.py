@@ -164,7 +164,7 @@ def requeued(base: Path) -> int:
 
     text = (base / "celery.log").read_text(errors="replace")
     return sum(
-        int(n) for n in re.findall(r"alerts\.requeue_stale\[[^]]+\] succeeded in [0-9.]+s: (\d+)", text)
+        int(n) for n in re.findall(r"portal\.requeue_stale\[[^]]+\] succeeded in [0-9.]+s: (\d+)", text)
     )
 
 
@@ -239,9 +239,10 @@ def main() -> int:
     setup_django(env)
     from django.db import connection, transaction
 
-    from alerts.contact_services import contact_save
-    from alerts.models import Alert, Notification
+    from alerts.models import Alert
     from alerts.services import alert_set_status
+    from notifications.contact_services import contact_save
+    from notifications.models import Notification
     from portal.inventory.models import AzureConnection, Subscription, SyncRun
     from portal.inventory.sync import discover
     from portal.inventory.tasks import sync_subscription as sync_task
@@ -394,7 +395,7 @@ def main() -> int:
 
         from django.utils import timezone as tz
 
-        from alerts.models import NotificationBatch
+        from notifications.models import NotificationBatch
 
         def mails_settled() -> bool:
             connection.close()

@@ -58,8 +58,8 @@ def main() -> None:
         from django.utils import timezone
 
         call_command("migrate", verbosity=0)
-        from alerts.models import Notification, SecurityContact
-        from alerts.notifications import plan_notifications, send_alert_mail, send_due
+        from notifications.models import Notification, SecurityContact
+        from notifications.services import plan_notifications, send_alert_mail, send_due
         from portal.testing.factories import alert_item, make_subscription, make_vault
 
         sub = make_subscription(display_name="Burst")

@@ -190,9 +190,10 @@ def enable_every_feature(subscription: Any) -> dict[str, Any]:
     """Suppression rules, notification recipients and a webhook on the benchmarked subscription."""
     from django.contrib.auth.models import User
 
-    from alerts.models import NotificationPreference, SuppressionRule
+    from notifications.models import NotificationPreference
     from portal.accounts.models import Role
     from portal.accounts.services import role_grant
+    from suppression.models import SuppressionRule
     from triage.webhooks import webhook_save
 
     rules = [

@@ -1,6 +1,10 @@
 """Entra ID user sign-in for the portal's single sign-on: the authorization code flow with PKCE, id_tokens signed
 RS256 with a per-process key published as JWKS. There is no sign-in page: the emulator signs in the user named by
-`login_hint` (default `analyst@<tenant domain>`) at once, as an already-consented tenant would."""
+`login_hint` (default `analyst@<tenant domain>`) at once, as an already-consented tenant would.
+
+As in Entra ID, the id_token's `tid` is the tenant and its `oid` the user's object id: stable for one user of one tenant
+(derived from the tenant and the lower-cased UPN), different for the same name in another tenant; `sub` is pairwise
+(per application). `preferred_username` and `email` are just the `login_hint`, as mutable as Entra ID's."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -42,6 +47,20 @@ class SignInService:
         self.kid = uuid.uuid4().hex
         self._codes: dict[str, Grant] = {}
         self._lock = threading.Lock()
+        # Tests only (in-process): change the claims of the id_tokens issued from now on (a value of None removes
+        # the claim; a callable gets the claims and returns the new ones), or sign them with another key under the
+        # published key id (a forged signature). `clear_overrides()` puts them back.
+        self.claim_overrides: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] = {}
+        self.forged_key: rsa.RSAPrivateKey | None = None
+
+    def clear_overrides(self) -> None:
+        self.claim_overrides = {}
+        self.forged_key = None
+
+    @staticmethod
+    def object_id(tenant_id: str, upn: str) -> str:
+        """The `oid` of the user `upn` of this tenant (what an administrator reads in Entra ID's user page)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"entra-user:{tenant_id.lower()}/{upn.lower()}"))
 
     def jwks(self) -> dict[str, Any]:
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
@@ -62,14 +81,15 @@ class SignInService:
 
     def id_token(self, issuer: str, grant: Grant) -> str:
         now = int(time.time())
-        oid = str(uuid.uuid5(uuid.NAMESPACE_DNS, grant.upn.lower()))
-        claims = {
+        oid = self.object_id(grant.tenant_id, grant.upn)
+        pairwise = hashlib.sha256(f"{grant.client_id.lower()}/{oid}".encode()).digest()
+        claims: dict[str, Any] = {
             "iss": issuer,
             "aud": grant.client_id,
             "iat": now,
             "nbf": now,
             "exp": now + ID_TOKEN_LIFETIME,
-            "sub": oid,
+            "sub": base64.urlsafe_b64encode(pairwise).decode().rstrip("="),
             "oid": oid,
             "tid": grant.tenant_id,
             "nonce": grant.nonce,
@@ -78,7 +98,14 @@ class SignInService:
             "email": grant.upn,
             "name": grant.upn.split("@")[0].title(),
         }
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        overrides = self.claim_overrides
+        if callable(overrides):
+            claims = overrides(claims)
+        else:
+            claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        key = self.forged_key or self.key
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": self.kid})
 
 
 def _error(status: int, code: str, description: str) -> Response:

@@ -10,10 +10,11 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from alerts.models import Alert, SuppressionRule
-from alerts.suppression import rule_matches
+from alerts.models import Alert
 from feedback.models import REASON_LABELS, Feedback
 from portal.accounts.selectors import scope_to_user
+from suppression.models import SuppressionRule
+from suppression.rules import rule_matches
 
 SUGGESTION_REASONS = ("SpecificEntityFalsePositive", "Noise")
 

@@ -31,6 +31,21 @@ def retry_transient(task: Any, exc: Exception, *, limit: int = 5) -> None:
         raise task.retry(countdown=backoff(task.request.retries, getattr(exc, "retry_after", None))) from exc
 
 
+def _requeue_stale() -> int:
+    """Re-queue write-backs, deliveries and notification batches whose broker message was lost (portal.recovery;
+    each app registers its own step)."""
+    from portal.recovery import (
+        requeue_stale,  # here, not at the top: the Celery app loads before Django's apps
+    )
+
+    return requeue_stale().total
+
+
+requeue_stale = app.task(name="portal.requeue_stale")(_requeue_stale)
+# the name this task had when the sweep lived in the alerts app: messages queued before an upgrade still run
+requeue_stale_legacy = app.task(name="alerts.requeue_stale")(_requeue_stale)
+
+
 @app.task(name="portal.ping")
 def ping(value: str = "pong") -> str:
     """A trivial task: proves the broker, a worker and the result backend work end to end."""

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "portal.audit",
     "portal.inventory",
     "alerts",
+    "suppression",
+    "notifications",
     "pricing",
     "feedback",
     "triage",
@@ -154,6 +156,12 @@ LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 10)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
+LOGIN_BACKOFF_MAX_SECONDS = env_int("LOGIN_BACKOFF_MAX_SECONDS", 300)
+LOGIN_DEVICE_COOKIE_AGE = env_int("LOGIN_DEVICE_COOKIE_AGE", 365 * 86400)
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER")
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -308,7 +316,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-suppression-rules": {"task": "alerts.expire_rules", "schedule": 300.0},
     "requeue-stale-work": {
-        "task": "alerts.requeue_stale",
+        "task": "portal.requeue_stale",
         "schedule": float(max(10, STALE_PUSH_SECONDS // 2)),
     },
     "retention-purge": {"task": "triage.retention_purge", "schedule": 86400.0},

@@ -20,6 +20,8 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/sso/", oidc.start, name="oidc_start"),
     path("accounts/sso/callback/", oidc.callback, name="oidc_callback"),
+    path("accounts/sso/link/", oidc.link, name="oidc_link"),
+    path("accounts/sso/link/confirm/", oidc.link_confirm, name="oidc_link_confirm"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The admin signs in through the portal's throttled sign-in, not a second, unthrottled form; a signed-in person
     # who is not staff is told the administration is for staff (not sent round in a redirect loop).
@@ -29,6 +31,10 @@ urlpatterns = [
     path("", include("portal.inventory.urls")),
     path("api/", include("portal.api.urls")),
     path("", include("triage.urls")),
+    path("alerts/", include("suppression.urls")),
+    path(
+        "alerts/", include("notifications.urls")
+    ),  # the rules stay at /alerts/rules/, as in the Azure portal
     path("alerts/", include("alerts.urls")),
     path("pricing/", include("pricing.urls")),
     path("feedback/", include("feedback.urls")),

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from portal.accounts.selectors import get_for_user
 from portal.inventory.models import KeyVault, Subscription
+from portal.plans import BY_NAME, PLANS
 from pricing.models import Pricing
-from pricing.plans import BY_NAME, PLANS
 
 
 def trial_left(pricing: Pricing) -> timedelta | None:

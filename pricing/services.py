@@ -11,9 +11,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.parsing import content_hash, parse_time
+from alerts.parsing import parse_time
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
+from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 from pricing.models import Pricing
 

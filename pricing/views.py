@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import selectors as access
+from portal.plans import plan_label
 from portal.web.http import AuthedRequest
 from pricing import selectors
-from pricing.plans import plan_label
 from pricing.services import plans_save
 
 

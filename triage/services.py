@@ -92,7 +92,7 @@ def alert_assign(
 
         webhook_event(row, "alert.assigned", actor=user, extra=after)
         if assignee is not None and assignee != user and assignee.email:
-            from alerts.tasks import notify_assignment
+            from notifications.tasks import notify_assignment
 
             pk, assignee_pk = row.pk, assignee.pk
             transaction.on_commit(lambda: notify_assignment.delay(pk, assignee_pk))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django import template
 
 from alerts.parsing import entity_type, entity_value
-from pricing.plans import plan_label as _plan_label
+from portal.plans import plan_label as _plan_label
 
 register = template.Library()
 

@@ -263,9 +263,9 @@ def test_editing_only_a_rules_comment_keeps_its_expiry_here_and_in_azure(
 ):
     """The edit form filled the date input with "30/06/2027" (the en-GB format), which Chromium shows as an empty
     field: saving a comment-only edit erased the expiry, and the erased date was pushed to Azure."""
-    from alerts.models import SuppressionRule
     from portal.arm import operations
     from portal.inventory.azure import config_for
+    from suppression.models import SuppressionRule
 
     rule = SuppressionRule.objects.filter(
         state="Enabled", expiration_date__isnull=False, in_azure=True

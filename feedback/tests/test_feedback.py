@@ -127,9 +127,9 @@ def test_a_reason_survives_switching_the_answer_and_back(client, personas, alert
 
 
 def test_no_suggestion_for_what_an_enabled_rule_already_suppresses(personas):
-    from alerts.models import SuppressionRule
     from portal.accounts.models import Role
     from portal.testing.factories import grant
+    from suppression.models import SuppressionRule
 
     vault = make_vault(personas.sub, name="kv-rule")
     alerts = make_alerts(

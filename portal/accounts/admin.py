@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from portal.accounts import selectors as access
 from portal.accounts import services
 from portal.accounts.admin_scoping import SubscriptionScopedAdmin
-from portal.accounts.models import GRANT_RANK, RoleAssignment, UserPreference
+from portal.accounts.models import GRANT_RANK, RoleAssignment, SsoIdentity, UserPreference
 
 
 @admin.register(RoleAssignment)
@@ -63,3 +63,80 @@ class UserPreferenceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Administrators (superusers) link a Microsoft account to an existing portal account here, by the person's
+    tenant id and object id (the id_token's tid and oid); the only way to link a superuser. Through the services:
+    audited."""
+
+    list_display = (
+        "user",
+        "upn",
+        "tenant_id",
+        "object_id",
+        "linked_how",
+        "linked_by",
+        "linked_at",
+        "last_sign_in_at",
+    )
+    list_filter = ("linked_how",)
+    search_fields = ("user__username", "user__email", "upn")
+    readonly_fields = ("linked_how", "linked_by", "linked_at", "last_sign_in_at")
+    fieldsets = (
+        (
+            None,
+            {
+                "description": (
+                    "Link a person's Microsoft Entra ID account to a portal account: enter their Directory (tenant) "
+                    "ID and their Object ID (Microsoft Entra admin center → Users → the user → Overview). Their next "
+                    "“Sign in with Microsoft” signs them in as this account. Names and e-mail addresses are never "
+                    "matched."
+                ),
+                "fields": ("user", "tenant_id", "object_id", "upn"),
+            },
+        ),
+        ("Link", {"fields": ("linked_how", "linked_by", "linked_at", "last_sign_in_at")}),
+    )
+
+    def _admin(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._admin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._admin(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def save_model(self, request: HttpRequest, obj: SsoIdentity, form: Any, change: bool) -> None:
+        if change:  # a different account or person: unlink, then link (both audited)
+            original = SsoIdentity.objects.select_related("user").get(pk=obj.pk)
+            services.sso_identity_unlink(actor=request.user, identity=original, request=request)
+        saved = services.sso_identity_link(
+            actor=request.user,
+            user=obj.user,
+            tenant_id=obj.tenant_id,
+            object_id=obj.object_id,
+            how=SsoIdentity.LinkedHow.ADMIN,
+            upn=obj.upn,
+            request=request,
+        )
+        obj.pk = saved.pk
+        obj.linked_how, obj.linked_by, obj.linked_at = saved.linked_how, saved.linked_by, saved.linked_at
+
+    def delete_model(self, request: HttpRequest, obj: SsoIdentity) -> None:
+        services.sso_identity_unlink(actor=request.user, identity=obj, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset.select_related("user"):
+            services.sso_identity_unlink(actor=request.user, identity=obj, request=request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -86,3 +87,60 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class SsoIdentity(models.Model):
+    """The Microsoft Entra ID account (single sign-on) bound to a portal account: the id_token's immutable tenant id
+    (`tid`) and object id (`oid`), never its user name or e-mail (mutable, and not unique across tenants).
+
+    One per portal account. Made when an administrator enters them here, when the person proved the portal account
+    with its password and confirmed the link, or when OIDC_CREATE_USERS made the account at their first sign-in.
+    """
+
+    class LinkedHow(models.TextChoices):
+        ADMIN = "admin", "Entered by an administrator"
+        PASSWORD = "password", "Confirmed by the user with the account's password"
+        CREATED = "created", "Account created at the first Microsoft sign-in"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    tenant_id = models.UUIDField(
+        "tenant id", help_text="Entra ID's Directory (tenant) ID: the token's tid claim."
+    )
+    object_id = models.UUIDField(
+        "object id",
+        help_text="The user's Object ID in that tenant (Entra ID → Users): the token's oid claim.",
+    )
+    upn = models.CharField(
+        "Microsoft user name",
+        max_length=254,
+        blank=True,
+        help_text="What Microsoft last called the user (preferred_username); information only, never matched.",
+    )
+    linked_at = models.DateTimeField(default=timezone.now, editable=False)
+    linked_how = models.CharField(max_length=10, choices=LinkedHow.choices, editable=False)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    last_sign_in_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "Microsoft sign-in (SSO identity)"
+        verbose_name_plural = "Microsoft sign-ins (SSO identities)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "object_id"],
+                name="ssoidentity_unique_tenant_object",
+                violation_error_message="This Microsoft account (tenant id, object id) is already linked.",
+            ),
+        ]
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.upn or self.object_id} (tenant {self.tenant_id}) → {self.user}"

@@ -1,39 +1,69 @@
-"""Optional single sign-on with Microsoft Entra ID (OpenID Connect, authorization code flow with PKCE).
+"""Optional single sign-on with Microsoft Entra ID (OpenID Connect, authorization code flow with PKCE, state and
+nonce, run by msal's ConfidentialClientApplication).
 
-On when OIDC_TENANT_ID and OIDC_CLIENT_ID are set. The id_token is checked (RS256 signature against the tenant's
-published keys, issuer, audience, expiry, nonce); the user is the portal account whose e-mail or user name is the
-token's `preferred_username`/`email`. With OIDC_CREATE_USERS=1 an unknown user gets an account without any role
-(an Owner grants roles); otherwise an unknown user is refused. Roles stay in the portal.
+On when OIDC_TENANT_ID and OIDC_CLIENT_ID are set. msal no longer validates the id_token's claims (only its nonce),
+so the portal checks it itself: RS256 signature against the keys the tenant publishes, issuer and `tid` of the
+configured tenant, audience (OIDC_CLIENT_ID), expiry, nonce, and that `tid` and `oid` are there.
+
+Who is signed in: the portal account bound to the token's tenant id and object id (`tid`, `oid`: immutable, unique;
+an `SsoIdentity`), never the one whose user name or e-mail equals the token's `preferred_username`/`email` (mutable,
+and anyone's in another tenant). A Microsoft account nobody linked yet:
+
+* whose name or e-mail looks like an existing account's: "Sign in with your password to link this Microsoft
+  account" (`link`), then "Link the Microsoft account … to …?" (`link_confirm`, a POST; audited). A superuser, an
+  account already linked, or one without a password is never linked this way: an administrator links it in the
+  admin (Microsoft sign-ins), by tenant id and object id;
+* otherwise, with OIDC_CREATE_USERS=1, a new account without any role, bound to them; else refused.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
+import threading
+import time
+import uuid
+import warnings
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import jwt
+import msal
 import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_GET, require_http_methods
 
-from portal.accounts.services import sso_user_create
+from portal.accounts import services
+from portal.accounts.login import LoginView
+from portal.accounts.models import SsoIdentity
 from portal.audit.services import audit_record
 from portal.web.http import safe_next
 
-SESSION_KEY = "oidc_flow"
+SESSION_KEY = "oidc_flow"  # the flow msal started (state, PKCE verifier, nonce) and where to go after
+LINK_KEY = "oidc_link"  # a Microsoft account waiting to be linked to the account the person proves
+LINK_SECONDS = 600
 TIMEOUT = 10
+LEEWAY = 60  # seconds of clock skew allowed on exp/nbf/iat
+SCOPES = ["email"]  # msal adds openid and profile (offline_access is excluded: no refresh token is wanted)
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+NOT_LINKED = (
+    "The Microsoft account {upn} is not linked to an account of this portal. Ask an administrator to link it "
+    "(Administration → Users and roles → Microsoft sign-ins)."
+)
 
 
 class SignInRefused(Exception):
@@ -44,8 +74,56 @@ def enabled() -> bool:
     return bool(settings.OIDC_TENANT_ID and settings.OIDC_CLIENT_ID)
 
 
+# --- msal -----------------------------------------------------------------------------------------------------
+
+
+class _NoTokenCache(msal.TokenCache):
+    """The id_token is used once, to sign the person in; msal keeps no tokens in the long-lived application."""
+
+    def add(self, event: dict[str, Any], **kwargs: Any) -> None:
+        return None
+
+
+_apps: dict[tuple[str, str, str], msal.ConfidentialClientApplication] = {}
+_apps_lock = threading.Lock()
+
+
+def _authority() -> str:
+    return f"{settings.OIDC_AUTHORITY.rstrip('/')}/{settings.OIDC_TENANT_ID}"
+
+
+def _app() -> msal.ConfidentialClientApplication:
+    """One msal application per configuration (msal fetches the tenant's OpenID configuration when it is made).
+    No instance discovery (it would ask login.microsoftonline.com about the authority), no region detection; the
+    HTTPS calls go through requests, so REQUESTS_CA_BUNDLE applies as for the rest of the portal."""
+    key = (_authority(), settings.OIDC_CLIENT_ID, settings.OIDC_CLIENT_SECRET)
+    app = _apps.get(key)
+    if app is None:
+        app = msal.ConfidentialClientApplication(
+            settings.OIDC_CLIENT_ID,
+            client_credential=settings.OIDC_CLIENT_SECRET,
+            authority=_authority(),
+            instance_discovery=False,
+            azure_region=False,
+            exclude_scopes=["offline_access"],
+            token_cache=_NoTokenCache(),
+            timeout=TIMEOUT,
+        )
+        with _apps_lock:
+            _apps.clear()  # the configuration changed: the previous application is not needed any more
+            _apps[key] = app
+    return app
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("oidc_callback"))
+
+
+# --- the id_token ---------------------------------------------------------------------------------------------
+
+
 def _discovery() -> dict[str, Any]:
-    url = f"{settings.OIDC_AUTHORITY.rstrip('/')}/{settings.OIDC_TENANT_ID}/v2.0/.well-known/openid-configuration"
+    url = f"{_authority()}/v2.0/.well-known/openid-configuration"
     config = cache.get(f"oidc:{url}")
     if config is None:
         response = requests.get(url, timeout=TIMEOUT)
@@ -53,47 +131,6 @@ def _discovery() -> dict[str, Any]:
         config = response.json()
         cache.set(f"oidc:{url}", config, timeout=3600)
     return config
-
-
-def _redirect_uri(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("oidc_callback"))
-
-
-@login_not_required
-@require_GET
-def start(request: HttpRequest) -> HttpResponse:
-    if not enabled():
-        return redirect("login")
-    try:
-        config = _discovery()
-    except (requests.RequestException, ValueError):
-        messages.error(
-            request, "Microsoft sign-in is not reachable right now; use your portal password or retry."
-        )
-        return redirect("login")
-    verifier = secrets.token_urlsafe(48)
-    flow = {
-        "state": secrets.token_urlsafe(24),
-        "nonce": secrets.token_urlsafe(24),
-        "verifier": verifier,
-        "next": request.GET.get("next", ""),
-    }
-    request.session[SESSION_KEY] = flow
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    query = urlencode(
-        {
-            "client_id": settings.OIDC_CLIENT_ID,
-            "response_type": "code",
-            "redirect_uri": _redirect_uri(request),
-            "response_mode": "query",
-            "scope": "openid profile email",
-            "state": flow["state"],
-            "nonce": flow["nonce"],
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return redirect(f"{config['authorization_endpoint']}?{query}")
 
 
 def _signing_key(jwks_uri: str, kid: str) -> Any:
@@ -112,82 +149,282 @@ def _signing_key(jwks_uri: str, kid: str) -> Any:
     raise SignInRefused("The sign-in token is signed with a key the tenant does not publish.")
 
 
-def _verify(config: dict[str, Any], id_token: str, nonce: str) -> dict[str, Any]:
-    kid = jwt.get_unverified_header(id_token).get("kid", "")
+def _nonce_sent(nonce: str) -> str:
+    """What msal sends as the nonce (and Entra ID echoes in the id_token): the SHA-256 of the flow's nonce."""
+    return hashlib.sha256(nonce.encode("ascii")).hexdigest()
+
+
+def verify_id_token(id_token: str, nonce: str) -> dict[str, Any]:
+    """The id_token's claims, once its signature, issuer, tenant, audience, expiry and nonce are checked; raises
+    SignInRefused or jwt.PyJWTError. `nonce` is the flow's (msal's) nonce."""
+    config = _discovery()
+    header = jwt.get_unverified_header(id_token)
+    if header.get("alg") != "RS256":
+        raise SignInRefused("The sign-in token is not signed the way Entra ID signs (RS256).")
     claims = jwt.decode(
         id_token,
-        _signing_key(config["jwks_uri"], kid),
+        _signing_key(config["jwks_uri"], str(header.get("kid", ""))),
         algorithms=["RS256"],
         audience=settings.OIDC_CLIENT_ID,
         issuer=config["issuer"],
-        options={"require": ["exp", "iat", "iss", "aud", "nonce"]},
+        leeway=LEEWAY,
+        options={"require": ["exp", "iat", "iss", "aud", "nonce", "tid", "oid"]},
     )
-    if claims.get("nonce") != nonce:
+    if not secrets.compare_digest(str(claims["nonce"]).encode(), _nonce_sent(nonce).encode()):
         raise SignInRefused("The sign-in answer was not for this sign-in (nonce).")
-    return claims
+    try:
+        tid, oid = uuid.UUID(str(claims["tid"])), uuid.UUID(str(claims["oid"]))
+        tenant = uuid.UUID(urlsplit(config["issuer"]).path.strip("/").split("/")[0])
+    except ValueError as exc:
+        raise SignInRefused(
+            "The sign-in token does not name one tenant and user (tid, oid), or OIDC_TENANT_ID names no single "
+            "tenant."
+        ) from exc
+    if tid != tenant:
+        raise SignInRefused("The sign-in token is from another tenant.")
+    return {**claims, "tid": str(tid), "oid": str(oid)}
 
 
-def _user_for(claims: dict[str, Any]) -> User:
-    name = str(claims.get("preferred_username") or claims.get("email") or "").strip()
-    if not name:
+# --- who is signed in -----------------------------------------------------------------------------------------
+
+
+def _upn(claims: dict[str, Any]) -> str:
+    return str(claims.get("preferred_username") or claims.get("email") or "").strip()
+
+
+def _look_alikes(claims: dict[str, Any]) -> list[User]:
+    """Accounts whose user name or e-mail is the token's preferred_username or email (a hint, never a binding)."""
+    names = {str(claims.get(c) or "").strip() for c in ("preferred_username", "email")} - {""}
+    query = Q()
+    for name in names:
+        query |= Q(username__iexact=name) | Q(email__iexact=name)
+    return list(User.objects.filter(query)) if names else []
+
+
+def _resolve(request: HttpRequest, claims: dict[str, Any], next_url: str) -> User | None:
+    """The account to sign in, or None when the person was sent to link one (a pending link in the session)."""
+    tid, oid, upn = claims["tid"], claims["oid"], _upn(claims)
+    identity = SsoIdentity.objects.select_related("user").filter(tenant_id=tid, object_id=oid).first()
+    if identity is not None:
+        if not identity.user.is_active:
+            raise SignInRefused("The portal account of this Microsoft account is disabled.")
+        services.sso_identity_signed_in(identity=identity, upn=upn)
+        return identity.user
+    look_alikes = _look_alikes(claims)
+    if look_alikes:
+        linkable = all(
+            u.is_active
+            and not u.is_superuser
+            and u.has_usable_password()
+            and not SsoIdentity.objects.filter(user=u).exists()
+            for u in look_alikes
+        )
+        if not linkable:
+            raise SignInRefused(NOT_LINKED.format(upn=upn or oid))
+        request.session[LINK_KEY] = {
+            "tid": tid,
+            "oid": oid,
+            "upn": upn,
+            "expires": time.time() + LINK_SECONDS,
+            "next": next_url,
+        }
+        audit_record(
+            actor=None,
+            action="auth.sso_link_offered",
+            object_type="accounts.ssoidentity",
+            object_repr=f"{upn} (tenant {tid}, object {oid})"[:300],
+            request=request,
+        )
+        return None
+    if not settings.OIDC_CREATE_USERS:
+        raise SignInRefused(f"{upn or oid} has no account in this portal. Ask an administrator to add you.")
+    if not upn:
         raise SignInRefused("Microsoft did not say who signed in (no user name or e-mail in the token).")
-    user = (
-        User.objects.filter(Q(email__iexact=name) | Q(username__iexact=name)).filter(is_active=True).first()
+    try:
+        return services.sso_user_create(name=upn, tenant_id=tid, object_id=oid, request=request)
+    except IntegrityError as exc:
+        raise SignInRefused(NOT_LINKED.format(upn=upn)) from exc
+
+
+def _refuse(request: HttpRequest, text: str) -> HttpResponse:
+    audit_record(
+        actor=None,
+        action="auth.sso_refused",
+        object_type="auth.user",
+        object_repr=text[:150],
+        request=request,
     )
-    if user is None and settings.OIDC_CREATE_USERS:
-        user = sso_user_create(name=name)
-    if user is None:
-        raise SignInRefused(f"{name} has no account in this portal. Ask an administrator to add you.")
-    return user
+    messages.error(request, text)
+    return redirect("login")
+
+
+# --- views ----------------------------------------------------------------------------------------------------
+
+
+@login_not_required
+@require_GET
+def start(request: HttpRequest) -> HttpResponse:
+    if not enabled():
+        return redirect("login")
+    try:
+        with warnings.catch_warnings():
+            # msal recommends response_mode=form_post; the portal takes the answer in the query: a cross-site POST
+            # from Microsoft would not carry the session cookie (SameSite=Lax) that holds the flow. The code in the
+            # query is good once, only with this flow's PKCE verifier and the client secret.
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            flow = _app().initiate_auth_code_flow(SCOPES, redirect_uri=_redirect_uri(request))
+    except (requests.RequestException, msal.exceptions.MsalError, ValueError, KeyError):
+        messages.error(
+            request, "Microsoft sign-in is not reachable right now; use your portal password or retry."
+        )
+        return redirect("login")
+    request.session[SESSION_KEY] = {"flow": flow, "next": request.GET.get("next", "")}
+    return redirect(flow["auth_uri"])
 
 
 @login_not_required
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    flow = request.session.pop(SESSION_KEY, None)
+    started = request.session.pop(SESSION_KEY, None)  # one answer per flow: a replayed callback finds none
+    flow = started.get("flow") if isinstance(started, dict) else None
+    next_url = started.get("next", "") if isinstance(started, dict) else ""
     try:
-        if not enabled() or not flow:
+        if not enabled() or not isinstance(flow, dict) or not flow.get("state"):
             raise SignInRefused("This sign-in was not started here, or it expired. Start again.")
         if request.GET.get("error"):
             raise SignInRefused(
                 f"Microsoft refused the sign-in: {request.GET.get('error_description', '')[:300]}"
             )
-        if not secrets.compare_digest(request.GET.get("state", ""), flow["state"]):
+        if not secrets.compare_digest(request.GET.get("state", "").encode(), str(flow["state"]).encode()):
             raise SignInRefused("The sign-in answer does not match this sign-in (state).")
-        config = _discovery()
-        response = requests.post(
-            config["token_endpoint"],
-            timeout=TIMEOUT,
-            data={
-                "grant_type": "authorization_code",
-                "code": request.GET.get("code", ""),
-                "redirect_uri": _redirect_uri(request),
-                "client_id": settings.OIDC_CLIENT_ID,
-                "client_secret": settings.OIDC_CLIENT_SECRET,
-                "code_verifier": flow["verifier"],
-            },
-        )
-        body = response.json()
-        if response.status_code != 200 or "id_token" not in body:
+        nonce = str(flow["nonce"])
+        try:
+            # msal checks the state again, sends the PKCE verifier with the code, and checks the nonce
+            result = _app().acquire_token_by_auth_code_flow(flow, request.GET.dict())
+        except RuntimeError as exc:  # msal: the id_token's nonce is not this flow's
+            raise SignInRefused("The sign-in answer was not for this sign-in (nonce).") from exc
+        if "error" in result or "id_token" not in result:
             raise SignInRefused(
-                f"Microsoft did not confirm the sign-in: {str(body.get('error_description'))[:300]}"
+                f"Microsoft did not confirm the sign-in: {str(result.get('error_description'))[:300]}"
             )
-        user = _user_for(_verify(config, body["id_token"], flow["nonce"]))
-    except (SignInRefused, jwt.PyJWTError, requests.RequestException, ValueError, KeyError) as exc:
+        claims = verify_id_token(result["id_token"], nonce)
+        user = _resolve(request, claims, next_url)
+    except (
+        SignInRefused,
+        jwt.PyJWTError,
+        requests.RequestException,
+        msal.exceptions.MsalError,
+        ValueError,
+        KeyError,
+    ) as exc:
         text = (
             str(exc)
             if isinstance(exc, SignInRefused)
             else f"The sign-in could not be verified ({type(exc).__name__})."
         )
-        audit_record(
-            actor=None,
-            action="auth.sso_refused",
-            object_type="auth.user",
-            object_repr=text[:150],
+        return _refuse(request, text)
+    if user is None:
+        return redirect("oidc_link")
+    login(request, user, backend=BACKEND)
+    audit_record(
+        actor=user,
+        action="auth.login",
+        obj=user,
+        after={"method": "entra-id", "tenant_id": claims["tid"], "object_id": claims["oid"]},
+        request=request,
+    )
+    return redirect(safe_next(request, next_url, default=reverse("web:home")))
+
+
+# --- linking an existing account by its password --------------------------------------------------------------
+
+
+def _pending_link(request: HttpRequest) -> dict[str, Any] | None:
+    pending = request.session.get(LINK_KEY)
+    if not isinstance(pending, dict) or not {"tid", "oid", "upn", "expires"} <= pending.keys():
+        return None
+    if time.time() > float(pending["expires"]):
+        request.session.pop(LINK_KEY, None)
+        return None
+    return pending
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LinkSignInView(LoginView):
+    """ "Sign in with your password to link this Microsoft account": the portal's throttled, audited sign-in, for a
+    Microsoft account that signed in but is not linked yet. Leads to the confirmation."""
+
+    template_name = "registration/sso_link.html"
+    redirect_authenticated_user = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _pending_link(request) is None:
+            messages.error(
+                request, "No Microsoft sign-in is waiting to be linked, or it expired. Start again."
+            )
+            return redirect("login")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "link": _pending_link(self.request)}
+
+    def get_success_url(self) -> str:
+        return reverse("oidc_link_confirm")
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if user.is_superuser:
+            form.add_error(
+                None,
+                "An administrator account is linked to a Microsoft account only by an administrator, in the admin.",
+            )
+            return self.form_invalid(form)
+        if SsoIdentity.objects.filter(user=user).exists():
+            form.add_error(
+                None,
+                f"{user.get_username()} is already linked to a Microsoft account. An administrator can change it.",
+            )
+            return self.form_invalid(form)
+        pending = self.request.session.pop(LINK_KEY)  # signing in may start a new session: carried over
+        response = super().form_valid(form)
+        self.request.session[LINK_KEY] = {**pending, "user": user.pk}
+        return response
+
+
+link = LinkSignInView.as_view()
+
+
+@require_http_methods(["GET", "POST"])
+def link_confirm(request: HttpRequest) -> HttpResponse:
+    """ "Link the Microsoft account <upn> (tenant …) to <username>?", for the account just proven with its password."""
+    pending = _pending_link(request)
+    if pending is None or pending.get("user") != request.user.pk:
+        messages.error(
+            request, "No Microsoft account is waiting to be linked to your account, or it expired."
+        )
+        return redirect("web:home")
+    if request.method == "GET":
+        return render(request, "registration/sso_link_confirm.html", {"link": pending})
+    request.session.pop(LINK_KEY, None)
+    if request.POST.get("action") != "link":
+        messages.info(request, "The Microsoft account was not linked.")
+        return redirect("web:home")
+    try:
+        services.sso_identity_link(
+            actor=request.user,
+            user=request.user,
+            tenant_id=pending["tid"],
+            object_id=pending["oid"],
+            how=SsoIdentity.LinkedHow.PASSWORD,
+            upn=pending["upn"],
             request=request,
         )
-        messages.error(request, text)
-        return redirect("login")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    audit_record(actor=user, action="auth.login", obj=user, after={"method": "entra-id"}, request=request)
-    return redirect(safe_next(request, flow.get("next"), default=reverse("web:home")))
+    except (ValidationError, PermissionDenied) as exc:
+        text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        messages.error(request, f"Not linked: {text}")
+        return redirect("web:home")
+    messages.success(
+        request,
+        f"Linked: “Sign in with Microsoft” as {pending['upn']} now signs you in as {request.user.get_username()}.",
+    )
+    return redirect(safe_next(request, pending.get("next"), default=reverse("web:home")))

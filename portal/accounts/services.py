@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
-from portal.accounts.models import Role, RoleAssignment, UserPreference
+from portal.accounts.models import Role, RoleAssignment, SsoIdentity, UserPreference
 from portal.accounts.selectors import can_grant, forget_roles
 from portal.audit.services import audit_record
 from portal.inventory.models import Subscription
@@ -83,14 +84,111 @@ def role_revoke(*, actor: Any, assignment: RoleAssignment, request: HttpRequest 
     assignment.delete()
 
 
-def sso_user_create(*, name: str) -> Any:
-    """A portal account for someone Entra ID signed in (OIDC_CREATE_USERS): no password (create_user without one
-    stores an unusable one), no role until someone grants one; audited."""
+@transaction.atomic
+def sso_user_create(*, name: str, tenant_id: Any, object_id: Any, request: HttpRequest | None = None) -> Any:
+    """A portal account for someone Entra ID signed in (OIDC_CREATE_USERS), bound to their tenant id and object id
+    (the token's tid and oid): no password (create_user without one stores an unusable one), no role until someone
+    grants one; audited."""
     from django.contrib.auth.models import User
 
     user = User.objects.create_user(username=name[:150], email=name if "@" in name else "")
-    audit_record(actor=None, action="auth.sso_user_created", obj=user, after={"username": name})
+    SsoIdentity.objects.create(
+        user=user,
+        tenant_id=tenant_id,
+        object_id=object_id,
+        upn=name[:254],
+        linked_how=SsoIdentity.LinkedHow.CREATED,
+        last_sign_in_at=timezone.now(),
+    )
+    audit_record(
+        actor=None,
+        action="auth.sso_user_created",
+        obj=user,
+        after={"username": name, "tenant_id": str(tenant_id), "object_id": str(object_id)},
+        request=request,
+    )
     return user
+
+
+@transaction.atomic
+def sso_identity_link(
+    *,
+    actor: Any,
+    user: Any,
+    tenant_id: Any,
+    object_id: Any,
+    how: str,
+    upn: str = "",
+    request: HttpRequest | None = None,
+) -> SsoIdentity:
+    """Bind the Microsoft account (tenant id, object id) to `user`, who then signs in with it. `how`: ADMIN (an
+    administrator, a superuser, entered them in the admin: the only way for a superuser) or PASSWORD (the person
+    signed in with the account's password in this same Microsoft sign-in and confirmed). Audited."""
+    if how == SsoIdentity.LinkedHow.ADMIN:
+        if not getattr(actor, "is_superuser", False):
+            raise PermissionDenied("Only an administrator links Microsoft accounts to portal accounts.")
+    elif how == SsoIdentity.LinkedHow.PASSWORD:
+        if user.is_superuser:
+            raise PermissionDenied(
+                "An administrator account is linked to a Microsoft account only by an administrator, in the admin."
+            )
+        if getattr(actor, "pk", None) != user.pk:
+            raise PermissionDenied("Only the account's owner confirms this link.")
+    else:
+        raise ValidationError(f"Unknown way of linking {how!r}.")
+    if SsoIdentity.objects.filter(user=user).exists():
+        raise ValidationError(
+            f"{user.get_username()} is already linked to a Microsoft account. An administrator can change it."
+        )
+    if SsoIdentity.objects.filter(tenant_id=tenant_id, object_id=object_id).exists():
+        raise ValidationError("This Microsoft account is already linked to another portal account.")
+    identity = SsoIdentity.objects.create(
+        user=user,
+        tenant_id=tenant_id,
+        object_id=object_id,
+        upn=upn[:254],
+        linked_how=how,
+        linked_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="auth.sso_linked",
+        obj=identity,
+        after={
+            "user": user.get_username(),
+            "tenant_id": str(identity.tenant_id),
+            "object_id": str(identity.object_id),
+            "upn": upn,
+            "how": how,
+        },
+        request=request,
+    )
+    return identity
+
+
+@transaction.atomic
+def sso_identity_unlink(*, actor: Any, identity: SsoIdentity, request: HttpRequest | None = None) -> None:
+    audit_record(
+        actor=actor,
+        action="auth.sso_unlinked",
+        obj=identity,
+        before={
+            "user": identity.user.get_username(),
+            "tenant_id": str(identity.tenant_id),
+            "object_id": str(identity.object_id),
+            "upn": identity.upn,
+            "how": identity.linked_how,
+        },
+        request=request,
+    )
+    identity.delete()
+
+
+def sso_identity_signed_in(*, identity: SsoIdentity, upn: str) -> None:
+    """Remember when and as what name Microsoft last signed this identity in (information only)."""
+    identity.upn = upn[:254]
+    identity.last_sign_in_at = timezone.now()
+    identity.save(update_fields=["upn", "last_sign_in_at"])
 
 
 def preference_for(user: Any) -> UserPreference:

@@ -10,9 +10,11 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from alerts import api as alerts_api
 from feedback import api as feedback_api
+from notifications import api as notifications_api
 from portal.api import views
 from portal.inventory import api as inventory_api
 from pricing import api as pricing_api
+from suppression import api as suppression_api
 from triage import api as triage_api
 
 app_name = "api"
@@ -33,12 +35,12 @@ v1 = [
     ("alerts/<int:pk>/comments/", triage_api.Comments, "alert_comments"),
     ("alerts/bulk-status/", alerts_api.BulkStatus, "bulk_status"),
     ("alerts/bulk-status/<int:pk>/", alerts_api.BulkJob, "bulk_job"),
-    ("suppression-rules/", alerts_api.RuleList, "rules"),
-    ("suppression-rules/simulate/", alerts_api.RuleSimulate, "rule_simulate"),
-    ("suppression-rules/<int:pk>/", alerts_api.RuleDetail, "rule"),
+    ("suppression-rules/", suppression_api.RuleList, "rules"),
+    ("suppression-rules/simulate/", suppression_api.RuleSimulate, "rule_simulate"),
+    ("suppression-rules/<int:pk>/", suppression_api.RuleDetail, "rule"),
     ("subscriptions/", inventory_api.SubscriptionList, "subscriptions"),
     ("subscriptions/<int:pk>/plans/", pricing_api.Plans, "plans"),
-    ("subscriptions/<int:pk>/security-contacts/", alerts_api.Contacts, "contacts"),
+    ("subscriptions/<int:pk>/security-contacts/", notifications_api.Contacts, "contacts"),
     ("subscriptions/<int:pk>/sync/", inventory_api.SyncNow, "sync"),
     ("key-vaults/", inventory_api.VaultList, "vaults"),
     ("key-vaults/<int:pk>/", inventory_api.VaultDetail, "vault"),

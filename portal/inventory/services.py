@@ -184,7 +184,7 @@ def _vault_fields(item: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> dict[str, int]:
     """Upsert the subscription's key vaults from a complete listing; vaults no longer listed stay, marked gone."""
-    from alerts.parsing import content_hash
+    from portal.hashing import content_hash
 
     existing = {v.arm_id: v for v in KeyVault.objects.filter(subscription=subscription)}
     seen: set[str] = set()

@@ -27,10 +27,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts import sync as alert_sync
-from alerts.contacts import contacts_sync
 from alerts.models import Alert, AlertRollup
 from alerts.services import alerts_on_changed, alerts_on_new
-from alerts.suppression import rules_sync
+from notifications.contacts import contacts_sync
 from portal.arm import errors, operations
 from portal.inventory import services as inventory
 from portal.inventory.azure import config_for
@@ -38,6 +37,7 @@ from portal.inventory.models import AzureConnection, Subscription, SyncLease, Sy
 from portal.inventory.secrets import SecretUnavailable
 from portal.stages import StageRecorder, attach, recording, stage
 from pricing.services import pricings_sync
+from suppression.rules import rules_sync
 from triage.models import Incident
 
 log = logging.getLogger(__name__)

@@ -100,7 +100,6 @@ def seed_hostile_world() -> HostileWorld:
     from django.db import transaction
     from django.utils import timezone
 
-    from alerts.models import SuppressionRule
     from alerts.services import alert_set_status, alerts_on_new
     from feedback.services import feedback_submit
     from portal.accounts.models import Role, RoleAssignment
@@ -113,6 +112,7 @@ def seed_hostile_world() -> HostileWorld:
         make_user,
         make_vault,
     )
+    from suppression.models import SuppressionRule
     from triage import services as triage
     from triage.models import Incident
     from triage.webhooks import webhook_save

@@ -7,12 +7,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertRollup, MalformedAlert, SecurityContact, SuppressionRule
+from alerts.models import Alert, AlertEvent, AlertRollup, MalformedAlert
 from alerts.services import alert_set_status
+from notifications.models import SecurityContact
 from portal.arm import errors
 from portal.inventory import sync
 from portal.inventory.models import AzureConnection, KeyVault, SyncLease, SyncRun
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 
 pytestmark = pytest.mark.django_db
 

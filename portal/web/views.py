@@ -44,7 +44,7 @@ def search(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: AuthedRequest) -> HttpResponse:
     pref = account_services.preference_for(request.user)
-    from alerts.models import NotificationPreference
+    from notifications.models import NotificationPreference
 
     notify = NotificationPreference.objects.filter(user=request.user).first()
     initial = {
@@ -64,7 +64,7 @@ def preferences(request: AuthedRequest) -> HttpResponse:
             pref.timezone_from_browser = True
             pref.save(update_fields=["timezone_from_browser"])
         account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
-        from alerts.contact_services import preference_save
+        from notifications.contact_services import preference_save
 
         preference_save(
             user=request.user,

@@ -8,11 +8,11 @@ import io
 import pytest
 from django.urls import reverse
 
-from alerts.models import SuppressionRule
 from portal.api.models import ApiToken
 from portal.audit.models import AuditRecord
 from portal.testing.factories import alert_item, make_alerts, make_user
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 
 pytestmark = pytest.mark.django_db
 WHERE = "198.51.100.23"
@@ -36,7 +36,7 @@ def test_actions_are_audited_with_who_when_what_where_and_exported(
         )
         client.post(reverse("alerts:bulk_all") + "?status=Active", {"to": "InProgress"}, **env)
         client.post(
-            reverse("alerts:rule_create"),
+            reverse("suppression:rule_create"),
             {
                 "subscription": p.sub.pk,
                 "name": "audited-rule",
@@ -50,7 +50,7 @@ def test_actions_are_audited_with_who_when_what_where_and_exported(
         )
         client.post(reverse("pricing:plans", args=[p.sub.pk]), {"plan-KeyVaults": "on"}, **env)
         client.post(
-            reverse("alerts:email_settings_edit", args=[p.sub.pk]),
+            reverse("notifications:email_settings_edit", args=[p.sub.pk]),
             {
                 "emails": "soc@contoso.com",
                 "minimal_severity": "Medium",

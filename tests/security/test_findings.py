@@ -90,8 +90,8 @@ def test_a_comment_keeps_its_lines_and_tabs(client, personas, alert):
 def test_a_title_with_line_breaks_does_not_stop_its_mails(personas, settings):
     """A title with CR/LF raised BadHeaderError when replying to feedback and when mailing an assignment."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    from alerts.tasks import notify_assignment
     from feedback.services import feedback_reply, feedback_submit
+    from notifications.tasks import notify_assignment
 
     item = alert_item(personas.sub, vault=make_vault(personas.sub))
     item["properties"]["alertDisplayName"] = "Injected\r\nBcc: attacker@evil.example\r\nSubject: hi"

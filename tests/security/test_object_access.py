@@ -10,12 +10,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from alerts.models import BulkStatusJob, Notification, SecurityContact, SuppressionRule
+from alerts.models import BulkStatusJob
 from feedback.services import feedback_submit
+from notifications.models import Notification, SecurityContact
 from portal.accounts.models import Role, RoleAssignment
 from portal.api.services import token_create
 from portal.testing.factories import alert_item, grant, make_alerts, make_vault
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 from triage import services as triage
 from triage.models import Incident
 from triage.webhooks import webhook_save
@@ -53,13 +55,13 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "triage:webhook_test": ("webhook", False, False),
     "triage:webhook_delete": ("webhook", False, False),
     "alerts:bulk_job": ("job", False, False),  # its creator's only
-    "alerts:rule_edit": ("rule", False, True),
-    "alerts:rule_state": ("rule", False, False),
-    "alerts:rule_delete": ("rule", False, False),
-    "alerts:rule_apply": ("rule", False, False),
-    "alerts:email_settings_edit": ("sub", False, True),
-    "alerts:delivery": ("delivery", False, True),
-    "alerts:delivery_retry": ("delivery", False, False),
+    "suppression:rule_edit": ("rule", False, True),
+    "suppression:rule_state": ("rule", False, False),
+    "suppression:rule_delete": ("rule", False, False),
+    "suppression:rule_apply": ("rule", False, False),
+    "notifications:email_settings_edit": ("sub", False, True),
+    "notifications:delivery": ("delivery", False, True),
+    "notifications:delivery_retry": ("delivery", False, False),
     "alerts:detail": ("alert", False, True),
     "alerts:status": ("alert", False, False),
     "pricing:plans": ("sub", False, True),

@@ -17,12 +17,13 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from alerts.models import Alert, SuppressionRule
+from alerts.models import Alert
 from portal.accounts.management.commands.demo_users import DEMO_PASSWORD
 from portal.accounts.selectors import can_write, subscription_pks_for
 from portal.inventory.models import KeyVault, Subscription
 from portal.inventory.sync import sync_subscription
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -12,9 +12,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertRollup, Notification, NotificationPreference
+from alerts.models import Alert, AlertEvent, AlertRollup
 from alerts.services import alert_set_status, alerts_on_new
-from alerts.tasks import notify_assignment
+from notifications.models import Notification, NotificationPreference
+from notifications.tasks import notify_assignment
 from portal.accounts.models import Role
 from portal.audit.models import AuditRecord
 from portal.testing.factories import alert_item, grant, make_alerts, make_user, make_vault

@@ -9,11 +9,12 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from alerts.models import BulkStatusJob, SuppressionRule
+from alerts.models import BulkStatusJob
 from alerts.services import alerts_on_new
 from portal.api.services import token_create
 from portal.testing.factories import alert_item, make_alerts, make_vault
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 from triage.models import Incident, SavedView
 from triage.webhooks import webhook_save
 

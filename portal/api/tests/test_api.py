@@ -9,11 +9,12 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from alerts.models import Alert, AlertEvent, SuppressionRule
+from alerts.models import Alert, AlertEvent
 from feedback.models import Feedback
 from portal.api.models import ApiToken, IdempotencyRecord
 from portal.audit.models import AuditRecord
 from pricing.models import Pricing
+from suppression.models import SuppressionRule
 from triage.models import AlertComment, Webhook
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts.contact_services import ROLES, SEVERITIES, contact_save, notification_retry
-from alerts.models import Notification, SecurityContact
-from alerts.notifications import minimum_hides_key_vault, recipients_for
+from notifications.contact_services import ROLES, SEVERITIES, contact_save, notification_retry
+from notifications.models import Notification, SecurityContact
+from notifications.services import minimum_hides_key_vault, recipients_for
 from portal.accounts import selectors as access
 from portal.web.http import AuthedRequest
 
@@ -50,7 +50,7 @@ class ContactForm(forms.Form):
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
     return [
         {"label": "Security Center", "url": reverse("alerts:overview")},
-        {"label": "Email notifications", "url": reverse("alerts:email_settings")},
+        {"label": "Email notifications", "url": reverse("notifications:email_settings")},
         *extra,
     ]
 
@@ -63,7 +63,7 @@ def email_settings(request: AuthedRequest) -> HttpResponse:
     rows = [{"subscription": s, "contact": contacts.get(s.pk)} for s in subscriptions]
     return render(
         request,
-        "alerts/email_settings.html",
+        "notifications/email_settings.html",
         {
             "page_title": "Email notifications",
             "rows": rows,
@@ -107,14 +107,14 @@ def email_settings_edit(request: AuthedRequest, pk: int) -> HttpResponse:
                 status = 400
             else:
                 messages.success(request, "Email notification settings saved; Azure's copy is being updated.")
-                return redirect("alerts:email_settings_edit", pk=subscription.pk)
+                return redirect("notifications:email_settings_edit", pk=subscription.pk)
         else:
             status = 400
     severity = (form.data.get("minimal_severity") if form.is_bound else initial["minimal_severity"]) or "High"
     recipients, _ = recipients_for(subscription.pk)
     return render(
         request,
-        "alerts/email_settings_edit.html",
+        "notifications/email_settings_edit.html",
         {
             "page_title": f"Email notifications | {subscription.display_name}",
             "subscription": subscription,
@@ -140,7 +140,7 @@ def deliveries(request: AuthedRequest) -> HttpResponse:
     rows = list(qs.order_by("-created_at", "-id")[:200])
     return render(
         request,
-        "alerts/deliveries.html",
+        "notifications/deliveries.html",
         {
             "page_title": "Delivery log",
             "rows": rows,
@@ -158,12 +158,12 @@ def delivery(request: AuthedRequest, pk: int) -> HttpResponse:
     row = access.get_for_user(Notification.objects.select_related("alert"), request.user, pk=pk)
     return render(
         request,
-        "alerts/delivery.html",
+        "notifications/delivery.html",
         {
             "page_title": row.subject or "Email",
             "row": row,
             "breadcrumbs": _crumbs(
-                {"label": "Delivery log", "url": reverse("alerts:deliveries")}, {"label": "Email"}
+                {"label": "Delivery log", "url": reverse("notifications:deliveries")}, {"label": "Email"}
             ),
         },
     )
@@ -175,4 +175,4 @@ def delivery_retry(request: AuthedRequest, pk: int) -> HttpResponse:
     row = access.get_for_user(Notification.objects.all(), request.user, pk=pk, write=True)
     notification_retry(user=request.user, notification=row, request=request)
     messages.success(request, f"The mail to {row.recipient} is queued again.")
-    return redirect("alerts:deliveries")
+    return redirect("notifications:deliveries")

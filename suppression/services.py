@@ -13,16 +13,19 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts import rollup
-from alerts.models import Alert, AlertEvent, Status, SuppressionRule
-from alerts.suppression import ALL_FIELDS, NAME_RE, REASONS, rule_matches, uses_local_fields
+from alerts.models import Alert, AlertEvent, Status
+from alerts.tasks import push_alert_status
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.inventory.models import Subscription
+from suppression import tasks
+from suppression.models import SuppressedAlert, SuppressionRule
+from suppression.rules import ALL_FIELDS, NAME_RE, REASONS, rule_matches, uses_local_fields
 
 RULE_FIELDS = (
     "name",
@@ -194,23 +197,19 @@ def rule_delete(*, user: Any, rule: SuppressionRule, request: HttpRequest | None
     with transaction.atomic():
         audit_rule(rule, "rule.delete", actor=user, before=_snapshot(rule), request=request)
         if rule.in_azure:
-            from alerts.tasks import delete_rule_in_azure
-
             sub_pk, name = rule.subscription_id, rule.name
-            transaction.on_commit(lambda: delete_rule_in_azure.delay(sub_pk, name))
+            transaction.on_commit(lambda: tasks.delete_rule_in_azure.delay(sub_pk, name))
         rule.delete()
 
 
 def queue_push(rule: SuppressionRule, *, delete: bool = False) -> None:
-    from alerts.tasks import delete_rule_in_azure, push_rule
-
     SuppressionRule.objects.filter(pk=rule.pk).update(push_state="pending")
     if delete:
         sub_pk, name = rule.subscription_id, rule.name
-        transaction.on_commit(lambda: delete_rule_in_azure.delay(sub_pk, name, rule.pk))
+        transaction.on_commit(lambda: tasks.delete_rule_in_azure.delay(sub_pk, name, rule.pk))
     else:
         pk = rule.pk
-        transaction.on_commit(lambda: push_rule.delay(pk))
+        transaction.on_commit(lambda: tasks.push_rule.delay(pk))
 
 
 def record_conflict(rule: SuppressionRule, *, winner: str, azure: dict[str, Any] | None) -> None:
@@ -228,8 +227,8 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 
 def rule_pushed(*, rule_pk: int, result: dict[str, Any] | None, error: str = "") -> None:
     """Azure's answer to the PUT: in step (store what Azure says) or failed (shown on the rule)."""
-    from alerts.parsing import content_hash
-    from alerts.suppression import rule_fields
+    from portal.hashing import content_hash
+    from suppression.rules import rule_fields
 
     rule = SuppressionRule.objects.filter(pk=rule_pk).first()
     if rule is None:
@@ -294,7 +293,8 @@ def apply_rules_to_alerts(
     with transaction.atomic(savepoint=False):  # inside the sync's batch transaction: no savepoint
         alerts = list(
             Alert.objects.select_for_update()
-            .filter(pk__in=alert_ids, suppressed_by__isnull=True)
+            .filter(pk__in=alert_ids)
+            .exclude(Exists(SuppressedAlert.objects.filter(alert_id=OuterRef("pk"))))
             .only(
                 "id",
                 "alert_type",
@@ -322,11 +322,12 @@ def apply_rules_to_alerts(
         deltas: Counter[rollup.Bucket] = Counter()
         events = []
         updates = []
+        links = []
         for rule_pk, matches in matched.items():
             rule = next(r for r in rules if r.pk == rule_pk)
             for alert in matches:
                 old = rollup.bucket_of(alert)
-                alert.suppressed_by_id = rule_pk
+                links.append(SuppressedAlert(alert_id=alert.pk, rule_id=rule_pk, suppressed_at=now))
                 if alert.status != Status.DISMISSED:
                     alert.status = Status.DISMISSED
                     if alert.azure_status != Status.DISMISSED:
@@ -350,14 +351,11 @@ def apply_rules_to_alerts(
             + Case(*[When(pk=pk, then=Value(len(m))) for pk, m in matched.items()], default=Value(0)),
             last_match_at=now,
         )
-        Alert.objects.bulk_update(
-            updates, ["suppressed_by", "status", "pending_status", "pending_since"], batch_size=500
-        )
+        SuppressedAlert.objects.bulk_create(links, ignore_conflicts=True)
+        Alert.objects.bulk_update(updates, ["status", "pending_status", "pending_since"], batch_size=500)
         AlertEvent.objects.bulk_create(events)
         rollup.apply(deltas)
         if result.written_back:
-            from alerts.tasks import push_alert_status
-
             ids = list(result.written_back)
             transaction.on_commit(lambda: [push_alert_status.delay(pk) for pk in ids])
     return result
@@ -415,9 +413,9 @@ def simulate(
 def active_matches(rule: SuppressionRule) -> list[int]:
     """Active / in-progress alerts the rule matches (to apply it to them, after showing the count)."""
     qs = Alert.objects.filter(
+        ~Exists(SuppressedAlert.objects.filter(alert_id=OuterRef("pk"))),
         subscription_id=rule.subscription_id,
         status__in=[Status.ACTIVE, Status.IN_PROGRESS],
-        suppressed_by__isnull=True,
     )
     if rule.alert_type != "*":
         qs = qs.filter(alert_type__iexact=rule.alert_type)

@@ -9,11 +9,12 @@ import pytest
 from django.core.mail import get_connection
 from django.urls import reverse
 
-from alerts.contact_services import contact_save
-from alerts.models import Notification, NotificationPreference, SecurityContact, SuppressionRule
-from alerts.notifications import at_least, plan_notifications, recipients_for, send_alert_mail, send_due
+from notifications.contact_services import contact_save
+from notifications.models import Notification, NotificationPreference, SecurityContact
+from notifications.services import at_least, plan_notifications, recipients_for, send_alert_mail, send_due
 from portal.accounts.models import Role
 from portal.testing.factories import alert_item, grant, make_alerts, make_user, make_vault
+from suppression.models import SuppressionRule
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -205,18 +206,20 @@ def test_bounded_retries_then_failed_and_retry_from_the_delivery_log(client, set
     assert set(Notification.objects.values_list("state", flat=True)) == {"failed"}
     smtp_server.start()
     client.force_login(p.reader)
-    log = client.get(reverse("alerts:deliveries")).content.decode()
+    log = client.get(reverse("notifications:deliveries")).content.decode()
     assert "Failed" in log and "soc@contoso.example" in log
     row = Notification.objects.get(recipient="soc@contoso.example")
-    assert client.post(reverse("alerts:delivery_retry", args=[row.pk])).status_code == 403
+    assert client.post(reverse("notifications:delivery_retry", args=[row.pk])).status_code == 403
     client.force_login(p.secadmin)
-    client.post(reverse("alerts:delivery_retry", args=[row.pk]))
+    client.post(reverse("notifications:delivery_retry", args=[row.pk]))
     from django.utils import timezone
 
     assert send_due(now=timezone.now() + timedelta(seconds=1)) == 1
     row.refresh_from_db()
     assert row.state == "sent" and smtp_server.messages[-1]["message"]["Message-ID"] == row.message_id
-    assert "Rotate the secrets." in client.get(reverse("alerts:delivery", args=[row.pk])).content.decode()
+    assert (
+        "Rotate the secrets." in client.get(reverse("notifications:delivery", args=[row.pk])).content.decode()
+    )
 
 
 def test_a_mail_left_half_sent_by_a_dead_worker_is_resent_with_the_same_message_id(setup, smtp_server):
@@ -231,7 +234,7 @@ def test_a_mail_left_half_sent_by_a_dead_worker_is_resent_with_the_same_message_
 
 def test_email_settings_page_saves_and_warns(client, setup, django_capture_on_commit_callbacks):
     p = setup["p"]
-    url = reverse("alerts:email_settings_edit", args=[p.sub.pk])
+    url = reverse("notifications:email_settings_edit", args=[p.sub.pk])
     client.force_login(p.reader)
     assert client.post(url, {"minimal_severity": "Low"}).status_code == 403
     client.force_login(p.outsider)
@@ -247,11 +250,11 @@ def test_email_settings_page_saves_and_warns(client, setup, django_capture_on_co
     assert bad.status_code == 400 and "Not an email address: not-an-address" in bad.content.decode()
     contact = SecurityContact.objects.get(subscription=p.sub)
     assert contact.minimal_severity == "High" and contact.pending_push
-    assert client.get(reverse("alerts:email_settings")).status_code == 200
+    assert client.get(reverse("notifications:email_settings")).status_code == 200
 
 
 def test_contact_change_is_pushed_to_azure_and_survives_a_sync(emulator, django_capture_on_commit_callbacks):
-    from alerts.tasks import push_contact
+    from notifications.tasks import push_contact
     from portal.inventory.sync import sync_subscription
 
     sub = emulator.discover()[0]

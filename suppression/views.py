@@ -13,11 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts.models import SuppressionRule
-from alerts.rule_forms import RuleForm, initial_conditions, initial_from_alert, initial_from_rule
-from alerts.selectors import alert_get_for_user, alerts_visible_to, rule_get_for_user, rules_visible_to
-from alerts.suppression import warnings_for
-from alerts.suppression_services import (
+from alerts.selectors import alert_get_for_user, alerts_visible_to
+from portal.accounts import selectors as access
+from portal.web.http import AuthedRequest, safe_next
+from suppression.forms import RuleForm, initial_conditions, initial_from_alert, initial_from_rule
+from suppression.models import SuppressionRule
+from suppression.rules import warnings_for
+from suppression.selectors import rule_get_for_user, rules_visible_to
+from suppression.services import (
     active_matches,
     rule_apply_to_active,
     rule_delete,
@@ -25,15 +28,13 @@ from alerts.suppression_services import (
     rule_set_state,
     simulate,
 )
-from portal.accounts import selectors as access
-from portal.web.http import AuthedRequest, safe_next
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
     return [
         {"label": "Security Center", "url": reverse("alerts:overview")},
         {"label": "Security alerts", "url": reverse("alerts:list")},
-        {"label": "Suppression rules", "url": reverse("alerts:rules")},
+        {"label": "Suppression rules", "url": reverse("suppression:rules")},
         *extra,
     ]
 
@@ -48,7 +49,7 @@ def rule_list(request: AuthedRequest) -> HttpResponse:
     rules = _rules(request.user).order_by("subscription__display_name", "name")
     return render(
         request,
-        "alerts/rules.html",
+        "suppression/rules.html",
         {
             "page_title": "Suppression rules",
             "rules": rules,
@@ -91,7 +92,7 @@ def _render_form(
         warnings = warnings_for(rule.alert_type, rule.conditions, rule.expiration_date).messages()
     return render(
         request,
-        "alerts/rule_form.html",
+        "suppression/rule_form.html",
         {
             "page_title": f"Suppression rule {rule.name}" if rule else "Create suppression rule",
             "form": form,
@@ -128,7 +129,7 @@ def _save_or_simulate(request: AuthedRequest, form: RuleForm, rule: SuppressionR
         return _render_form(request, form, rule, status=400)
     where = "in this portal only" if saved.local_only else "and is being saved to Azure"
     messages.success(request, f"Suppression rule {saved.name} was saved {where}.")
-    return redirect("alerts:rule_edit", pk=saved.pk)
+    return redirect("suppression:rule_edit", pk=saved.pk)
 
 
 @login_required
@@ -177,7 +178,7 @@ def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Rule {rule.name} is now {state}.")
-    return redirect(safe_next(request, request.POST.get("next"), default=reverse("alerts:rules")))
+    return redirect(safe_next(request, request.POST.get("next"), default=reverse("suppression:rules")))
 
 
 @login_required
@@ -187,7 +188,7 @@ def rule_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     name = rule.name
     rule_delete(user=request.user, rule=rule, request=request)
     messages.success(request, f"Rule {name} was removed. Alerts it dismissed stay dismissed.")
-    return redirect("alerts:rules")
+    return redirect("suppression:rules")
 
 
 @login_required
@@ -197,4 +198,4 @@ def rule_apply(request: AuthedRequest, pk: int) -> HttpResponse:
     rule = rule_get_for_user(request.user, pk, write=True)
     count = rule_apply_to_active(user=request.user, rule=rule, request=request)
     messages.success(request, f"{count} open alert(s) were dismissed by {rule.name}.")
-    return redirect("alerts:rule_edit", pk=rule.pk)
+    return redirect("suppression:rule_edit", pk=rule.pk)

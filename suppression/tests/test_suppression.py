@@ -8,13 +8,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, SuppressionRule
-from alerts.suppression import rule_matches
-from alerts.suppression_services import apply_rules_to_alerts, expire_rules, rule_save, simulate
-from alerts.tasks import delete_rule_in_azure, push_rule
+from alerts.models import Alert, AlertEvent
 from portal.audit.models import AuditRecord
 from portal.inventory.sync import sync_subscription
 from portal.testing.factories import alert_item, make_alerts, make_vault
+from suppression.models import SuppressedAlert, SuppressionRule
+from suppression.rules import rule_matches
+from suppression.services import apply_rules_to_alerts, expire_rules, rule_save, simulate
+from suppression.tasks import delete_rule_in_azure, push_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +91,7 @@ def _post(client, **overrides):
         "action": "save",
     }
     data.update(overrides)
-    return client.post(reverse("alerts:rule_create"), data)
+    return client.post(reverse("suppression:rule_create"), data)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +118,7 @@ def test_invalid_rules_get_clear_errors_and_nothing_is_saved(client, personas, o
 def test_only_security_admins_manage_rules(client, personas, django_capture_on_commit_callbacks):
     client.force_login(personas.reader)
     assert _post(client, subscription=str(personas.sub.pk)).status_code in (400, 403)
-    assert client.get(reverse("alerts:rule_create")).status_code == 403
+    assert client.get(reverse("suppression:rule_create")).status_code == 403
     client.force_login(personas.outsider)
     response = _post(client, subscription=str(personas.sub.pk))
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
@@ -129,16 +130,16 @@ def test_only_security_admins_manage_rules(client, personas, django_capture_on_c
     assert response.status_code == 302 and saved.push_state == "pending" and len(callbacks) == 1
     assert AuditRecord.objects.filter(action="rule.create", actor=personas.secadmin).exists()
     client.force_login(personas.reader)
-    assert "ci-noise" in client.get(reverse("alerts:rules")).content.decode()  # readers see rules
-    assert client.post(reverse("alerts:rule_delete", args=[saved.pk])).status_code == 403
+    assert "ci-noise" in client.get(reverse("suppression:rules")).content.decode()  # readers see rules
+    assert client.post(reverse("suppression:rule_delete", args=[saved.pk])).status_code == 403
     client.force_login(personas.outsider)
-    assert client.get(reverse("alerts:rule_edit", args=[saved.pk])).status_code == 404
+    assert client.get(reverse("suppression:rule_edit", args=[saved.pk])).status_code == 404
 
 
 def test_warnings_for_broad_rules_and_local_only_fields(client, personas):
     client.force_login(personas.secadmin)
     response = client.post(
-        reverse("alerts:rule_create"),
+        reverse("suppression:rule_create"),
         {
             "subscription": personas.sub.pk,
             "name": "broad",
@@ -162,11 +163,11 @@ def test_prefilled_form_from_an_alert(client, personas):
         personas.sub, [alert_item(personas.sub, vault=vault, user="mallory", ip="198.51.100.9")]
     )[0]
     client.force_login(personas.secadmin)
-    body = client.get(reverse("alerts:rule_create") + f"?from_alert={alert.pk}").content.decode()
+    body = client.get(reverse("suppression:rule_create") + f"?from_alert={alert.pk}").content.decode()
     assert 'value="KV_TORAccess" selected' in body
     assert f'value="{personas.sub.pk}" selected' in body
     detail = client.get(reverse("alerts:detail", args=[alert.pk]) + "?tab=action").content.decode()
-    assert f"{reverse('alerts:rule_create')}?from_alert={alert.pk}" in detail
+    assert f"{reverse('suppression:rule_create')}?from_alert={alert.pk}" in detail
 
 
 def test_suppress_similar_prefills_only_what_azure_accepts(
@@ -186,7 +187,7 @@ def test_suppress_similar_prefills_only_what_azure_accepts(
     )
     alert = make_alerts(personas.sub, [item])[0]
     client.force_login(personas.secadmin)
-    url = reverse("alerts:rule_create") + f"?from_alert={alert.pk}"
+    url = reverse("suppression:rule_create") + f"?from_alert={alert.pk}"
     page = client.get(url)
     form = page.context["form"]
     prefilled = {
@@ -269,7 +270,7 @@ def test_rules_dismiss_new_alerts_with_a_bounded_number_of_queries(personas, dja
     with django_assert_max_num_queries(8):
         applied = apply_rules_to_alerts(alert_ids=result.new_ids, subscription_pk=personas.sub.pk)
     assert len(applied.suppressed) == 60  # IPs 10.9.9.0-19, three alerts each
-    dismissed = Alert.objects.filter(suppressed_by__isnull=False)
+    dismissed = Alert.objects.filter(suppression__isnull=False)
     assert dismissed.count() == 60 and set(dismissed.values_list("status", flat=True)) == {"Dismissed"}
     assert set(dismissed.values_list("pending_status", flat=True)) == {"Dismissed"}  # written back to Azure
     assert AlertEvent.objects.filter(kind="suppressed").count() == 60
@@ -309,12 +310,12 @@ def test_apply_to_open_alerts_shows_the_count_then_deleting_does_not_reactivate(
                 "local_only": True,
             },
         )
-    page = client.get(reverse("alerts:rule_edit", args=[rule_obj.pk])).content.decode()
+    page = client.get(reverse("suppression:rule_edit", args=[rule_obj.pk])).content.decode()
     assert "Apply to 3 open alerts" in page
     with django_capture_on_commit_callbacks(execute=False):
-        client.post(reverse("alerts:rule_apply", args=[rule_obj.pk]))
+        client.post(reverse("suppression:rule_apply", args=[rule_obj.pk]))
     assert Alert.objects.filter(pk__in=[a.pk for a in alerts], status="Dismissed").count() == 3
-    client.post(reverse("alerts:rule_delete", args=[rule_obj.pk]))
+    client.post(reverse("suppression:rule_delete", args=[rule_obj.pk]))
     assert not SuppressionRule.objects.exists()
     assert Alert.objects.filter(pk__in=[a.pk for a in alerts], status="Dismissed").count() == 3
 
@@ -334,21 +335,21 @@ def test_admin_saves_through_the_service(client, personas, django_capture_on_com
         "c0_value": "10.2.2.2",
     }
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(reverse("admin:alerts_suppressionrule_add"), data)
+        response = client.post(reverse("admin:suppression_suppressionrule_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     saved = SuppressionRule.objects.get(name="from-admin")
     assert saved.conditions == [{"field": "entities.ip.address", "in": ["10.2.2.2"]}] and len(callbacks) == 1
     assert AuditRecord.objects.filter(action="rule.create").exists()
-    bad = client.post(reverse("admin:alerts_suppressionrule_add"), {**data, "name": "x y"})
+    bad = client.post(reverse("admin:suppression_suppressionrule_add"), {**data, "name": "x y"})
     assert bad.status_code == 200 and "2–50 characters" in bad.content.decode()
     response = client.post(
-        reverse("admin:alerts_suppressionrule_changelist"),
+        reverse("admin:suppression_suppressionrule_changelist"),
         {"action": "disable_rules", "_selected_action": [saved.pk]},
     )
     saved.refresh_from_db()
     assert saved.state == "Disabled"
     client.force_login(personas.outsider)
-    assert client.get(reverse("admin:alerts_suppressionrule_change", args=[saved.pk])).status_code in (
+    assert client.get(reverse("admin:suppression_suppressionrule_change", args=[saved.pk])).status_code in (
         302,
         404,
     )
@@ -429,10 +430,10 @@ def test_new_alerts_matching_a_rule_are_dismissed_on_sync(
     emulator.add_alerts(synced.subscription_id, count=1, alert_type="KV_AppAnomaly")
     with django_capture_on_commit_callbacks(execute=False):
         sync_subscription(synced.pk, trigger="test")
-    suppressed = Alert.objects.filter(suppressed_by__name="local-noise")
+    suppressed = Alert.objects.filter(suppression__rule__name="local-noise")
     assert suppressed.count() == 2 and set(suppressed.values_list("status", flat=True)) == {"Dismissed"}
     newest = Alert.objects.filter(subscription=synced, alert_type="KV_AppAnomaly").order_by("-id").first()
-    assert newest.suppressed_by_id is None and newest.status == "Active"
+    assert not SuppressedAlert.objects.filter(alert=newest).exists() and newest.status == "Active"
 
 
 def test_conflict_goes_to_the_side_modified_last(emulator, synced, django_capture_on_commit_callbacks):
@@ -476,7 +477,7 @@ def test_conflict_goes_to_the_side_modified_last(emulator, synced, django_captur
 def test_a_feedback_suggestion_opens_the_rule_form_prefilled(client, personas):
     client.force_login(personas.secadmin)
     url = (
-        reverse("alerts:rule_create") + f"?subscription={personas.sub.pk}&alert_type=KV_AppAnomaly"
+        reverse("suppression:rule_create") + f"?subscription={personas.sub.pk}&alert_type=KV_AppAnomaly"
         "&field=entities.account.upn&value=svc%40contoso.com&reason=SpecificEntityFalsePositive"
     )
     body = client.get(url).content.decode()

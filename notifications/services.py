@@ -27,7 +27,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import SEVERITY_RANK, Alert, Notification, NotificationPreference, SecurityContact, Status
+from alerts.models import SEVERITY_RANK, Alert, Status
+from notifications.models import Notification, NotificationPreference, SecurityContact
 from portal.accounts.models import Role
 from portal.text import header_safe
 
@@ -138,8 +139,8 @@ def message_id(*parts: Any) -> str:
 
 def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int) -> None:
     """Called by alerts.services.alerts_on_new for fresh, unsuppressed alerts (never the first sync's backlog)."""
-    from alerts.models import NotificationBatch
-    from alerts.tasks import notify_new_alerts
+    from notifications.models import NotificationBatch
+    from notifications.tasks import notify_new_alerts
 
     batch = NotificationBatch.objects.create(
         subscription_id=subscription_pk, alert_ids=list(alert_ids), created_at=timezone.now()
@@ -152,7 +153,7 @@ def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> 
     """Decide who gets what for new alerts: immediate mails (claimed, returned for sending) and queued digest rows."""
     now = now or timezone.now()
     alerts = list(
-        Alert.objects.filter(pk__in=alert_ids, status=Status.ACTIVE, suppressed_by__isnull=True).only(
+        Alert.objects.filter(pk__in=alert_ids, status=Status.ACTIVE, suppression__isnull=True).only(
             "id", "severity", "subscription_id"
         )
     )
@@ -295,8 +296,8 @@ def send_alert_mail(notification_pk: int, *, connection: Any = None, now: dateti
     subject = header_safe(f"[{alert.severity}] {alert.title or alert.alert_type}", max_length=200) + (
         f" - {header_safe(where, max_length=117)}" if where else ""  # ASCII: Django's encoder folds others
     )
-    text = render_to_string("alerts/email/alert.txt", context)
-    html = render_to_string("alerts/email/alert.html", context)
+    text = render_to_string("notifications/email/alert.txt", context)
+    html = render_to_string("notifications/email/alert.html", context)
     return _deliver(row, subject, text, html, connection=connection, now=now)
 
 
@@ -423,10 +424,10 @@ def send_digest(key: str, *, now: datetime, connection: Any = None, resend_messa
         f"{total} more {severity + ' ' if severity else ''}alert{'s' if total != 1 else ''} since your last email"
     )
     text = render_to_string(
-        "alerts/email/digest.txt", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
+        "notifications/email/digest.txt", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
     )
     html = render_to_string(
-        "alerts/email/digest.html", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
+        "notifications/email/digest.html", {**context, "items": [(a, alert_link(a.pk)) for a in alerts]}
     )
     first.message_id = mid
     return _deliver(first, subject, text, html, connection=connection, now=now, group=pks)
@@ -452,6 +453,8 @@ def send_assignment_mail(*, alert_pk: int, user_pk: int, now: datetime | None = 
         return False
     context = _alert_mail_context(alert)
     subject = header_safe(f"Assigned to you: [{alert.severity}] {alert.title or alert.alert_type}")
-    text = "You are now the owner of this alert.\n\n" + render_to_string("alerts/email/alert.txt", context)
-    html = render_to_string("alerts/email/alert.html", context)
+    text = "You are now the owner of this alert.\n\n" + render_to_string(
+        "notifications/email/alert.txt", context
+    )
+    html = render_to_string("notifications/email/alert.html", context)
     return _deliver(row, subject, text, html, connection=None, now=now)

@@ -15,9 +15,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.models import SuppressionRule
-from alerts.parsing import account_object_id, account_upn, content_hash, entity_type, entity_value, parse_time
+from alerts.parsing import account_object_id, account_upn, entity_type, entity_value, parse_time
+from portal.hashing import content_hash
 from portal.inventory.models import Subscription
+from suppression.models import SuppressionRule
 
 # Entity fields a condition can use: Azure's own (DOMAIN §5), then the ones Key Vault alerts carry that Azure's list
 # lacks (local-only: a rule using one is applied by the portal, not created in Azure).
@@ -175,7 +176,7 @@ def rule_properties(rule: SuppressionRule) -> dict[str, Any]:
 @transaction.atomic
 def rules_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> int:
     """Keep local rules in step with Azure's. A conflict goes to the side modified most recently, and is recorded."""
-    from alerts import suppression_services as svc
+    from suppression import services as svc
 
     existing = {
         r.name.lower(): r

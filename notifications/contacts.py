@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import transaction
 
-from alerts.models import SecurityContact
-from alerts.parsing import content_hash
+from notifications.models import SecurityContact
+from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 
 

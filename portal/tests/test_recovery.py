@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert
-from alerts.recovery import requeue_stale
 from alerts.services import alert_set_status
+from portal.recovery import requeue_stale
 from portal.testing.factories import alert_item, make_alerts
 from pricing.models import Pricing
 from triage.models import WebhookDelivery
@@ -97,9 +97,9 @@ def test_a_webhook_retry_whose_countdown_message_was_lost_is_sent_again(
 def test_a_lost_notification_planning_task_is_found_again(
     personas, settings, django_capture_on_commit_callbacks
 ):
-    from alerts.models import NotificationBatch
-    from alerts.notifications import queue_new_alert_notifications
-    from alerts.tasks import notify_new_alerts
+    from notifications.models import NotificationBatch
+    from notifications.services import queue_new_alert_notifications
+    from notifications.tasks import notify_new_alerts
 
     settings.STALE_PUSH_SECONDS = 60
     alerts = make_alerts(personas.sub, [alert_item(personas.sub, n=7)])

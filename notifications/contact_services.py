@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
 
-from alerts.models import Notification, NotificationPreference, SecurityContact
+from notifications.models import Notification, NotificationPreference, SecurityContact
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.inventory.models import Subscription
@@ -82,7 +82,7 @@ def contact_save(
             subscription=subscription,
         )
         if azure_changed:
-            from alerts.tasks import push_contact
+            from notifications.tasks import push_contact
 
             pk = contact.pk
             transaction.on_commit(lambda: push_contact.delay(pk))

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.models import Notification, SecurityContact
-from alerts.notifications import send_due
+from notifications.models import Notification, SecurityContact
+from notifications.services import send_due
 from portal.inventory.models import SyncRun
 from portal.inventory.sync import sync_subscription
 from portal.testing.fixtures import ROOT, wait_for, worker_env

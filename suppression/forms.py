@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
-from alerts.models import SuppressionRule
-from alerts.suppression import AZURE_FIELDS, LOCAL_FIELDS, REASONS
 from portal.web.formfields import DateField, IsoDateInput, MultiLineField, SingleLineField
+from suppression.models import SuppressionRule
+from suppression.rules import AZURE_FIELDS, LOCAL_FIELDS, REASONS
 
 LOCAL_FIELD_NAMES = {f for f, _ in LOCAL_FIELDS}
 

@@ -1,0 +1,86 @@
+"""Notification tasks: thin, taking ids. The task names are those they had in the alerts app (queued messages
+still run; listed as legacy names in tests/test_layers.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.mail import get_connection
+from django.db import transaction
+
+from notifications.contact_services import contact_properties
+from notifications.models import NotificationBatch, SecurityContact
+from notifications.services import plan_notifications, send_alert_mail, send_assignment_mail, send_due
+from portal.arm import errors, operations
+from portal.celery import retry_transient
+from portal.hashing import content_hash
+from portal.inventory.azure import config_for
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, name="alerts.notify_new_alerts")
+def notify_new_alerts(self, alert_ids: list[int] | None = None, batch_pk: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Plan the notifications of new alerts (a batch written by the sync), then send the immediate mails (one SMTP
+    connection). The batch is deleted in the planning's transaction: a repeated message plans nothing twice."""
+
+    if batch_pk is not None:
+        with transaction.atomic():
+            batch = NotificationBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
+            if batch is None:
+                return 0  # planned already (or being planned by another worker)
+            to_send = plan_notifications(alert_ids=batch.alert_ids)
+            batch.delete()
+    else:
+        to_send = plan_notifications(alert_ids=alert_ids or [])
+    if not to_send:
+        return 0
+    connection = (
+        get_connection()
+    )  # opened by the first send: an SMTP outage is a recorded failure, not a crash
+    try:
+        return sum(send_alert_mail(pk, connection=connection) for pk in to_send)
+    finally:
+        connection.close()
+
+
+@shared_task(name="alerts.send_due_notifications")
+def send_due_notifications() -> int:
+    """Every minute: digests whose window reopened, retries, and mails a dead worker left half-sent."""
+
+    connection = get_connection()
+    try:
+        return send_due(connection=connection)
+    finally:
+        connection.close()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_contact")
+def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """Write a subscription's security contact back to Azure (PUT securityContacts/default)."""
+
+    contact = SecurityContact.objects.select_related("subscription__connection").filter(pk=contact_pk).first()
+    if contact is None or not contact.pending_push:
+        return "nothing to push"
+    subscription = contact.subscription
+    try:
+        result = operations.put_contact(
+            config_for(subscription.connection), subscription.subscription_id, contact_properties(contact)
+        )
+    except errors.TRANSIENT as exc:
+        retry_transient(self, exc)
+        SecurityContact.objects.filter(pk=contact.pk).update(push_error=str(exc)[:2000])
+        return f"failed: {exc}"
+    except errors.ArmError as exc:
+        SecurityContact.objects.filter(pk=contact.pk).update(
+            pending_push=False, push_error=exc.message or str(exc)
+        )
+        return f"refused: {exc}"
+    SecurityContact.objects.filter(pk=contact.pk).update(
+        pending_push=False, push_error="", in_azure=True, content_hash=content_hash(result)
+    )
+    return "in step"
+
+
+@shared_task(name="alerts.notify_assignment")
+def notify_assignment(alert_pk: int, user_pk: int) -> bool:
+    """Email the new assignee (through the notification log, unless their preference is off)."""
+
+    return send_assignment_mail(alert_pk=alert_pk, user_pk=user_pk)

@@ -1,0 +1,64 @@
+"""Suppression rules' Celery tasks: thin, taking ids. The task names are those they had in the alerts app (queued
+messages still run; listed as legacy names in tests/test_layers.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from portal.arm import errors, operations
+from portal.celery import retry_transient
+from portal.inventory.azure import config_for
+from portal.inventory.models import Subscription
+from suppression import services
+from suppression.models import SuppressionRule
+from suppression.rules import rule_properties
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_rule")
+def push_rule(self, rule_pk: int) -> str:  # type: ignore[no-untyped-def]
+    """Create or update a suppression rule in Azure (PUT, 200 only)."""
+    rule = SuppressionRule.objects.select_related("subscription__connection").filter(pk=rule_pk).first()
+    if rule is None or rule.local_only:
+        return "nothing to push"
+    subscription = rule.subscription
+    try:
+        result = operations.put_suppression_rule(
+            config_for(subscription.connection),
+            subscription.subscription_id,
+            rule.name,
+            rule_properties(rule),
+        )
+    except errors.TRANSIENT as exc:
+        retry_transient(self, exc)
+        services.rule_pushed(rule_pk=rule.pk, result=None, error=str(exc))
+        return f"failed: {exc}"
+    except errors.ArmError as exc:
+        services.rule_pushed(rule_pk=rule.pk, result=None, error=exc.message or str(exc))
+        return f"refused: {exc}"
+    services.rule_pushed(rule_pk=rule.pk, result=result)
+    return "in step"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.delete_rule_in_azure")
+def delete_rule_in_azure(self, subscription_pk: int, name: str, rule_pk: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """DELETE a suppression rule in Azure (204 only). With rule_pk, the local rule stays (it became local-only)."""
+    subscription = Subscription.objects.select_related("connection").get(pk=subscription_pk)
+    try:
+        operations.delete_suppression_rule(
+            config_for(subscription.connection), subscription.subscription_id, name
+        )
+    except errors.ArmNotFound:
+        pass
+    except errors.TRANSIENT as exc:
+        retry_transient(self, exc)
+        if rule_pk:
+            SuppressionRule.objects.filter(pk=rule_pk).update(push_state="failed", push_error=str(exc)[:2000])
+        return f"failed: {exc}"
+    if rule_pk:
+        SuppressionRule.objects.filter(pk=rule_pk).update(in_azure=False, push_state="", push_error="")
+    return "deleted"
+
+
+@shared_task(name="alerts.expire_rules")
+def expire_rules() -> int:
+    return services.expire_rules()

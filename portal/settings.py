@@ -141,6 +141,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / ("cache-test-" + XDIST_WORKER if TESTING else "cache")),
+            # the sign-in throttle keeps its counters here: Django's default of 300 entries, culled at random,
+            # let a spray of usernames evict them (Redis, with REDIS_URL, has no such limit)
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 

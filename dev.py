@@ -2,7 +2,7 @@
 """The README's two commands. Needs only Python 3.11+ (with venv) and git on the machine.
 
     python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
-    python3 dev.py test    # ruff (lint and format) + the whole pytest suite in parallel (extra arguments go to pytest)
+    python3 dev.py test    # ruff (lint and format), lint-imports (the layers) + the whole pytest suite in parallel (extra arguments go to pytest)
                            # (uses PostgreSQL/Redis found at 127.0.0.1 unless DATABASE_URL/REDIS_URL are set)
 
 Both create/update the virtualenv in .venv from the pinned requirements first.
@@ -418,6 +418,12 @@ def test(extra: list[str]) -> int:
         lint = subprocess.run([str(VENV / "bin" / "ruff"), *check, "."], cwd=ROOT, env=env)
         if lint.returncode:
             return lint.returncode
+    log("lint-imports (the layers: pyproject.toml, docs/ARCHITECTURE.md)")
+    layers = subprocess.run(
+        [str(VENV / "bin" / "lint-imports"), "--no-cache"], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}
+    )
+    if layers.returncode:
+        return layers.returncode
     args = extra or ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "-q"]
     log("pytest " + " ".join(args))
     return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode

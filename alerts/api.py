@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import selectors
+from alerts import hooks, selectors
 from alerts.filters import ASSIGNEE_CHOICES, PAGE_SIZE, RANGES, SORTS, FilterState
 from alerts.models import (
     CLASSIFICATIONS,
@@ -85,10 +85,7 @@ class AlertDetailSerializer(AlertSerializer):
     alert_uri = serializers.CharField()
 
     def get_incident(self, alert: Alert) -> int | None:
-        from triage.selectors import incident_of  # an upward import, replaced by a hook with the layers
-
-        incident = incident_of(alert)
-        return incident.pk if incident else None
+        return hooks.incident_of(alert)
 
 
 class AlertPageSerializer(serializers.Serializer):
@@ -162,7 +159,8 @@ FILTER_PARAMETERS = [
 ]
 
 
-def _state(user: Any, data: Any) -> FilterState:
+def filter_state_or_error(user: Any, data: Any) -> FilterState:
+    """The filter in `data` (a query string), or a ValidationError naming each bad field (a 400)."""
     form, state = selectors.filter_state(user, data)
     if state is None:
         raise ValidationError({k: [str(e) for e in v] for k, v in form.errors.items()})
@@ -173,7 +171,7 @@ def _alert(request: Request, pk: int, *, write: bool = False) -> Alert:
     return selectors.alert_get_for_user(request.user, pk, write=write)
 
 
-def _detail(request: Request, pk: int) -> dict[str, Any]:
+def alert_detail_data(request: Request, pk: int) -> dict[str, Any]:
     """The alert as it is now (after a write: read again)."""
     return AlertDetailSerializer(
         selectors.alert_get_for_user(request.user, pk), context={"request": request}
@@ -191,7 +189,7 @@ class AlertList(APIView):
         summary="Security alerts, filtered as on the page, newest first",
     )
     def get(self, request: Request) -> Response:
-        state = _state(request.user, request.query_params)
+        state = filter_state_or_error(request.user, request.query_params)
         page = selectors.alerts_page(request.user, state, page_size=PAGE_SIZE)
         next_url = (
             request.build_absolute_uri(f"{request.path}?{state.urlencode(cursor=page.next_cursor)}")
@@ -205,7 +203,7 @@ class AlertList(APIView):
 class AlertDetail(APIView):
     @extend_schema(operation_id="alerts_retrieve", responses={200: AlertDetailSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(_detail(request, pk))
+        return Response(alert_detail_data(request, pk))
 
 
 class AlertActivity(APIView):
@@ -240,7 +238,7 @@ class AlertStatus(APIView):
             comment=data.validated_data.get("comment", ""),
             request=request._request,
         )
-        return Response(_detail(request, alert.pk))
+        return Response(alert_detail_data(request, alert.pk))
 
 
 class BulkStatus(APIView):
@@ -256,7 +254,7 @@ class BulkStatus(APIView):
         data.is_valid(raise_exception=True)
         if not access.can_write_any(request.user):
             raise PermissionDenied("Your role is read-only on every subscription.")
-        state = _state(request.user, QueryDict(data.validated_data.get("filter", "")))
+        state = filter_state_or_error(request.user, QueryDict(data.validated_data.get("filter", "")))
         job = bulk_status_job_create(
             user=request.user,
             query=state.urlencode(),

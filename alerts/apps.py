@@ -6,6 +6,6 @@ class AlertsConfig(AppConfig):
     verbose_name = "Security alerts"
 
     def ready(self) -> None:
-        from alerts import pending_kinds
+        from alerts import wiring
 
-        pending_kinds.register_all()
+        wiring.register_all()

@@ -10,7 +10,11 @@ ordered, and happen in the caller's transaction.
 - `status_changed`: an alert's status changed (by an analyst, a bulk job, a rule, Azure or a write-back's result).
 - `list_annotations`: extra columns for the alert lists and the alert page, as query expressions (the suppression
   badge reads `is_suppressed`).
-- `detail_panels`: sections of the alert page that other apps draw (triage's owner box and discussion, feedback).
+- `activity_details`: fills in what an alert's activity events point at (triage: the comment a "comment" event
+  names).
+- `incident_lookup`: the incident an alert belongs to, for the API (triage).
+The alert page's sections drawn by other apps (owner box, discussion, feedback, "Suppress similar alerts") are
+slots of the page chrome (portal.web.slots), not hooks.
 """
 
 from __future__ import annotations
@@ -49,23 +53,14 @@ class StatusChange:
     actor: Any = None
 
 
-@dataclass(frozen=True)
-class Panel:
-    """A section of the alert page drawn by another app: its template and the context it needs."""
-
-    name: str
-    template: str
-    context: Callable[[Any, Any], dict[str, Any]]  # (user, alert) -> template context
-    order: int = 100
-
-
 @dataclass
 class _Registry:
     new_alerts: list[tuple[int, str, Callable[[NewAlerts], None]]] = field(default_factory=list)
     changed_alerts: list[tuple[int, str, Callable[[ChangedAlerts], None]]] = field(default_factory=list)
     status_changed: list[tuple[int, str, Callable[[StatusChange], None]]] = field(default_factory=list)
     list_annotations: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    detail_panels: list[Panel] = field(default_factory=list)
+    activity_details: dict[str, Callable[[Any, list[Any]], None]] = field(default_factory=dict)
+    incident_lookup: Callable[[Any], int | None] | None = None
 
 
 REGISTRY = _Registry()
@@ -94,9 +89,30 @@ def list_annotation(name: str, expression: Callable[[], Any]) -> None:
     REGISTRY.list_annotations[name] = expression
 
 
-def detail_panel(panel: Panel) -> None:
-    REGISTRY.detail_panels[:] = [p for p in REGISTRY.detail_panels if p.name != panel.name] + [panel]
-    REGISTRY.detail_panels.sort(key=lambda p: (p.order, p.name))
+def activity_detail(name: str, fn: Callable[[Any, list[Any]], None]) -> None:
+    """`fn(alert, events)` sets attributes on the alert's activity events (in place) for the alert page."""
+    REGISTRY.activity_details[name] = fn
+
+
+def set_incident_lookup(fn: Callable[[Any], int | None]) -> None:
+    REGISTRY.incident_lookup = fn
+
+
+def status_changed(change: StatusChange) -> None:
+    """Tell every `status_changed` hook, in order (in the caller's transaction)."""
+    for _order, _name, hook in REGISTRY.status_changed:
+        hook(change)
+
+
+def activity_filled(alert: Any, events: list[Any]) -> list[Any]:
+    for fn in REGISTRY.activity_details.values():
+        fn(alert, events)
+    return events
+
+
+def incident_of(alert: Any) -> int | None:
+    """The pk of the incident `alert` belongs to, if any (None without an app that groups incidents)."""
+    return REGISTRY.incident_lookup(alert) if REGISTRY.incident_lookup else None
 
 
 def annotate(qs: Any) -> Any:

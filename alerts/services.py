@@ -128,13 +128,12 @@ def alert_set_status(
             request=request,
             subscription=row.subscription_id,
         )
-        from alerts.tasks import push_alert_status
-        from triage.webhooks import webhook_event
+        from alerts.tasks import push_alert_status  # tasks import these services
 
         if not unchanged:
             transaction.on_commit(lambda: push_alert_status.delay(row.pk))
-            webhook_event(
-                row, "alert.status_changed", actor=user, extra={"from": before["status"], "to": status}
+            hooks.status_changed(
+                hooks.StatusChange(alerts=[row], before={row.pk: before["status"]}, source=source, actor=user)
             )
     return row
 

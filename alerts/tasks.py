@@ -13,7 +13,9 @@ from alerts.models import Alert
 from alerts.services import alert_status_attempt_failed, alert_status_confirmed
 from portal.arm import errors, operations
 from portal.celery import backoff
+from portal.inventory import hooks as inventory_hooks
 from portal.inventory.azure import config_for
+from portal.inventory.models import KeyVault, Subscription
 
 MAX_PUSH_RETRIES = 6
 
@@ -69,9 +71,6 @@ def run_bulk_status_job(self, job_pk: int) -> str:  # type: ignore[no-untyped-de
 @shared_task(name="alerts.create_sample_alerts")
 def create_sample_alerts(subscription_pk: int, user_pk: int | None = None) -> str:
     """Azure's simulate operation for Key Vault sample alerts; then a sync brings them in."""
-    from portal.inventory.models import KeyVault, Subscription
-    from portal.inventory.tasks import sync_subscription
-
     subscription = Subscription.objects.select_related("connection").get(pk=subscription_pk)
     location = (
         KeyVault.objects.filter(subscription=subscription).values_list("location", flat=True).first()
@@ -83,5 +82,5 @@ def create_sample_alerts(subscription_pk: int, user_pk: int | None = None) -> st
         )
     except errors.ArmError as exc:
         return f"failed: {exc}"
-    sync_subscription.delay(subscription.pk, trigger="sample-alerts")
+    inventory_hooks.request_sync(subscription.pk, "sample-alerts")
     return "requested"

@@ -15,17 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import selectors
+from alerts import hooks, selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
+from alerts.charts import chart
 from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.services import COMMENT_LIMIT, alert_set_status, alerts_set_status_many, bulk_status_job_create
-from feedback.views import panel_context as feedback_panel
 from portal.accounts import selectors as access
+from portal.audit.services import audit_record
 from portal.csvexport import csv_response
 from portal.web.http import AuthedRequest
-from triage import selectors as triage_selectors
-from triage import views as triage_views
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
@@ -48,7 +47,6 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
         "can_write_any": can_write_any,
         "statuses": Status.choices,
         "classifications": CLASSIFICATIONS,
-        "assignees": triage_selectors.assignee_choices(request.user) if can_write_any else {},
     }
     if state is None:
         context.update(page=None, invalid=True)
@@ -83,55 +81,17 @@ def alert_counters(request: AuthedRequest) -> HttpResponse:
     if state is None:
         return HttpResponseBadRequest("Invalid filter")
     counts = selectors.severity_counts(request.user, state)
-    chart = selectors.trend(request.user, state)
+    trend = selectors.trend(request.user, state)
     return render(
         request,
         "alerts/_counters.html",
         {
             "counts": counts,
-            "chart": _chart(chart),
+            "chart": chart(trend),
             "state": state,
             "owners": selectors.ownership_counts(request.user),
         },
     )
-
-
-def _chart(trend: dict[str, Any], *, width: int = 600, height: int = 120) -> dict[str, Any]:
-    """A server-rendered stacked bar chart (SVG attributes only; no inline style, no script)."""
-    days = trend["days"]
-    step = width / max(len(days), 1)
-    scale = (height - 16) / trend["max"]
-    bars = []
-    for i, day in enumerate(days):
-        y = height - 14
-        for severity in ("Informational", "Low", "Medium", "High"):
-            h = day[severity] * scale
-            if h:
-                y -= h
-                bars.append(
-                    {
-                        "x": round(i * step + 1, 1),
-                        "y": round(y, 1),
-                        "w": round(max(step - 2, 1), 1),
-                        "h": round(h, 1),
-                        "severity": severity.lower(),
-                        "day": day["day"],
-                        "n": day[severity],
-                    }
-                )
-    labels = [
-        {"x": round(i * step + 2, 1), "text": d["day"].strftime("%d %b")}
-        for i, d in enumerate(days)
-        if i % 7 == 0
-    ]
-    return {
-        "bars": bars,
-        "labels": labels,
-        "width": width,
-        "height": height,
-        "max": trend["max"],
-        "days": days,
-    }
 
 
 @login_required
@@ -165,13 +125,7 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk)
     tab = "action" if request.GET.get("tab") == "action" else "details"
     info = BY_TYPE.get(alert.alert_type.removeprefix("SIMULATED_"))
-    owner = triage_views.owner_context(request.user, alert)
-    discussion = triage_views.comments_context(request.user, alert)
-    activity = selectors.alert_activity(alert)
-    by_id = {c.pk: c for c in discussion["comments"]}
-    for event in activity:
-        if event.kind == "comment":
-            event.comment = by_id.get((event.data or {}).get("comment_id"))
+    activity = hooks.activity_filled(alert, list(selectors.alert_activity(alert)))
     return render(
         request,
         "alerts/detail.html",
@@ -184,12 +138,6 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "can_write": access.can_write(request.user, alert.subscription_id),
             "related": selectors.related_alerts(request.user, alert),
             "activity": activity,
-            **feedback_panel(request.user, alert),
-            "assignees": owner["assignees"],
-            "groups": owner["groups"],
-            "comments": discussion["comments"],
-            "can_comment": discussion["can_comment"],
-            "comment_limit": discussion["comment_limit"],
             "statuses": Status.choices,
             "classifications": CLASSIFICATIONS,
             "breadcrumbs": _crumbs(
@@ -439,7 +387,6 @@ def sample_alerts(request: AuthedRequest) -> HttpResponse:
         from alerts.tasks import create_sample_alerts
 
         create_sample_alerts.delay(sub.pk, request.user.pk)
-        from portal.audit.services import audit_record
 
         audit_record(actor=request.user, action="alerts.sample_requested", obj=sub, request=request)
         messages.success(
@@ -477,10 +424,7 @@ def alert_types(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def overview(request: AuthedRequest) -> HttpResponse:
-    from pricing.selectors import coverage_by_subscription
-
-    subscriptions = list(access.subscriptions_visible_to(request.user))
-    chart = selectors.trend(request.user)
+    trend = selectors.trend(request.user)
     return render(
         request,
         "alerts/overview.html",
@@ -488,10 +432,9 @@ def overview(request: AuthedRequest) -> HttpResponse:
             "page_title": "Overview",
             "page_subtitle": "Security Center",
             "open_counts": selectors.open_counts_by_severity(request.user),
-            "chart": _chart(chart),
+            "chart": chart(trend),
             "top_vaults": selectors.top_vaults(request.user),
             "top_identities": selectors.top_identities(request.user),
-            "coverage": coverage_by_subscription(subscriptions),
             "breadcrumbs": [{"label": "Security Center"}],
         },
     )

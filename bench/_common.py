@@ -9,13 +9,11 @@ import time
 import uuid
 from pathlib import Path
 
+from dev import free_port  # dev.py, at the repository root
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
-
-
-sys.path.insert(0, str(ROOT))
-from dev import free_port  # noqa: E402 - dev.py is at the root
 
 
 class ThrowawayRedis:
@@ -115,9 +113,11 @@ def drop_database(admin_url: str, url: str) -> None:
 
 
 def setup_django(env: dict[str, str]) -> None:
+    """Django in this process, `env` (DATABASE_URL and the like) in its environment. The project's packages
+    (`portal.settings`, the apps) import from the repository root, on the import path as `python -m bench.<name>`
+    runs from there; the subprocesses the benchmarks start run with `cwd=ROOT`."""
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -4,7 +4,7 @@
   threads pool with the workaround the Celery issue threads suggest for workers that stop after a Redis restart
   (celery#8030, #8091: --without-gossip --without-mingle --without-heartbeat).
 
-    .venv/bin/python bench/broker_restart.py --rounds 100
+    .venv/bin/python -m bench.broker_restart --rounds 100
 
 Each variant has its own throwaway Redis (spare port, no persistence) and its own worker (the app is
 bench/_broker_app.py, with the portal's broker settings), and all go through the same rounds at the same moments. A round: 40 short tasks and 40 fan-out tasks queued; Redis
@@ -27,7 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import PY, ROOT, ThrowawayRedis
 
 WORKAROUND = ("--without-gossip", "--without-mingle", "--without-heartbeat")
@@ -56,12 +60,12 @@ class Variant:
             **os.environ,
             "BENCH_REDIS_URL": self.url,
             "BENCH_MARK_DIR": str(self.marks),
-            "PYTHONPATH": str(ROOT / "bench"),
         }
-        cmd = [PY, "-m", "celery", "-A", "_broker_app", "worker", "--concurrency=4", "--loglevel=INFO"]
+        # `python -m celery` puts its working directory, the repository root, on the import path: bench._broker_app
+        cmd = [PY, "-m", "celery", "-A", "bench._broker_app", "worker", "--concurrency=4", "--loglevel=INFO"]
         cmd += ["-n", f"bench-{self.port}@%h", *self.flags]
         with open(self.log, "ab") as out:
-            self.worker = subprocess.Popen(cmd, cwd=ROOT / "bench", env=env, stdout=out, stderr=out)
+            self.worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
 
     def send(self, name: str, *args: object) -> None:
         for attempt in range(50):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run bench/sync.py against other commits side by side, in rotation, and print the medians.
 
-    .venv/bin/python bench/compare.py --commits b78b8cd,HEAD --alerts 100000 --rounds 3
+    .venv/bin/python -m bench.compare --commits b78b8cd,HEAD --alerts 100000 --rounds 3
 
 This machine is noisy (two shared cores): one run of a bench can be 30% off the next. A ratio is only worth quoting
 when both sides ran in the same session, alternating. Each commit gets a git worktree (in a temporary folder) with
@@ -33,7 +33,8 @@ def worktree(commit: str, base: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    for name in ("sync.py", "_common.py"):
+    # __init__.py too: `-m bench.sync` must find this package, whatever the commit has in bench/
+    for name in ("__init__.py", "sync.py", "_common.py"):
         shutil.copy(ROOT / "bench" / name, target / "bench" / name)
     return target
 
@@ -54,7 +55,8 @@ def main() -> None:
         for n in range(args.rounds):
             for commit, tree in trees.items():
                 legacy = "churn" not in (tree / "emulator" / "control.py").read_text()
-                command = [sys.executable, "bench/sync.py", "--alerts", str(args.alerts), "--skip-sdk"]
+                # as a module from the tree's root (its bench/, dev.py and apps), the copy above in every tree
+                command = [sys.executable, "-m", "bench.sync", "--alerts", str(args.alerts), "--skip-sdk"]
                 if legacy:
                     command.append("--legacy")
                 print(f"round {n + 1}: {commit}{' (--legacy)' if legacy else ''}", flush=True)

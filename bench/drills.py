@@ -1,7 +1,7 @@
 """Reliability drills: restarts and outages under real work, then a check that nothing was lost or duplicated.
 
-    .venv/bin/python bench/drills.py            # the full form (outage 180 s, 5,000 alerts)
-    .venv/bin/python bench/drills.py --short    # the form CI runs (outage 20 s, 1,500 alerts)
+    .venv/bin/python -m bench.drills            # the full form (outage 180 s, 5,000 alerts)
+    .venv/bin/python -m bench.drills --short    # the form CI runs (outage 20 s, 1,500 alerts)
 
 Everything runs on its own: a throwaway PostgreSQL cluster (initdb as the `postgres` user, a spare port, fsync off),
 a throwaway Redis (spare port, no persistence: a restart loses every queued message), the emulator (scale preset,
@@ -34,7 +34,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import PY, ROOT, ThrowawayRedis, control, free_port, setup_django, start_emulator
 from dev import Supervisor, worker_command
 
@@ -203,7 +207,7 @@ def main() -> int:
 
     smtp = Controller(Handler(), hostname="127.0.0.1", port=free_port())
     smtp.start()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_TESTING")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({k: v for k, v in emu_env.items() if not k.startswith(("AZURE_TENANT", "AZURE_CLIENT"))})
     env.update(
         {
@@ -243,9 +247,10 @@ def main() -> int:
     from alerts.services import alert_set_status
     from notifications.contact_services import contact_save
     from notifications.models import Notification
-    from portal.inventory.models import AzureConnection, Subscription, SyncRun
-    from portal.inventory.sync import discover
-    from portal.inventory.tasks import sync_subscription as sync_task
+    from portal.inventory.models import AzureConnection, Subscription
+    from sync.models import SyncRun
+    from sync.orchestrator import discover
+    from sync.tasks import sync_subscription as sync_task
 
     for conn in AzureConnection.objects.all():
         discover(conn)

@@ -6,7 +6,7 @@ keep-alive `requests.Session`s following `nextLink` (one client, then N concurre
 Each page is parsed with orjson (the least a real client does). Prints alerts/s, pages/s, MB/s and
 p50/p95 page latency.
 
-    .venv/bin/python bench/emulator_pages.py [--alerts 100000] [--clients 2] [--page-size 100]
+    .venv/bin/python -m bench.emulator_pages [--alerts 100000] [--clients 2] [--page-size 100]
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ import orjson
 import requests
 from azure.identity import ClientSecretCredential
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import start_emulator
 
 

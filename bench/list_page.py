@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The Security alerts list over 1,000,000 alerts in PostgreSQL: server time per view, in one run.
 
-    .venv/bin/python bench/list_page.py [--alerts 1000000] [--repeat 30] [--reuse] [--pg postgres://...]
+    .venv/bin/python -m bench.list_page [--alerts 1000000] [--repeat 30] [--reuse] [--pg postgres://...]
 
 Loads N alerts of the emulator's scale preset (generated in-process, stored through the sync's own upsert) into a
 PostgreSQL database `bench_list_<N>` (kept with --reuse), then times each view through Django's test client
@@ -19,11 +19,13 @@ import os
 import re
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import DEFAULT_PG, setup_django
 
 

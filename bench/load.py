@@ -1,8 +1,8 @@
 """Load: N concurrent analysts (list, filter, detail, status change, feedback) against gunicorn + PostgreSQL + a
 Celery worker writing status back to the emulator, while a sync runs again and again.
 
-    .venv/bin/python bench/load.py [--analysts 50] [--seconds 120] [--gunicorn-workers 4] [--pg postgres://...]
-    .venv/bin/python bench/load.py --analysts 10 --seconds 15 --check      # the short form CI runs
+    .venv/bin/python -m bench.load [--analysts 50] [--seconds 120] [--gunicorn-workers 4] [--pg postgres://...]
+    .venv/bin/python -m bench.load --analysts 10 --seconds 15 --check      # the short form CI runs
 
 Everything is started here and stopped at the end: the emulator (demo preset, its own process), a throwaway
 PostgreSQL database, gunicorn in production mode (DEBUG=0, collected static files), a Celery worker on a Redis
@@ -28,7 +28,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import DEFAULT_PG, PY, ROOT, drop_database, free_port, fresh_database, start_emulator
 from dev import worker_command
 
@@ -186,7 +190,7 @@ def main() -> int:
     emulator, emulator_env = start_emulator(tmp / "emulator", "--preset", "demo")
     db_url = fresh_database(args.pg, "bench_load")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_TESTING")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({k: v for k, v in emulator_env.items() if not k.startswith(("AZURE_TENANT", "AZURE_CLIENT"))})
     env.update(
         {

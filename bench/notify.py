@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Notifications under a burst: 10,000 new alerts for 50 recipients, against a real SMTP server (aiosmtpd).
 
-    .venv/bin/python bench/notify.py [--alerts 10000] [--recipients 50] [--pg postgres://...]
+    .venv/bin/python -m bench.notify [--alerts 10000] [--recipients 50] [--pg postgres://...]
 
 Target: the burst is handled in ≤ 60 s and sends ≤ 2 mails per recipient (one at once, one digest when the window
 reopens). The digest is sent by the periodic task on a clock moved to the window's end (12 h later for Medium).
@@ -15,9 +15,12 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import DEFAULT_PG, drop_database, fresh_database, setup_django
 
 

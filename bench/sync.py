@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Sync speed: the emulator (scale preset) over HTTPS -> the real SDK pipeline -> PostgreSQL, every feature on.
 
-    .venv/bin/python bench/sync.py --alerts 100000 [--pg postgres://postgres@127.0.0.1:5432/postgres] [--check]
+    .venv/bin/python -m bench.sync --alerts 100000 [--pg postgres://postgres@127.0.0.1:5432/postgres] [--check]
 
 Three measurements in one run, each sync in its own process (`manage.py sync_azure --subscription …`, as a worker):
 - **first sync**: `--alerts` alerts listed (1% more are generated and held back upstream for the third run);
@@ -30,7 +30,6 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,7 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run by its path, not as `python -m bench.<name>`: start again that way
+    import _as_module
+
+    _as_module.rerun(__file__)
+
 from bench._common import (
     DEFAULT_PG,
     PY,
@@ -307,10 +310,28 @@ def check_changes_stored(emu_env: dict[str, str], subscription_pk: int, indices:
     return checked
 
 
+def orchestrator() -> Any:
+    """The sync orchestrator: the `sync` app's, or at a commit before it left the inventory (bench.compare runs this
+    file at older commits) the inventory's."""
+    try:
+        from sync import orchestrator as found
+    except ImportError:
+        from portal.inventory import sync as found  # type: ignore[no-redef]
+    return found
+
+
+def sync_model() -> Any:
+    try:
+        from sync.models import SyncRun
+    except ImportError:
+        from portal.inventory.models import SyncRun  # type: ignore[no-redef,attr-defined]
+    return SyncRun
+
+
 def measure(
     label: str, env: dict[str, str], emu_env: dict[str, str], target: Any, expect: Expect, rate_of: int
 ) -> dict[str, Any]:
-    from portal.inventory.models import SyncRun
+    SyncRun = sync_model()
 
     control(emu_env, "DELETE", "requests")
     before = set(SyncRun.objects.filter(subscription=target).values_list("pk", flat=True))
@@ -414,12 +435,12 @@ def main() -> None:
         sid = state["subscriptions"][0]["subscription_id"].lower()  # type: ignore[index]
         page_size = state["page_size"]  # type: ignore[index]
         if args.legacy:
-            from portal.inventory.sync import discover
+            discover = orchestrator().discover
 
             listed = generated
             target = next(s for c in loaded for s in discover(c) if s.subscription_id == sid)
         else:
-            from portal.inventory.sync import discover_all
+            discover_all = orchestrator().discover_all
 
             held = control(
                 emu_env, "POST", "churn", json={"subscription_id": sid, "hold_back_every": HOLD_BACK_EVERY}

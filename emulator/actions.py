@@ -7,8 +7,6 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.catalog import KEY_VAULT_ALERT_TYPES
-
 from . import suppression
 from .alertgen import (
     BUNDLE_TYPES,
@@ -22,6 +20,7 @@ from .alertgen import (
     correlation_key,
     system_alert_id,
 )
+from .catalog import KEY_VAULT_ALERT_TYPES
 from .pools import AZURE_IPS, EXTERNAL_IPS
 from .state import ALERT_STATUSES, AlertRecord, EmulatorState
 from .util import ArmRefusal, azure_time

@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.catalog import KEY_VAULT_ALERT_TYPES, AlertTypeInfo
-
 from . import pools
+from .catalog import KEY_VAULT_ALERT_TYPES, AlertTypeInfo
 
 ALERT_TYPE = "Microsoft.Security/Locations/alerts"
 _MAX_TICKS = 3155378975999999999  # DateTime.MaxValue.Ticks: systemAlertId starts with MaxValue - alert time

@@ -11,8 +11,6 @@ import random
 import uuid
 from typing import Any
 
-from alerts.catalog import KEY_VAULT_ALERT_TYPES
-
 from . import contacts, pricing, suppression
 from .alertgen import (
     OTHER_TYPES,
@@ -24,6 +22,7 @@ from .alertgen import (
     correlation_key,
     system_alert_id,
 )
+from .catalog import KEY_VAULT_ALERT_TYPES
 from .pools import AZURE_IPS, EXTERNAL_IPS, PEOPLE
 from .scale import ScaleAlerts
 from .state import AlertStore, EmulatorState, Subscription, Tenant, Vault

@@ -17,9 +17,8 @@ from typing import Any
 
 import orjson
 
-from alerts.catalog import KEY_VAULT_ALERT_TYPES
-
 from .alertgen import Options, Slots, VaultRef, build_kv_alert
+from .catalog import KEY_VAULT_ALERT_TYPES
 
 _MASK = (1 << 64) - 1
 _UNIX_TO_TICKS_S = 62135596800  # seconds from 0001-01-01 to 1970-01-01

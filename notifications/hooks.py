@@ -9,9 +9,12 @@ from typing import Any
 
 from alerts import hooks
 from notifications import services, tasks
-from notifications.models import NotificationBatch, SecurityContact
+from notifications.contact_services import preference_save
+from notifications.forms import NotificationPreferenceForm
+from notifications.models import NotificationBatch, NotificationPreference, SecurityContact
 from portal import recovery
 from portal.accounts.selectors import get_for_user
+from portal.web import chrome, slots
 from portal.web.pending import PendingKind, register
 
 
@@ -40,6 +43,18 @@ def _requeue_batches(now: datetime, cutoff: datetime) -> int:
     )
 
 
+def _preference_initial(user: Any) -> dict[str, Any]:
+    notify = NotificationPreference.objects.filter(user=user).first()
+    return {
+        "notify_mode": notify.mode if notify else "immediate",
+        "notify_min_severity": notify.minimal_severity if notify else "Low",
+    }
+
+
+def _preference_save(user: Any, data: dict[str, Any]) -> None:
+    preference_save(user=user, mode=data["notify_mode"], minimal_severity=data["notify_min_severity"])
+
+
 def register_all() -> None:
     hooks.on_new_alerts("notifications", _queue_mails, order=30)
     register(
@@ -52,3 +67,14 @@ def register_all() -> None:
     )
     recovery.register("contacts", _requeue_contacts)
     recovery.register("notification_batches", _requeue_batches)
+    slots.register(slots.Panel("alert.suppress", "mail-settings", "notifications/_alert_mail_link.html"))
+    chrome.menu_item(
+        chrome.MenuItem(
+            "Security Center", "Email notifications", "notifications:email_settings", "mail", order=90
+        )
+    )
+    chrome.preference_section(
+        chrome.PreferenceSection(
+            "notifications", NotificationPreferenceForm, _preference_initial, _preference_save
+        )
+    )

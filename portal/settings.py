@@ -7,7 +7,6 @@ which refuses to start without SECRET_KEY and a real DATABASE_URL.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -20,11 +19,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-TESTING = "pytest" in sys.modules or env_bool("PORTAL_TESTING")
-XDIST_WORKER = env_str("PYTEST_XDIST_WORKER", "main")
 
 DEBUG = env_bool("DEBUG", default=False)
-PRODUCTION = not DEBUG and not TESTING
+PRODUCTION = not DEBUG
 
 _DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY")
@@ -43,8 +40,6 @@ if PRODUCTION:
 SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if not PRODUCTION else "")
-if TESTING:
-    ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -72,6 +67,7 @@ INSTALLED_APPS = [
     "pricing",
     "feedback",
     "triage",
+    "sync",
     "portal.api",
 ]
 
@@ -123,7 +119,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
     # A file (not :memory:) so that a real Celery worker process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{XDIST_WORKER}.sqlite3")}
+    # (pytest-django adds each xdist worker's suffix to it)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions, auth ------------------------------------------------------------------------------------
@@ -133,14 +130,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"portal-test-{XDIST_WORKER}" if TESTING else "portal",
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "portal"),
         }
     }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / ("cache-test-" + XDIST_WORKER if TESTING else "cache")),
+            "LOCATION": env_str("CACHE_DIR", str(VAR_DIR / "cache")),
             # the sign-in throttle keeps its counters here: Django's default of 300 entries, culled at random,
             # let a spray of usernames evict them (Redis, with REDIS_URL, has no such limit)
             "OPTIONS": {"MAX_ENTRIES": 100_000},
@@ -152,8 +149,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if env_list("PASSWORD_HASHERS"):  # the test run's fast hasher (portal/testing/env.py); unset in a deployment
+    PASSWORD_HASHERS = env_list("PASSWORD_HASHERS")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -288,11 +285,14 @@ else:
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(
+            BROKER_DIR / "control"
+        ),  # kombu's default is ./control, in the working directory
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"
     (VAR_DIR / "celery-results").mkdir(exist_ok=True)
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", f"test-{XDIST_WORKER}" if TESTING else "celery")
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -29,6 +29,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("portal.web.urls")),
     path("", include("portal.inventory.urls")),
+    path("", include("sync.urls")),
     path("api/", include("portal.api.urls")),
     path("", include("triage.urls")),
     path("alerts/", include("suppression.urls")),
@@ -37,6 +38,7 @@ urlpatterns = [
     ),  # the rules stay at /alerts/rules/, as in the Azure portal
     path("alerts/", include("alerts.urls")),
     path("pricing/", include("pricing.urls")),
+    path("keyvaults/", include("pricing.vault_urls")),
     path("feedback/", include("feedback.urls")),
 ]
 

@@ -6,6 +6,6 @@ class PricingConfig(AppConfig):
     verbose_name = "Defender plans"
 
     def ready(self) -> None:
-        from pricing import pending_kinds
+        from pricing import hooks
 
-        pending_kinds.register_all()
+        hooks.register_all()

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
+from alerts.parsing import entity_type, entity_value
 from portal.web.formfields import DateField, IsoDateInput, MultiLineField, SingleLineField
 from suppression.models import SuppressionRule
 from suppression.rules import AZURE_FIELDS, LOCAL_FIELDS, REASONS
@@ -174,8 +175,6 @@ def initial_from_alert(alert: Any) -> tuple[dict[str, Any], list[tuple[str, str]
     so that the rule is created in Azure and Azure stops raising these alerts. Conditions only this portal can
     apply (the application id) come back separately, as choices the user opts into (they make the rule
     portal-only)."""
-    from alerts.parsing import entity_type, entity_value
-
     conditions: list[dict[str, Any]] = []
     portal_only: list[tuple[str, str]] = []
     for entity in alert.entities:

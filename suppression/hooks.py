@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef
 
 from alerts import hooks
 from portal import recovery
+from portal.web import chrome, slots
 from portal.web.pending import PendingKind, register
 from suppression import selectors, services, tasks
 from suppression.models import SuppressedAlert, SuppressionRule
@@ -43,3 +44,9 @@ def register_all() -> None:
         )
     )
     recovery.register("rules", _requeue_rules)
+    slots.register(slots.Panel("alerts.list.commands.first", "rules", "suppression/_rules_button.html"))
+    slots.register(slots.Panel("staff_only.links", "rules", "suppression/_rules_button.html"))
+    slots.register(slots.Panel("alert.actions", "suppress", "suppression/_alert_suppress.html", order=10))
+    chrome.menu_item(
+        chrome.MenuItem("Security Center", "Suppression rules", "suppression:rules", "rules", order=50)
+    )

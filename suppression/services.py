@@ -22,6 +22,7 @@ from alerts.models import Alert, AlertEvent, Status
 from alerts.tasks import push_alert_status
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
+from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 from suppression import tasks
 from suppression.models import SuppressedAlert, SuppressionRule
@@ -227,7 +228,6 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 
 def rule_pushed(*, rule_pk: int, result: dict[str, Any] | None, error: str = "") -> None:
     """Azure's answer to the PUT: in step (store what Azure says) or failed (shown on the rule)."""
-    from portal.hashing import content_hash
     from suppression.rules import rule_fields
 
     rule = SuppressionRule.objects.filter(pk=rule_pk).first()

@@ -209,7 +209,7 @@ def test_the_test_command_announces_first_and_passes_the_decision_to_pytest(monk
 
 
 def test_suite_is_the_test_directory():
-    assert suite_of("portal/tests/test_sync.py::test_x[a/b]") == "portal/tests"
+    assert suite_of("sync/tests/test_sync.py::test_x[a/b]") == "sync/tests"
     assert suite_of("portal/api/tests/test_api.py::TestA::test_b") == "portal/api/tests"
     assert suite_of("tests/security/test_xss.py::test_page") == "tests/security"
     assert suite_of("tests/test_dev_supervisor.py::test_a") == "tests"

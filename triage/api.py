@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.api import AlertDetailSerializer, StatusInputSerializer, _detail, _state
+from alerts.api import AlertDetailSerializer, StatusInputSerializer, alert_detail_data, filter_state_or_error
 from alerts.selectors import alert_get_for_user
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
@@ -41,7 +41,7 @@ class Assign(APIView):
         services.alert_assign(
             user=request.user, alert=alert, assignee=assignee, group=group, request=request._request
         )
-        return Response(_detail(request, alert.pk))
+        return Response(alert_detail_data(request, alert.pk))
 
 
 class CommentSerializer(serializers.Serializer):
@@ -172,7 +172,7 @@ class SavedViews(APIView):
     def post(self, request: Request) -> Response:
         data = SavedViewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        state = _state(request.user, QueryDict(data.validated_data["query"]))
+        state = filter_state_or_error(request.user, QueryDict(data.validated_data["query"]))
         view = services.saved_view_save(
             user=request.user,
             name=data.validated_data["name"],

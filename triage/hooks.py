@@ -1,16 +1,22 @@
 """What triage registers at start-up: incidents grouped and webhooks announced on new alerts, incidents regrouped
-on changed ones, and the webhook deliveries' step of the stale-work sweep."""
+on changed ones, the status-change webhook, the webhook deliveries' step of the stale-work sweep; on the pages,
+the alert page's owner box, incident link and discussion, the alert list's "Save view" and bulk assignment, the
+menu's entries and saved views."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
+from django.http import HttpRequest
+from django.urls import reverse
 
 from alerts import hooks
 from portal import recovery
-from triage import services, tasks, webhooks
-from triage.models import WebhookDelivery
+from portal.web import chrome, slots
+from triage import selectors, services, tasks, views, webhooks
+from triage.models import AlertComment, WebhookDelivery
 
 
 def _group_new(batch: hooks.NewAlerts) -> None:
@@ -47,8 +53,82 @@ def _requeue_deliveries(now: datetime, cutoff: datetime) -> int:
     )
 
 
+def _status_webhook(change: hooks.StatusChange) -> None:
+    for alert in change.alerts:
+        before = change.before.get(alert.pk)
+        if before is not None and before != alert.status:
+            webhooks.webhook_event(
+                alert, "alert.status_changed", actor=change.actor, extra={"from": before, "to": alert.status}
+            )
+
+
+def _incident_pk(alert: Any) -> int | None:
+    incident = selectors.incident_of(alert)
+    return incident.pk if incident else None
+
+
+def _comments_in_activity(alert: Any, events: list[Any]) -> None:
+    ids = [(e.data or {}).get("comment_id") for e in events if e.kind == "comment"]
+    by_id = {c.pk: c for c in AlertComment.objects.filter(alert=alert, pk__in=[i for i in ids if i])}
+    for event in events:
+        if event.kind == "comment":
+            event.comment = by_id.get((event.data or {}).get("comment_id"))
+
+
+def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
+    """The user's saved views of Security alerts, and the ones shared with the team."""
+    full = request.get_full_path()
+    items = []
+    for view in selectors.saved_views_menu(request.user):
+        url = reverse("alerts:list") + (f"?{view['query']}" if view["query"] else "")
+        label = view["name"] + (" (shared)" if view["shared"] and not view["mine"] else "")
+        items.append({"label": label, "url": url, "icon": "view", "active": full == url})
+    return items
+
+
+def _register_pages() -> None:
+    slots.register(
+        slots.Panel(
+            "alert.header", "owner", "triage/_owner.html", lambda r, alert: views.owner_context(r.user, alert)
+        )
+    )
+    slots.register(slots.Panel("alert.essentials", "incident", "triage/_alert_incident.html"))
+    slots.register(
+        slots.Panel(
+            "alert.panels",
+            "comments",
+            "triage/_comments.html",
+            lambda r, alert: views.comments_context(r.user, alert),
+            order=20,
+        )
+    )
+    slots.register(slots.Panel("alerts.list.commands", "save-view", "triage/_save_view_button.html"))
+    slots.register(
+        slots.Panel(
+            "alerts.list.bulk",
+            "assign",
+            "triage/_bulk_assign.html",
+            lambda r, _: {"assignees": selectors.assignee_choices(r.user)},
+        )
+    )
+    for item in (
+        chrome.MenuItem("Security Center", "Incidents", "triage:incidents", "incidents", order=30),
+        chrome.MenuItem("Security Center", "Metrics", "triage:metrics", "metrics", order=70),
+        chrome.MenuItem("Settings", "Webhooks", "triage:webhooks", "webhooks", order=20),
+        chrome.MenuItem(
+            "Settings", "Retention", "triage:retention", "retention", order=90, superuser_only=True
+        ),
+    ):
+        chrome.menu_item(item)
+    chrome.menu_section("Saved views", _saved_views)
+
+
 def register_all() -> None:
     hooks.on_new_alerts("incidents", _group_new, order=20)
     hooks.on_new_alerts("webhooks", _announce, order=40)
     hooks.on_changed_alerts("incidents", _group_changed)
+    hooks.on_status_changed("webhooks", _status_webhook, order=40)
+    hooks.set_incident_lookup(_incident_pk)
+    hooks.activity_detail("comments", _comments_in_activity)
     recovery.register("deliveries", _requeue_deliveries)
+    _register_pages()

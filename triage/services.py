@@ -13,7 +13,10 @@ from django.db.models import Case, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
+from alerts import rollup
 from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, Alert, AlertEvent, AlertRollup
+from alerts.services import alert_set_status
+from notifications.tasks import notify_assignment
 from portal import text
 from portal.accounts.selectors import can_see, can_write, can_write_any
 from portal.audit.services import audit_record
@@ -92,8 +95,6 @@ def alert_assign(
 
         webhook_event(row, "alert.assigned", actor=user, extra=after)
         if assignee is not None and assignee != user and assignee.email:
-            from notifications.tasks import notify_assignment
-
             pk, assignee_pk = row.pk, assignee.pk
             transaction.on_commit(lambda: notify_assignment.delay(pk, assignee_pk))
     return row
@@ -340,8 +341,6 @@ def incident_set_status(
     request: HttpRequest | None = None,
 ) -> int:
     """One status for the whole group: every alert of the incident (each written back to Azure)."""
-    from alerts.services import alert_set_status
-
     if not can_write(user, incident.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners change incidents.")
     changed = 0
@@ -441,8 +440,6 @@ def retention_purge(
     if dry_run:
         return qs.count()
     from collections import Counter
-
-    from alerts import rollup
 
     deleted = 0
     while True:

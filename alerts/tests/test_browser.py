@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 
 from alerts.models import Alert, BulkStatusJob
 from portal.accounts.models import Role
-from portal.inventory.sync import sync_subscription
 from portal.testing.factories import grant, make_user
 from portal.testing.fixtures import sign_in, wait_for
+from sync.orchestrator import sync_subscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -178,10 +178,9 @@ def specs_dir() -> Path | None:
     if os.environ.get("AZURE_SPECS_DIR"):
         candidates.append(Path(os.environ["AZURE_SPECS_DIR"]))
     repo_root = Path(__file__).resolve().parents[2]
-    candidates += [
-        repo_root.parent / "shared" / "data" / "azure-specs",
-        Path("/work/shared/data/azure-specs"),
-    ]
+    # The REST spec examples the checks read are kept with the tests (a copy of the shared azure-specs folder), so
+    # the check works on any clone.
+    candidates.append(repo_root / "tests" / "reference" / "azure-specs")
     for path in candidates:
         if path.is_dir():
             return path

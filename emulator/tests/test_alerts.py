@@ -12,6 +12,7 @@ from azure.mgmt.security.v2022_01_01.models import (
     AlertSimulatorRequestBody,
 )
 
+from emulator.catalog import KEY_VAULT_ALERT_TYPES
 from emulator.server import EmulatorServer
 from emulator.state import ALERT_ID_RE
 from emulator.tests.conftest import PAGE_SIZE, Http
@@ -200,9 +201,7 @@ def test_simulate_creates_sample_key_vault_alerts(
     new = [store.doc_at(i) for i in range(before, len(store))]
     assert len(new) == 14
     assert all(d["properties"]["alertDisplayName"].startswith("[SAMPLE ALERT] ") for d in new)
-    assert {d["properties"]["alertType"] for d in new} == {
-        t.alert_type for t in __import__("alerts.catalog", fromlist=["x"]).KEY_VAULT_ALERT_TYPES
-    }
+    assert {d["properties"]["alertType"] for d in new} == {t.alert_type for t in KEY_VAULT_ALERT_TYPES}
     vault_ids = {v.id.lower() for v in emu.state.vaults[sub_id.lower()]}
     assert all(d["properties"]["resourceIdentifiers"][0]["azureResourceId"].lower() in vault_ids for d in new)
     listed = {a.id for a in client.list()}

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from emulator import presets
+from emulator.catalog import KEY_VAULT_ALERT_TYPES
 from emulator.state import ALERT_ID_RE, EmulatorState
 from emulator.util import Clock
 

@@ -255,7 +255,7 @@ def test_email_settings_page_saves_and_warns(client, setup, django_capture_on_co
 
 def test_contact_change_is_pushed_to_azure_and_survives_a_sync(emulator, django_capture_on_commit_callbacks):
     from notifications.tasks import push_contact
-    from portal.inventory.sync import sync_subscription
+    from sync.orchestrator import sync_subscription
 
     sub = emulator.discover()[0]
     sync_subscription(sub.pk, trigger="test")

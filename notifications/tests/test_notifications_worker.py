@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from notifications.models import Notification, SecurityContact
 from notifications.services import send_due
-from portal.inventory.models import SyncRun
-from portal.inventory.sync import sync_subscription
 from portal.testing.fixtures import ROOT, wait_for, worker_env
+from sync.models import SyncRun
+from sync.orchestrator import sync_subscription
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -15,6 +15,7 @@ from portal.api import views
 from portal.inventory import api as inventory_api
 from pricing import api as pricing_api
 from suppression import api as suppression_api
+from sync import api as sync_api
 from triage import api as triage_api
 
 app_name = "api"
@@ -41,10 +42,10 @@ v1 = [
     ("subscriptions/", inventory_api.SubscriptionList, "subscriptions"),
     ("subscriptions/<int:pk>/plans/", pricing_api.Plans, "plans"),
     ("subscriptions/<int:pk>/security-contacts/", notifications_api.Contacts, "contacts"),
-    ("subscriptions/<int:pk>/sync/", inventory_api.SyncNow, "sync"),
+    ("subscriptions/<int:pk>/sync/", sync_api.SyncNow, "sync"),
     ("key-vaults/", inventory_api.VaultList, "vaults"),
     ("key-vaults/<int:pk>/", inventory_api.VaultDetail, "vault"),
-    ("sync-runs/", inventory_api.SyncRunList, "sync_runs"),
+    ("sync-runs/", sync_api.SyncRunList, "sync_runs"),
     ("incidents/", triage_api.IncidentList, "incidents"),
     ("incidents/<int:pk>/", triage_api.IncidentDetail, "incident"),
     ("incidents/<int:pk>/status/", triage_api.IncidentStatus, "incident_status"),

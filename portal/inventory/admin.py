@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 from portal.inventory import services
-from portal.inventory.models import AzureConnection, KeyVault, Subscription, SyncRun
+from portal.inventory.models import AzureConnection, KeyVault, Subscription
 
 
 class AzureConnectionForm(forms.ModelForm):
@@ -101,22 +101,4 @@ class KeyVaultAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
     search_fields = ("name", "resource_group")
     list_filter = ("subscription", "location", "in_azure")
     exclude = ("raw",)
-    show_full_result_count = False
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
-    list_display = (
-        "subscription",
-        "status",
-        "trigger",
-        "started_at",
-        "finished_at",
-        "pages",
-        "arm_calls",
-        "alerts_new",
-        "alerts_changed",
-        "alerts_unchanged",
-    )
-    list_filter = ("status", "subscription")
     show_full_result_count = False

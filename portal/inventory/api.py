@@ -1,11 +1,11 @@
-"""REST API for subscriptions, key vaults and sync runs (list, trigger a sync)."""
+"""REST API for subscriptions and key vaults."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +13,7 @@ from rest_framework.views import APIView
 from portal.accounts import selectors as access
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
-from portal.inventory.selectors import sync_runs_visible_to, vault_get_for_user, vaults_visible_to
-from portal.inventory.services import sync_request
+from portal.inventory.selectors import vault_get_for_user, vaults_visible_to
 
 
 class SubscriptionSerializer(serializers.Serializer):
@@ -48,26 +47,6 @@ class VaultSerializer(serializers.Serializer):
     tags = serializers.DictField(child=serializers.CharField())
 
 
-class SyncRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    subscription = serializers.IntegerField(source="subscription_id")
-    status = serializers.CharField()
-    trigger = serializers.CharField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    pages = serializers.IntegerField()
-    alerts_new = serializers.IntegerField()
-    alerts_changed = serializers.IntegerField()
-    alerts_unchanged = serializers.IntegerField()
-    alerts_malformed = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.JSONField())
-
-
-class SyncRequestedSerializer(serializers.Serializer):
-    subscription = serializers.IntegerField()
-    queued = serializers.BooleanField()
-
-
 class SubscriptionList(APIView):
     @extend_schema(operation_id="subscriptions_list", responses={200: SubscriptionSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -91,30 +70,3 @@ class VaultDetail(APIView):
     @extend_schema(operation_id="key_vaults_retrieve", responses={200: VaultSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(VaultSerializer(vault_get_for_user(request.user, pk)).data)
-
-
-class SyncRunList(generics.ListAPIView):
-    serializer_class = SyncRunSerializer
-    pagination_class = NewestFirst
-
-    @extend_schema(
-        operation_id="sync_runs_list", responses={200: SyncRunSerializer(many=True), **errors(404)}
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> Any:
-        return sync_runs_visible_to(self.request.user)
-
-
-class SyncNow(APIView):
-    @extend_schema(
-        operation_id="sync_trigger",
-        request=None,
-        responses={202: SyncRequestedSerializer, **errors(403, 404)},
-        summary="Queue a sync of the subscription now (Security Admins and Owners)",
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        subscription = access.subscription_get_for_user(request.user, pk, write=True)
-        sync_request(user=request.user, subscription=subscription, source="api", request=request._request)
-        return Response({"subscription": subscription.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)

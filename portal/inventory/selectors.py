@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.db.models import QuerySet
 
 from portal.accounts.selectors import get_for_user, scope_to_user
-from portal.inventory.models import KeyVault, Subscription, SyncRun
+from portal.inventory.models import KeyVault
 
 
 def vaults_visible_to(user: Any) -> QuerySet[KeyVault]:
@@ -18,30 +16,3 @@ def vaults_visible_to(user: Any) -> QuerySet[KeyVault]:
 
 def vault_get_for_user(user: Any, pk: Any, *, write: bool = False) -> KeyVault:
     return get_for_user(KeyVault.objects.select_related("subscription"), user, write=write, pk=pk)
-
-
-def sync_runs_visible_to(user: Any) -> QuerySet[SyncRun]:
-    return scope_to_user(SyncRun.objects.select_related("subscription"), user)
-
-
-def sync_indicator_for(user: Any) -> dict[str, Any] | None:
-    """The chrome's "synced N min ago" indicator over the user's subscriptions (cached for a few seconds)."""
-    key = f"sync-indicator:{user.pk}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = _sync_indicator(user)
-        cache.set(key, cached, timeout=10)
-    return cached
-
-
-def _sync_indicator(user: Any) -> dict[str, Any] | None:
-    subscriptions = scope_to_user(Subscription.objects.all(), user, field="pk")
-    figures = subscriptions.aggregate(
-        last=Max("last_sync_completed_at"),
-        running=Count("sync_runs", filter=Q(sync_runs__status=SyncRun.Status.RUNNING)),
-    )
-    try:
-        url = reverse("inventory:sync_status")
-    except NoReverseMatch:
-        url = ""
-    return {"last": figures["last"], "running": bool(figures["running"]), "url": url, "failed": False}

@@ -219,17 +219,6 @@ def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now:
     return counts
 
 
-def sync_request(
-    *, user: Any, subscription: Subscription, source: str, request: HttpRequest | None = None
-) -> None:
-    """Queue a sync of `subscription` now, audited (the caller took it from the selectors with write access).
-    `source`: "manual" (the page) or "api"; with the user's name it becomes the run's trigger (30 characters)."""
-    from portal.inventory.tasks import sync_subscription
-
-    sync_subscription.delay(subscription.pk, trigger=f"{source}:{user.get_username()}"[:30])
-    audit_record(actor=user, action="sync.requested", obj=subscription, request=request)
-
-
 def vault_index(subscription: Subscription) -> dict[str, int]:
     """Lower-cased vault ARM id -> pk, to attach alerts to their vault."""
     return dict(KeyVault.objects.filter(subscription=subscription).values_list("arm_id", "pk"))

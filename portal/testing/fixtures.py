@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from portal.testing import env as test_env
 from portal.testing import services
 from portal.testing.factories import Personas, make_personas
 
@@ -201,7 +202,6 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.update(
         {
             "DATABASE_URL": database_url_for_subprocess(),
-            "PORTAL_TESTING": "1",
             "CELERY_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "DJANGO_SETTINGS_MODULE": "portal.settings",
         }
@@ -237,7 +237,7 @@ def _worker_process(
             }
         )
     _purge_queue()
-    worker = WorkerProcess(env, Path(settings.VAR_DIR) / f"test-worker-{settings.XDIST_WORKER}.log")
+    worker = WorkerProcess(env, Path(settings.VAR_DIR) / f"test-worker-{test_env.WORKER}.log")
     worker.start()
     yield worker
     worker.stop()
@@ -416,7 +416,7 @@ class EmulatorHandle:
 
     def discover(self) -> list[Any]:
         """Load connections and discover their subscriptions (what an operator's first sync does)."""
-        from portal.inventory.sync import discover
+        from sync.orchestrator import discover
 
         subscriptions = []
         for connection in self.load_connections():

@@ -103,7 +103,6 @@ def seed_hostile_world() -> HostileWorld:
     from alerts.services import alert_set_status, alerts_on_new
     from feedback.services import feedback_submit
     from portal.accounts.models import Role, RoleAssignment
-    from portal.inventory.models import SyncRun
     from portal.testing.factories import (
         alert_item,
         grant,
@@ -113,6 +112,7 @@ def seed_hostile_world() -> HostileWorld:
         make_vault,
     )
     from suppression.models import SuppressionRule
+    from sync.models import SyncRun
     from triage import services as triage
     from triage.models import Incident
     from triage.webhooks import webhook_save

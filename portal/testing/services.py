@@ -71,12 +71,9 @@ def need_chromium() -> str:
 
 
 def specs_dir() -> Path:
-    """The Azure REST spec example payloads (../shared/data/azure-specs): present in CI, maybe not elsewhere."""
-    candidates = [
-        os.environ.get("AZURE_SPECS_DIR", ""),
-        str(ROOT.parent / "shared" / "data" / "azure-specs"),
-        "/work/shared/data/azure-specs",
-    ]
+    """The Azure REST spec example payloads: a copy of the shared azure-specs folder kept with the tests (any clone
+    has it), or AZURE_SPECS_DIR."""
+    candidates = [os.environ.get("AZURE_SPECS_DIR", ""), str(ROOT / "tests" / "reference" / "azure-specs")]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)

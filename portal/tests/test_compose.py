@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from portal.testing import services
+from portal.testing.env import without_test_env
 from portal.testing.fixtures import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,9 @@ def host_env(tmp_path_factory: pytest.TempPathFactory, compose: dict):  # type: 
     tmp = tmp_path_factory.mktemp("compose")
     static_root = tmp / "static"
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PORTAL_TESTING", "DJANGO_ALLOW"))
+        k: v
+        for k, v in without_test_env(dict(os.environ)).items()
+        if not k.startswith(("PYTEST", "DJANGO_ALLOW"))
     }
     env.update(
         {

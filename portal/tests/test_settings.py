@@ -7,18 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from portal.testing.env import without_test_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BOOT = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.DEBUG)"
 
 
 def _boot(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "REDIS_URL"}
+        k: v
+        for k, v in without_test_env(dict(os.environ)).items()
+        if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "REDIS_URL"}
     }
     base.update(
         {"DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(ROOT / "var" / "boot-test")}
     )
-    base.pop("PORTAL_TESTING", None)
     base.update(env)
     return subprocess.run(
         [sys.executable, "-c", BOOT], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60

@@ -17,20 +17,6 @@ class PreferencesForm(forms.Form):
     theme = forms.ChoiceField(
         label="Theme", choices=[("auto", "Follow the OS"), ("light", "Light"), ("dark", "Dark")]
     )
-    notify_mode = forms.ChoiceField(
-        label="Email notifications of new alerts",
-        choices=[
-            ("immediate", "At once (at most one mail per window, the rest in a digest)"),
-            ("hourly", "Hourly digest"),
-            ("daily", "Daily digest"),
-            ("off", "Off"),
-        ],
-    )
-    notify_min_severity = forms.ChoiceField(
-        label="Only alerts of this severity or higher",
-        choices=[("Low", "Low"), ("Medium", "Medium"), ("High", "High")],
-        help_text="On top of each subscription's own minimum.",
-    )
 
 
 class BrowserTimezoneForm(forms.Form):

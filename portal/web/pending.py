@@ -8,7 +8,7 @@ that shows it (a badge, a status box, a table row). The page renders that elemen
 answers has no trigger, so the polling stops by itself. Without JavaScript the page shows the state as of its
 load, and a reload shows the new one.
 
-    register(PendingKind(name="alert-status", load=..., is_pending=..., template="alerts/_status_badge_live.html"))
+    register(PendingKind(name="plan-row", load=..., is_pending=..., template="<app>/_plan_row.html"))
 
 The template receives `obj`, the request's context processors, and `pending_attrs` (the htmx attributes, or an
 empty string) to put on its outermost element, which must have a stable `id`.

@@ -7,14 +7,13 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts import selectors as access
 from portal.accounts import services as account_services
 from portal.accounts.models import RoleAssignment
-from portal.web import pending
-from portal.web import search as global_search
+from portal.web import chrome, pending
 from portal.web.forms import BrowserTimezoneForm, GrantRoleForm, PreferencesForm, ThemeForm
 from portal.web.http import AuthedRequest, safe_next
 
@@ -22,17 +21,15 @@ from portal.web.http import AuthedRequest, safe_next
 @login_required
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
-    try:
-        return redirect("alerts:overview")
-    except NoReverseMatch:
-        return redirect("web:subscriptions")
+    """The first page of the menu (Security Center's Overview, when the alerts app is installed)."""
+    return redirect(chrome.home_url(superuser=request.user.is_superuser) or reverse("web:subscriptions"))
 
 
 @login_required
 @require_GET
 def search(request: AuthedRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    results = global_search.run(request.user, query) if query else []
+    results = chrome.search(request.user, query) if query else []
     return render(
         request,
         "web/search.html#results" if request.htmx else "web/search.html",
@@ -43,18 +40,17 @@ def search(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: AuthedRequest) -> HttpResponse:
+    """Time zone and theme, and the fields other apps add (notifications: how often mail comes)."""
     pref = account_services.preference_for(request.user)
-    from notifications.models import NotificationPreference
-
-    notify = NotificationPreference.objects.filter(user=request.user).first()
-    initial = {
-        "timezone": "" if pref.timezone_from_browser else pref.timezone,
-        "theme": pref.theme,
-        "notify_mode": notify.mode if notify else "immediate",
-        "notify_min_severity": notify.minimal_severity if notify else "Low",
-    }
-    form = PreferencesForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" else None
+    form = PreferencesForm(
+        data, initial={"timezone": "" if pref.timezone_from_browser else pref.timezone, "theme": pref.theme}
+    )
+    sections = [
+        (section, section.form(data, initial=section.initial(request.user)))
+        for section in chrome.preference_sections()
+    ]
+    if request.method == "POST" and form.is_valid() and all(f.is_valid() for _s, f in sections):
         tz = form.cleaned_data["timezone"]
         if tz:
             account_services.preference_set_timezone(
@@ -64,19 +60,20 @@ def preferences(request: AuthedRequest) -> HttpResponse:
             pref.timezone_from_browser = True
             pref.save(update_fields=["timezone_from_browser"])
         account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
-        from notifications.contact_services import preference_save
-
-        preference_save(
-            user=request.user,
-            mode=form.cleaned_data["notify_mode"],
-            minimal_severity=form.cleaned_data["notify_min_severity"],
-        )
+        for section, section_form in sections:
+            section.save(request.user, section_form.cleaned_data)
         messages.success(request, "Preferences saved.")
         return redirect("web:preferences")
     return render(
         request,
         "web/preferences.html",
-        {"page_title": "Preferences", "form": form, "pref": pref, "breadcrumbs": [{"label": "Preferences"}]},
+        {
+            "page_title": "Preferences",
+            "form": form,
+            "section_forms": [f for _s, f in sections],
+            "pref": pref,
+            "breadcrumbs": [{"label": "Preferences"}],
+        },
     )
 
 

@@ -7,10 +7,10 @@ from playwright.sync_api import expect
 
 from portal.accounts.models import Role
 from portal.inventory.models import KeyVault
-from portal.inventory.sync import sync_subscription
 from portal.testing.factories import grant, make_user
 from portal.testing.fixtures import sign_in
 from pricing.models import Pricing
+from sync.orchestrator import sync_subscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

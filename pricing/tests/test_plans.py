@@ -11,10 +11,10 @@ from alerts.models import Alert
 from portal.accounts.models import Role
 from portal.audit.models import AuditRecord
 from portal.inventory.models import KeyVault
-from portal.inventory.sync import sync_subscription
 from portal.testing.factories import grant, make_user
 from pricing.models import Pricing
 from pricing.tasks import push_pricing
+from sync.orchestrator import sync_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -169,28 +169,28 @@ def test_try_it_free_then_upgrade_from_a_vault(client, world, emulator, django_c
     sub = world["kv_off"]
     vault = KeyVault.objects.filter(subscription=sub).first()
     client.force_login(world["users"]["secadmin"])
-    page = client.get(reverse("inventory:vault_security", args=[vault.pk])).content.decode()
+    page = client.get(reverse("pricing_vault:security", args=[vault.pk])).content.decode()
     assert "Try it free for the first 30 days" in page
-    upgrade = client.get(reverse("inventory:vault_upgrade", args=[vault.pk])).content.decode()
+    upgrade = client.get(reverse("pricing_vault:upgrade", args=[vault.pk])).content.decode()
     assert f'value="{sub.pk}" checked' in upgrade
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post(reverse("inventory:vault_upgrade", args=[vault.pk]), {"subscription": sub.pk})
-    assert response["Location"] == reverse("inventory:vault_security", args=[vault.pk])
+        response = client.post(reverse("pricing_vault:upgrade", args=[vault.pk]), {"subscription": sub.pk})
+    assert response["Location"] == reverse("pricing_vault:security", args=[vault.pk])
     assert "Being enabled" in client.get(response["Location"]).content.decode()
     _push_all()
     assert _upstream(emulator, sub) == "Standard"
-    page = client.get(reverse("inventory:vault_security", args=[vault.pk])).content.decode()
+    page = client.get(reverse("pricing_vault:security", args=[vault.pk])).content.decode()
     assert "Free trial:" in page and "days left" in page
     open_alerts = Alert.objects.filter(vault=vault, status__in=["Active", "InProgress"]).count()
     assert page.count('data-row-url="/alerts/') == min(open_alerts, 50)
     # readers see the state, not the button; outsiders get 404
     client.force_login(world["users"]["reader"])
     assert (
-        client.post(reverse("inventory:vault_upgrade", args=[vault.pk]), {"subscription": sub.pk}).status_code
+        client.post(reverse("pricing_vault:upgrade", args=[vault.pk]), {"subscription": sub.pk}).status_code
         == 403
     )
     client.force_login(world["users"]["outsider"])
-    assert client.get(reverse("inventory:vault_security", args=[vault.pk])).status_code == 404
+    assert client.get(reverse("pricing_vault:security", args=[vault.pk])).status_code == 404
 
 
 def test_after_the_trial_was_used_the_button_says_upgrade(client, world, django_capture_on_commit_callbacks):
@@ -198,7 +198,7 @@ def test_after_the_trial_was_used_the_button_says_upgrade(client, world, django_
     Pricing.objects.filter(subscription=sub, name="KeyVaults").update(free_trial_remaining=None)
     vault = KeyVault.objects.filter(subscription=sub).first()
     client.force_login(world["users"]["secadmin"])
-    page = client.get(reverse("inventory:vault_security", args=[vault.pk])).content.decode()
+    page = client.get(reverse("pricing_vault:security", args=[vault.pk])).content.decode()
     assert "Try it free" not in page and ">Upgrade<" in page and "billing starts as soon as" in page
 
 

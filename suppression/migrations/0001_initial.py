@@ -30,9 +30,13 @@ def move_content_types_back(apps, schema_editor):
 
 
 def copy_links(apps, schema_editor):
+    # When the rule dismissed the alert is its "suppressed" activity event; an alert without one (none is known)
+    # falls back to its last change.
     schema_editor.execute(
         "INSERT INTO suppression_suppressedalert (alert_id, rule_id, suppressed_at) "
-        "SELECT id, suppressed_by_id, updated_at FROM alerts_alert WHERE suppressed_by_id IS NOT NULL"
+        "SELECT a.id, a.suppressed_by_id, COALESCE((SELECT MAX(e.created_at) FROM alerts_alertevent e "
+        "WHERE e.alert_id = a.id AND e.kind = 'suppressed'), a.updated_at) "
+        "FROM alerts_alert a WHERE a.suppressed_by_id IS NOT NULL"
     )
 
 

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent
 from portal.audit.models import AuditRecord
-from portal.inventory.sync import sync_subscription
 from portal.testing.factories import alert_item, make_alerts, make_vault
 from suppression.models import SuppressedAlert, SuppressionRule
 from suppression.rules import rule_matches
 from suppression.services import apply_rules_to_alerts, expire_rules, rule_save, simulate
 from suppression.tasks import delete_rule_in_azure, push_rule
+from sync.orchestrator import sync_subscription
 
 pytestmark = pytest.mark.django_db
 

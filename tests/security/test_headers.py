@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from portal.testing.env import without_test_env
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "0",
@@ -43,10 +45,9 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     drop = {
         "DATABASE_URL",
         "REDIS_URL",
-        "PORTAL_TESTING",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
     }  # the last: Playwright's
-    base = {k: v for k, v in os.environ.items() if k not in drop}
+    base = {k: v for k, v in without_test_env(dict(os.environ)).items() if k not in drop}
     base.update(
         {
             "DJANGO_SETTINGS_MODULE": "portal.settings",

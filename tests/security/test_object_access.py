@@ -38,9 +38,9 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "web:subscription_access": ("sub", False, True),
     "web:role_revoke": ("sub+assignment", False, False),
     "inventory:vault_overview": ("vault", False, True),
-    "inventory:vault_security": ("vault", False, True),
-    "inventory:vault_upgrade": ("vault", False, False),
-    "inventory:sync_now": ("sub", False, False),
+    "pricing_vault:security": ("vault", False, True),
+    "pricing_vault:upgrade": ("vault", False, False),
+    "sync:sync_now": ("sub", False, False),
     "api:token_revoke_page": ("token", False, False),  # someone else's token: 404
     "triage:assign": ("alert", False, False),
     "triage:comment_add": ("alert", False, False),

@@ -17,8 +17,8 @@ from django.views.debug import ExceptionReporter
 from portal.api.services import token_create
 from portal.inventory.models import AzureConnection
 from portal.inventory.services import connection_save
-from portal.inventory.sync import sync_subscription
 from portal.testing.factories import grant
+from sync.orchestrator import sync_subscription
 from triage import webhooks
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ def test_secrets_never_leak(client, emulator, personas, monkeypatch):
             },
             secret=wrong,
         )
-        from portal.inventory.sync import discover
+        from sync.orchestrator import discover
 
         with pytest.raises(Exception):  # noqa: B017 - refused by the token endpoint, whatever the class
             discover(bad)
@@ -115,7 +115,7 @@ def test_secrets_never_leak(client, emulator, personas, monkeypatch):
                     reverse("triage:webhook", args=[hook.pk]),
                     reverse("triage:webhooks"),
                     reverse("api:tokens_page"),
-                    reverse("inventory:sync_status"),
+                    reverse("sync:sync_status"),
                     reverse("web:subscriptions"),
                 ],
             ),

@@ -21,9 +21,9 @@ from alerts.models import Alert
 from portal.accounts.management.commands.demo_users import DEMO_PASSWORD
 from portal.accounts.selectors import can_write, subscription_pks_for
 from portal.inventory.models import KeyVault, Subscription
-from portal.inventory.sync import sync_subscription
 from pricing.models import Pricing
 from suppression.models import SuppressionRule
+from sync.orchestrator import sync_subscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,72 @@
+"""Sync tasks. The schedule (settings.CELERY_BEAT_SCHEDULE) runs sync_all; it fans out one task per subscription."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+from portal.arm import errors
+from portal.inventory.models import AzureConnection
+from portal.inventory.services import connection_from_environment
+from sync import orchestrator as sync
+
+log = logging.getLogger(__name__)
+MAX_RUN_RETRIES = 3
+
+
+@shared_task(name="portal.inventory.tasks.sync_all")
+def sync_all() -> int:
+    """Discover each connection's subscriptions, then queue one sync per subscription."""
+    connection_from_environment()
+
+    def failed_listing(connection: AzureConnection, exc: errors.ArmError) -> None:
+        log.warning("cannot list subscriptions of %s: %s", connection, exc)
+
+    found = sync.discover_all(only=settings.AZURE_SUBSCRIPTION_IDS or None, on_error=failed_listing)
+    for subscription, _seen_by in found:  # each subscription once, however many connections see it
+        sync_subscription.delay(subscription.pk, trigger="schedule")
+    return len(found)
+
+
+@shared_task(
+    bind=True,
+    name="portal.inventory.tasks.sync_subscription",
+    max_retries=MAX_RUN_RETRIES,
+    acks_late=True,
+    reject_on_worker_lost=False,
+)
+def sync_subscription(
+    self, subscription_pk: int, trigger: str = "schedule", run_id: int | None = None
+) -> str:  # type: ignore[no-untyped-def]
+    """One sync run. Only a whole run is retried (the SDK already retried each request); it resumes from its
+    last completed page."""
+    try:
+        run = sync.sync_subscription(subscription_pk, trigger=trigger, run_id=run_id)
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away mid-run (a restart, a failover): the run and its lease stay as they were; try
+        # again once the lease has expired, and the run resumes from its last committed page.
+        close_old_connections()
+        if self.request.retries < MAX_RUN_RETRIES:
+            log.warning("sync of subscription %s lost the database (%s); retrying", subscription_pk, exc)
+            raise self.retry(
+                countdown=settings.SYNC_LEASE_SECONDS + random.uniform(1, 5),
+                kwargs={"subscription_pk": subscription_pk, "trigger": trigger},
+            ) from exc
+        raise
+    except sync.SyncFailed as exc:
+        if isinstance(exc.error, errors.TRANSIENT) and self.request.retries < MAX_RUN_RETRIES:
+            countdown = min(300, 15 * 2**self.request.retries) + random.uniform(0, 5)
+            raise self.retry(
+                countdown=countdown,
+                kwargs={"subscription_pk": subscription_pk, "trigger": trigger, "run_id": exc.run_id},
+            ) from exc
+        return f"failed: {exc}"
+    if run is None:
+        return "skipped: another worker holds the lease"
+    return (
+        f"{run.status}: {run.alerts_new} new, {run.alerts_changed} changed, {run.alerts_unchanged} unchanged"
+    )

@@ -15,7 +15,7 @@ from alerts.models import (
     MalformedAlert,
     Status,
 )
-from alerts.services import alerts_set_status_many
+from alerts.status import Source, alerts_set_status
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 
 
@@ -47,14 +47,15 @@ def _status_action(status: str) -> Any:
                 request, "Choose a classification next to the action to resolve or dismiss alerts."
             )
             return
-        changed, refused = alerts_set_status_many(
-            user=request.user,
-            alerts=queryset.iterator(chunk_size=200),
+        result = alerts_set_status(
+            actor=request.user,
+            alert_ids=queryset.values_list("pk", flat=True),
             status=status,
             request=request,
-            source="admin",
+            source=Source.ADMIN,
             classification=classification,
         )
+        changed, refused = len(result.changed) + result.unchanged, result.refused
         messages.info(
             request, f"{changed} alert(s) set to {Status(status).label}; {refused} refused (read-only role)."
         )

@@ -23,7 +23,8 @@ from alerts.models import (
     Severity,
     Status,
 )
-from alerts.services import COMMENT_LIMIT, alert_set_status, bulk_status_job_create
+from alerts.services import bulk_status_job_create
+from alerts.status import COMMENT_LIMIT, Source, alert_set_status
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
 from portal.api.schema import errors
@@ -233,7 +234,7 @@ class AlertStatus(APIView):
             user=request.user,
             alert=alert,
             status=data.validated_data["status"],
-            source="api",
+            source=Source.API,
             classification=data.validated_data.get("classification", ""),
             comment=data.validated_data.get("comment", ""),
             request=request._request,

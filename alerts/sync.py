@@ -20,8 +20,8 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.db.models import Q
 
-from alerts import rollup
-from alerts.models import CLOSED_STATUSES, Alert, AlertEvent, MalformedAlert
+from alerts import rollup, status
+from alerts.models import Alert, MalformedAlert
 from alerts.parsing import MalformedAlertError, ParsedAlert, parse_alert
 from portal.db import copy_line, update_rows
 from portal.fields import dumps
@@ -170,40 +170,6 @@ def _store_malformed(subscription_pk: int, malformed: list[tuple[Any, str, str]]
         )
 
 
-def _merge_status(row: Alert, azure_status: str, now: datetime, events: list[AlertEvent]) -> None:
-    """Azure reported `azure_status` for `row`: confirm a pending change, keep it, or follow Azure."""
-    if row.pending_status:
-        if azure_status == row.pending_status:
-            events.append(
-                AlertEvent(
-                    alert_id=row.pk,
-                    kind=AlertEvent.Kind.STATUS_CONFIRMED,
-                    created_at=now,
-                    data={"status": azure_status, "via": "sync"},
-                )
-            )
-            row.pending_status, row.pending_error, row.pending_failed = "", "", False
-            row.pending_since, row.pending_attempts = None, 0
-            row.status = azure_status
-        # else: the write-back has not landed yet; the analyst's status stays.
-        return
-    if row.status != azure_status:
-        data = {"from": row.status, "to": azure_status}
-        if azure_status not in CLOSED_STATUSES and row.classification:
-            # Reopened in Azure: the closing classification no longer holds (the activity log keeps it).
-            data["classification_cleared"] = row.classification
-            row.classification, row.classification_comment, row.closed_at, row.closed_by_id = (
-                "",
-                "",
-                None,
-                None,
-            )
-        events.append(
-            AlertEvent(alert_id=row.pk, kind=AlertEvent.Kind.STATUS_UPSTREAM, created_at=now, data=data)
-        )
-        row.status = azure_status
-
-
 @dataclass
 class PageWork:
     """A page (or a batch of pages) sorted, before anything is written: what is new, changed, malformed, unchanged."""
@@ -327,7 +293,7 @@ def upsert_page(
 def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: datetime) -> None:
     changed, malformed = work.changed, work.malformed
     deltas: Counter[rollup.Bucket] = Counter()
-    events: list[AlertEvent] = []
+    effects = status.Effects(now=now, source=status.Source.AZURE)  # Azure's status: the one write path
     with transaction.atomic(savepoint=False):  # inside the sync's batch transaction: no savepoint
         prepared = work.new_rows
         if prepared is not None:
@@ -362,7 +328,7 @@ def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: d
                 for name in AZURE_FIELDS:
                     setattr(row, name, p.fields[name] if name != "content_hash" else p.content_hash)
                 row.vault_id = vault_for(p, work.vault_index) or row.vault_id
-                _merge_status(row, p.fields["azure_status"], now, events)
+                status.from_azure(row, p.fields["azure_status"], effects)
                 row.in_azure, row.gone_at, row.updated_at = True, None, now
                 rollup.move(deltas, old_bucket, rollup.bucket_of(row))
                 updates.append(row)
@@ -389,8 +355,7 @@ def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: d
                 ],
             )
             result.changed = len(updates)
-        if events:
-            AlertEvent.objects.bulk_create(events)
+        effects.flush()
         with stage("rollups"):
             rollup.apply(deltas)
         if malformed:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from alerts.models import Alert
-from alerts.services import alert_status_attempt_failed, alert_status_confirmed
+from alerts.status import alert_status_attempt_failed, alert_status_confirmed
 from portal.arm import errors, operations
 from portal.celery import backoff
 from portal.inventory import hooks as inventory_hooks

@@ -20,7 +20,8 @@ from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.charts import chart
 from alerts.filters import PAGE_SIZE, FilterState
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
-from alerts.services import COMMENT_LIMIT, alert_set_status, alerts_set_status_many, bulk_status_job_create
+from alerts.services import bulk_status_job_create
+from alerts.status import COMMENT_LIMIT, Source, alert_set_status, alerts_set_status
 from portal.accounts import selectors as access
 from portal.audit.services import audit_record
 from portal.csvexport import csv_response
@@ -222,15 +223,16 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
     if len(comment) > COMMENT_LIMIT:
         messages.error(request, f"Keep the comment to {COMMENT_LIMIT:,} characters; nothing was changed.")
         return redirect(back_url)
-    changed, refused = alerts_set_status_many(
-        user=request.user,
-        alerts=selectors.alerts_visible_to(request.user).filter(pk__in=ids),
+    result = alerts_set_status(
+        actor=request.user,
+        alert_ids=selectors.alerts_visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True),
         status=status,
         request=request,
-        source="bulk",
+        source=Source.BULK,
         classification=classification,
         comment=comment,
     )
+    changed, refused = len(result.changed) + result.unchanged, result.refused
     text = f"{changed} alert(s) set to {Status(status).label}; they are being written back to Azure."
     if refused:
         text += f" {refused} not changed: your role on their subscription is read-only."

@@ -244,7 +244,7 @@ def main() -> int:
     from django.db import connection, transaction
 
     from alerts.models import Alert
-    from alerts.services import alert_set_status
+    from alerts.status import alert_set_status
     from notifications.contact_services import contact_save
     from notifications.models import Notification
     from portal.inventory.models import AzureConnection, Subscription

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.api import AlertSerializer
-from alerts.services import COMMENT_LIMIT
+from alerts.status import COMMENT_LIMIT
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
 from portal.api.pagination import NewestFirst

@@ -6,7 +6,6 @@ per rule.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +16,8 @@ from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts import rollup
-from alerts.models import Alert, AlertEvent, Status
-from alerts.tasks import push_alert_status
+from alerts.models import Alert, Status
+from alerts.status import Source, alerts_set_status
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.hashing import content_hash
@@ -264,6 +262,8 @@ def apply_rules_to_alerts(
     subscription_pk: int,
     now: datetime | None = None,
     candidates: dict[int, tuple[str, list[Any]]] | None = None,
+    actor: Any = None,
+    request: HttpRequest | None = None,
 ) -> ApplyResult:
     """Dismiss the new alerts that match an enabled rule of their subscription (a fixed number of queries).
 
@@ -319,45 +319,32 @@ def apply_rules_to_alerts(
                 matched.setdefault(rule.pk, []).append(alert)
         if not matched:
             return result
-        deltas: Counter[rollup.Bucket] = Counter()
-        events = []
-        updates = []
-        links = []
-        for rule_pk, matches in matched.items():
-            rule = next(r for r in rules if r.pk == rule_pk)
-            for alert in matches:
-                old = rollup.bucket_of(alert)
-                links.append(SuppressedAlert(alert_id=alert.pk, rule_id=rule_pk, suppressed_at=now))
-                if alert.status != Status.DISMISSED:
-                    alert.status = Status.DISMISSED
-                    if alert.azure_status != Status.DISMISSED:
-                        alert.pending_status = Status.DISMISSED  # written back to Azure
-                        alert.pending_since = now
-                        result.written_back.append(alert.pk)
-                rollup.move(deltas, old, rollup.bucket_of(alert))
-                updates.append(alert)
-                events.append(
-                    AlertEvent(
-                        alert_id=alert.pk,
-                        kind=AlertEvent.Kind.SUPPRESSED,
-                        created_at=now,
-                        data={"rule": rule.name, "rule_id": rule.pk},
-                    )
-                )
-                result.suppressed.append(alert.pk)
+        links = [
+            SuppressedAlert(alert_id=alert.pk, rule_id=rule_pk, suppressed_at=now)
+            for rule_pk, matches in matched.items()
+            for alert in matches
+        ]
+        SuppressedAlert.objects.bulk_create(links, ignore_conflicts=True)
         # one UPDATE for every rule that matched (not one per rule)
         SuppressionRule.objects.filter(pk__in=list(matched)).update(
             suppressed_count=F("suppressed_count")
             + Case(*[When(pk=pk, then=Value(len(m))) for pk, m in matched.items()], default=Value(0)),
             last_match_at=now,
         )
-        SuppressedAlert.objects.bulk_create(links, ignore_conflicts=True)
-        Alert.objects.bulk_update(updates, ["status", "pending_status", "pending_since"], batch_size=500)
-        AlertEvent.objects.bulk_create(events)
-        rollup.apply(deltas)
-        if result.written_back:
-            ids = list(result.written_back)
-            transaction.on_commit(lambda: [push_alert_status.delay(pk) for pk in ids])
+        names = {r.pk: r.name for r in rules}
+        notes = {a.pk: {"rule": names[pk], "rule_id": pk} for pk, matches in matched.items() for a in matches}
+        # the status's one write path, for every rule at once: Dismissed, written back to Azure unless Azure has it,
+        # with the activity event, an audit entry and the webhook of the "rule" source
+        changed = alerts_set_status(
+            actor=actor or "suppression rule",
+            alert_ids=list(notes),
+            status=Status.DISMISSED,
+            source=Source.RULE,
+            request=request,
+            notes=notes,
+        )
+        result.suppressed.extend(notes)
+        result.written_back.extend(changed.changed)
     return result
 
 
@@ -431,7 +418,12 @@ def rule_apply_to_active(*, user: Any, rule: SuppressionRule, request: HttpReque
     _check(user, rule.subscription)
     ids = active_matches(rule)
     for start in range(0, len(ids), 500):
-        apply_rules_to_alerts(alert_ids=ids[start : start + 500], subscription_pk=rule.subscription_id)
+        apply_rules_to_alerts(
+            alert_ids=ids[start : start + 500],
+            subscription_pk=rule.subscription_id,
+            actor=user,
+            request=request,
+        )
     audit_rule(rule, "rule.apply_to_active", actor=user, after={"alerts": len(ids)}, request=request)
     return len(ids)
 

@@ -54,12 +54,9 @@ def _requeue_deliveries(now: datetime, cutoff: datetime) -> int:
 
 
 def _status_webhook(change: hooks.StatusChange) -> None:
-    for alert in change.alerts:
-        before = change.before.get(alert.pk)
-        if before is not None and before != alert.status:
-            webhooks.webhook_event(
-                alert, "alert.status_changed", actor=change.actor, extra={"from": before, "to": alert.status}
-            )
+    webhooks.webhooks_for_status_changes(
+        alerts=change.alerts, before=change.before, actor=change.actor, source=change.source
+    )
 
 
 def _incident_pk(alert: Any) -> int | None:

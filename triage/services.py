@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts import rollup
 from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, Alert, AlertEvent, AlertRollup
-from alerts.services import alert_set_status
+from alerts.status import Source, alerts_set_status
 from notifications.tasks import notify_assignment
 from portal import text
 from portal.accounts.selectors import can_see, can_write, can_write_any
@@ -343,19 +343,18 @@ def incident_set_status(
     """One status for the whole group: every alert of the incident (each written back to Azure)."""
     if not can_write(user, incident.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners change incidents.")
-    changed = 0
     with transaction.atomic():
-        for alert in incident_members(incident):
-            alert_set_status(
-                user=user,
-                alert=alert,
-                status=status,
-                source="incident",
-                classification=classification,
-                comment=comment,
-                request=request,
-            )
-            changed += 1
+        members = list(incident_members(incident).values_list("pk", flat=True))
+        alerts_set_status(
+            actor=user,
+            alert_ids=members,
+            status=status,
+            source=Source.INCIDENT,
+            classification=classification,
+            comment=comment,
+            request=request,
+        )
+        changed = len(members)
         audit_record(
             actor=user,
             action="incident.set_status",

@@ -231,6 +231,58 @@ def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> in
     return len(pks)
 
 
+def webhooks_for_status_changes(
+    *, alerts: list[Alert], before: dict[int, str], actor: Any = None, source: str = ""
+) -> int:
+    """`alert.status_changed` for each alert whose status changed, to every webhook that wants it: one read of the
+    webhooks, one insert of every delivery and one queued message, however many alerts (a bulk change, a rule)."""
+    subscriptions = {a.subscription_id for a in alerts}
+    hooks: dict[int, list[Webhook]] = {}
+    for hook in Webhook.objects.filter(subscription_id__in=subscriptions, enabled=True):
+        if "alert.status_changed" in hook.events:
+            hooks.setdefault(hook.subscription_id, []).append(hook)
+    if not hooks:
+        return 0
+    by_pk = Subscription.objects.in_bulk(list(hooks))
+    for alert in alerts:  # the payload names the subscription: read once, not per alert
+        if alert.subscription_id in by_pk:
+            alert.subscription = by_pk[alert.subscription_id]
+    now = timezone.now()
+    deliveries = [
+        WebhookDelivery(
+            webhook=hook,
+            event="alert.status_changed",
+            payload=_event_payload(
+                "alert.status_changed",
+                alert,
+                now,
+                actor=actor,
+                extra={
+                    "from": before.get(alert.pk),
+                    "to": alert.status,
+                    **({"source": source} if source else {}),
+                },
+            ),
+            created_at=now,
+            touched_at=now,
+        )
+        for alert in alerts
+        for hook in hooks.get(alert.subscription_id, [])
+    ]
+    created = WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
+    pks = [d.pk for d in created if d.pk is not None]
+    if len(pks) != len(created):  # a backend that does not return ids from a bulk insert
+        pks = list(
+            WebhookDelivery.objects.filter(event="alert.status_changed", created_at=now).values_list(
+                "pk", flat=True
+            )
+        )
+    from triage.tasks import deliver_webhooks
+
+    transaction.on_commit(lambda: deliver_webhooks.delay(pks))
+    return len(pks)
+
+
 def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:
     """ "Send test": a `ping` event, delivered like any other."""
     if not can_write(user, webhook.subscription_id):

@@ -33,7 +33,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
         return None
 
 
-def audit_record(
+def audit_build(
     *,
     actor: Any,
     action: str,
@@ -45,8 +45,10 @@ def audit_record(
     object_type: str = "",
     object_id: str = "",
     object_repr: str = "",
+    now: Any = None,
 ) -> AuditRecord:
-    """Record who did `action` to `obj` (when, from which address, before → after)."""
+    """The entry recording who did `action` to `obj` (when, from which address, before → after), not yet saved:
+    `audit_records` saves many in one statement."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -58,8 +60,8 @@ def audit_record(
             elif hasattr(obj, "subscription_id"):
                 subscription = obj.subscription_id
     subscription_id = getattr(subscription, "pk", subscription)
-    return AuditRecord.objects.create(
-        created_at=timezone.now(),
+    return AuditRecord(
+        created_at=now or timezone.now(),
         actor=user,
         actor_label=user.get_username() if user else (str(actor) if actor else "system"),
         action=action,
@@ -72,3 +74,14 @@ def audit_record(
         ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request else ""),
     )
+
+
+def audit_records(records: list[AuditRecord]) -> None:
+    AuditRecord.objects.bulk_create(records, batch_size=1000)
+
+
+def audit_record(**kwargs: Any) -> AuditRecord:
+    """Record who did `action` to `obj` (audit_build's arguments), now."""
+    record = audit_build(**kwargs)
+    record.save(force_insert=True)
+    return record

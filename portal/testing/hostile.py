@@ -100,7 +100,8 @@ def seed_hostile_world() -> HostileWorld:
     from django.db import transaction
     from django.utils import timezone
 
-    from alerts.services import alert_set_status, alerts_on_new
+    from alerts.services import alerts_on_new
+    from alerts.status import alert_set_status
     from feedback.services import feedback_submit
     from portal.accounts.models import Role, RoleAssignment
     from portal.testing.factories import (

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert
-from alerts.services import alert_set_status
+from alerts.status import alert_set_status
 from portal.recovery import requeue_stale
 from portal.testing.factories import alert_item, make_alerts
 from pricing.models import Pricing

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRollup, MalformedAlert
-from alerts.services import alert_set_status
+from alerts.status import alert_set_status
 from notifications.models import SecurityContact
 from portal.arm import errors
 from portal.inventory.models import AzureConnection, KeyVault

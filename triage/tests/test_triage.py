@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRollup
-from alerts.services import alert_set_status, alerts_on_new
+from alerts.services import alerts_on_new
+from alerts.status import alert_set_status
 from notifications.models import Notification, NotificationPreference
 from notifications.tasks import notify_assignment
 from portal.accounts.models import Role

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from alerts.services import alert_set_status, alerts_on_new
+from alerts.services import alerts_on_new
+from alerts.status import alert_set_status
 from portal.testing.factories import alert_item, make_alerts, make_vault
 from portal.testing.fixtures import wait_for
 from triage import services, webhooks

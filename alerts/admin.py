@@ -30,6 +30,10 @@ class AlertEventInline(admin.TabularInline):
         return False
 
 
+class ClassificationForm(forms.Form):
+    classification = forms.ChoiceField(choices=[("", ""), *CLASSIFICATIONS], required=False)
+
+
 class StatusActionForm(ActionForm):
     """The changelist's action bar asks for the classification a close needs (once for all selected alerts)."""
 
@@ -41,8 +45,9 @@ class StatusActionForm(ActionForm):
 def _status_action(status: str) -> Any:
     @admin.action(description=f"Set status to {Status(status).label} (written back to Azure)")
     def action(modeladmin: AlertAdmin, request: HttpRequest, queryset: Any) -> None:
-        classification = request.POST.get("classification", "")
-        if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
+        form = ClassificationForm(request.POST)  # the action bar's classification, beside the action
+        classification = form.cleaned_data.get("classification", "") if form.is_valid() else ""
+        if status in CLOSED_STATUSES and not classification:
             messages.error(
                 request, "Choose a classification next to the action to resolve or dismiss alerts."
             )

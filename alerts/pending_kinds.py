@@ -3,20 +3,9 @@ stale-work sweep."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from alerts import selectors, tasks
-from alerts.models import Alert
+from alerts import selectors, status
 from portal import recovery
 from portal.web.pending import PendingKind, register
-
-
-def _requeue_statuses(now: datetime, cutoff: datetime) -> int:
-    return recovery.requeue(
-        Alert.objects.filter(pending_since__lt=cutoff, pending_failed=False).exclude(pending_status=""),
-        tasks.push_alert_status.delay,
-        pending_since=now,
-    )
 
 
 def register_all() -> None:
@@ -28,4 +17,4 @@ def register_all() -> None:
             template="alerts/_status_live.html",
         )
     )
-    recovery.register("statuses", _requeue_statuses)
+    recovery.register("statuses", status.requeue_stale_pushes)

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from alerts import hooks, rollup
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
-from portal import text
+from portal import recovery, text
 from portal.accounts.selectors import can_write
 from portal.audit.models import AuditRecord
 from portal.audit.services import audit_build, audit_records
@@ -139,8 +139,8 @@ def check_request(*, status: str, source: str, classification: str = "", comment
     ):
         raise ValidationError(
             {
-                "classification": "Say why the alert is closed: true positive, benign positive, "
-                "false positive or undetermined."
+                "classification": "Say why the alert is closed: choose a classification (true positive, benign "
+                "positive, false positive or undetermined)."
             }
         )
     check_comment(comment)
@@ -424,3 +424,15 @@ def alert_status_attempt_failed(*, alert_pk: int, status: str, error: str, final
         else:
             update_rows(Alert, [row], STATUS_FIELDS)
         effects.flush()
+
+
+def requeue_stale_pushes(now: datetime, cutoff: datetime) -> int:
+    """The alerts' step of the stale-work sweep (portal.recovery): a push pending since before `cutoff` whose message
+    was lost is queued again (one that failed for good is not; a new change resets that)."""
+    from alerts.tasks import push_alert_status  # the tasks import this module
+
+    return recovery.requeue(
+        Alert.objects.filter(pending_since__lt=cutoff, pending_failed=False).exclude(pending_status=""),
+        push_alert_status.delay,
+        pending_since=now,
+    )

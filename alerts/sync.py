@@ -333,26 +333,15 @@ def _write_page(result: PageResult, subscription_pk: int, work: PageWork, now: d
                 rollup.move(deltas, old_bucket, rollup.bucket_of(row))
                 updates.append(row)
                 result.seen_ids.append(row.pk)
+            # one UPDATE of each changed row: Azure's fields, and the status fields as status.from_azure set them
             update_rows(
                 Alert,
                 updates,
-                [
-                    *AZURE_FIELDS,
-                    "vault",
-                    "status",
-                    "pending_status",
-                    "pending_error",
-                    "pending_failed",
-                    "pending_since",
-                    "pending_attempts",
-                    "classification",
-                    "classification_comment",
-                    "closed_at",
-                    "closed_by",
-                    "in_azure",
-                    "gone_at",
-                    "updated_at",
-                ],
+                list(
+                    dict.fromkeys(
+                        [*AZURE_FIELDS, "vault", *status.STATUS_FIELDS, "in_azure", "gone_at", "updated_at"]
+                    )
+                ),
             )
             result.changed = len(updates)
         effects.flush()

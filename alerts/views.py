@@ -19,12 +19,14 @@ from alerts import hooks, selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.charts import chart
 from alerts.filters import PAGE_SIZE, FilterState
+from alerts.forms import BannerForm, DetailTabForm, StatusChangeForm, SubscriptionForm
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.services import bulk_status_job_create
-from alerts.status import COMMENT_LIMIT, Source, alert_set_status, alerts_set_status
+from alerts.status import Source, alert_set_status, alerts_set_status
 from portal.accounts import selectors as access
 from portal.audit.services import audit_record
 from portal.csvexport import csv_response
+from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest
 
 
@@ -100,10 +102,7 @@ def alert_counters(request: AuthedRequest) -> HttpResponse:
 def new_alerts_banner(request: AuthedRequest) -> HttpResponse:
     """Polled by the list: how many alerts matching the filter arrived since the page was drawn (cheap)."""
     _form, state = _state_or_errors(request)
-    try:
-        since = int(request.GET.get("since", "0"))
-    except ValueError:
-        since = 0
+    since = cleaned(BannerForm(request.GET), "since", 0)
     count = 0
     if state is not None:
         qs = state.apply(selectors.alerts_visible_to(request.user), with_cursor=False).order_by()
@@ -124,7 +123,7 @@ def new_alerts_banner(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk)
-    tab = "action" if request.GET.get("tab") == "action" else "details"
+    tab = cleaned(DetailTabForm(request.GET), "tab", "details")
     info = BY_TYPE.get(alert.alert_type.removeprefix("SIMULATED_"))
     activity = hooks.activity_filled(alert, list(selectors.alert_activity(alert)))
     return render(
@@ -153,14 +152,17 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk, write=True)
+    form = StatusChangeForm(request.POST)
     try:
+        if not form.is_valid():
+            raise ValidationError(form.errors)
         alert = alert_set_status(
             user=request.user,
             alert=alert,
-            status=request.POST.get("status", ""),
+            status=form.target(),
             request=request,
-            classification=request.POST.get("classification", ""),
-            comment=request.POST.get("comment", ""),
+            classification=form.cleaned_data["classification"],
+            comment=form.cleaned_data["comment"],
         )
     except ValidationError as exc:
         if request.htmx:
@@ -173,7 +175,7 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
                     "statuses": Status.choices,
                     "classifications": CLASSIFICATIONS,
                     "status_error": " ".join(exc.messages),
-                    "chosen": request.POST.get("status", ""),
+                    "chosen": form.cleaned_data.get("status", "") if hasattr(form, "cleaned_data") else "",
                 },
                 status=400,
             )
@@ -200,38 +202,32 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def bulk_status(request: AuthedRequest) -> HttpResponse:
     """Change status of the ticked rows (at most a page of them)."""
-    status = request.POST.get("to", "")
-    back = request.POST.get("back", "")
+    form = StatusChangeForm(request.POST)
+    valid = form.is_valid()
+    back = form.cleaned_data.get("back", "") if valid else ""
     back_url = reverse("alerts:list") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
-    if status not in Status.values:
-        messages.error(request, "Choose the status to set.")
+    if not valid:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(back_url)
-    try:
-        ids = [int(i) for i in request.POST.getlist("ids")][:500]
-    except ValueError:
-        messages.error(request, "The selection was not valid.")
-        return redirect(back_url)
+    ids, status = form.cleaned_data["ids"], form.target()
     if not ids:
         messages.error(request, "Select at least one alert.")
         return redirect(back_url)
-    classification, comment = request.POST.get("classification", ""), request.POST.get("comment", "")
-    if status in CLOSED_STATUSES and classification not in dict(CLASSIFICATIONS):
-        messages.error(
-            request, "Say why these alerts are closed: choose a classification (asked once for all)."
+    try:
+        result = alerts_set_status(
+            actor=request.user,
+            alert_ids=selectors.alerts_visible_to(request.user)
+            .filter(pk__in=ids)
+            .values_list("pk", flat=True),
+            status=status,
+            request=request,
+            source=Source.BULK,
+            classification=form.cleaned_data["classification"],
+            comment=form.cleaned_data["comment"],
         )
+    except ValidationError as exc:  # the one check, in the service: nothing was changed
+        messages.error(request, " ".join(exc.messages) + " Nothing was changed.")
         return redirect(back_url)
-    if len(comment) > COMMENT_LIMIT:
-        messages.error(request, f"Keep the comment to {COMMENT_LIMIT:,} characters; nothing was changed.")
-        return redirect(back_url)
-    result = alerts_set_status(
-        actor=request.user,
-        alert_ids=selectors.alerts_visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True),
-        status=status,
-        request=request,
-        source=Source.BULK,
-        classification=classification,
-        comment=comment,
-    )
     changed, refused = len(result.changed) + result.unchanged, result.refused
     text = f"{changed} alert(s) set to {Status(status).label}; they are being written back to Azure."
     if refused:
@@ -244,8 +240,8 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def bulk_all(request: AuthedRequest) -> HttpResponse:
     """'All N alerts matching this filter': the exact N is computed once, when the user confirms."""
-    source = request.GET if request.method == "GET" else request.POST
-    status = source.get("to", "")
+    form = StatusChangeForm(request.GET if request.method == "GET" else request.POST)
+    status = form.target() if form.is_valid() else ""
     _form, state = _state_or_errors(request)
     if state is None or status not in Status.values:
         messages.error(request, "The filter or the status is not valid.")
@@ -276,8 +272,8 @@ def bulk_all(request: AuthedRequest) -> HttpResponse:
             query=state.urlencode(),
             status=status,
             total=selectors.exact_count(request.user, state),
-            classification=request.POST.get("classification", ""),
-            comment=request.POST.get("comment", ""),
+            classification=form.cleaned_data["classification"],
+            comment=form.cleaned_data["comment"],
             request=request,
         )
     except ValidationError as exc:
@@ -384,7 +380,7 @@ def sample_alerts(request: AuthedRequest) -> HttpResponse:
     subscriptions = list(access.subscriptions_visible_to(request.user, write=True))
     if request.method == "POST":
         sub = access.subscription_get_for_user(
-            request.user, request.POST.get("subscription") or 0, write=True
+            request.user, cleaned(SubscriptionForm(request.POST), "subscription", 0), write=True
         )
         from alerts.tasks import create_sample_alerts
 

@@ -77,6 +77,10 @@ class FeedbackFilterForm(forms.Form):
         "reason": "reason",
     }
 
+    def urlencode(self) -> str:
+        """The filter as it came (for the CSV link of the same drill-down)."""
+        return self.data.urlencode() if hasattr(self.data, "urlencode") else ""
+
     def apply(self, qs: QuerySet[Any]) -> tuple[QuerySet[Any], dict[str, Any]]:
         applied: dict[str, Any] = {}
         for name, lookup in self.LOOKUPS.items():
@@ -88,3 +92,16 @@ class FeedbackFilterForm(forms.Form):
             qs = qs.filter(useful=self.cleaned_data["useful"] == "yes")
             applied["useful"] = self.cleaned_data["useful"]
         return qs, applied
+
+
+class PanelStateForm(forms.Form):
+    """The panel redrawn while the person answers (htmx GET): the answer so far, the reason picked, the one kept from
+    before switching answers, the text typed, the consent, and whether the form is reopened to edit."""
+
+    useful = forms.ChoiceField(required=False, choices=[("yes", "Yes"), ("no", "No")])
+    answer = forms.ChoiceField(required=False, choices=[("yes", "Yes"), ("no", "No")])
+    reason = SingleLineField(required=False, max_length=40)
+    kept_reason = SingleLineField(required=False, max_length=40)
+    text = MultiLineField(required=False, max_length=2000)
+    may_contact = forms.BooleanField(required=False)
+    edit = forms.BooleanField(required=False)

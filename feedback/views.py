@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.selectors import alert_get_for_user
 from feedback import selectors
-from feedback.forms import FeedbackFilterForm, FeedbackForm, ReplyForm
+from feedback.forms import FeedbackFilterForm, FeedbackForm, PanelStateForm, ReplyForm
 from feedback.models import Feedback, reasons_for
 from feedback.services import feedback_reply, feedback_submit
 from portal.accounts import selectors as access
@@ -52,11 +52,13 @@ def panel(request: AuthedRequest, alert_pk: int) -> HttpResponse:
     """GET: the panel (htmx), `?answer=yes|no` narrows the reasons, `?edit=1` reopens the form. POST: submit."""
     alert = alert_get_for_user(request.user, alert_pk)
     if request.method == "GET":
-        answer = request.GET.get("useful") or request.GET.get("answer")
+        asked = PanelStateForm(request.GET)
+        got = asked.cleaned_data if asked.is_valid() else {}
+        answer = got.get("useful") or got.get("answer")
         form = None
         if answer in ("yes", "no"):
             reasons = {value for value, _ in reasons_for(answer == "yes")}
-            picked, kept = request.GET.get("reason", "")[:40], request.GET.get("kept_reason", "")[:40]
+            picked, kept = got.get("reason", ""), got.get("kept_reason", "")
             # the reason picked stays when it belongs to this answer; else the one kept from before the switch
             reason = picked if picked in reasons else kept if kept in reasons else ""
             form = FeedbackForm(
@@ -64,12 +66,12 @@ def panel(request: AuthedRequest, alert_pk: int) -> HttpResponse:
                     "useful": answer,
                     "reason": reason,
                     "kept_reason": picked if picked and picked not in reasons else kept,
-                    "text": request.GET.get("text", "")[:2000],
-                    "may_contact": request.GET.get("may_contact") == "on",
+                    "text": got.get("text", ""),
+                    "may_contact": bool(got.get("may_contact")),
                 },
                 answer=answer == "yes",
             )
-        context = panel_context(request.user, alert, form=form, editing=bool(request.GET.get("edit") or form))
+        context = panel_context(request.user, alert, form=form, editing=bool(got.get("edit") or form))
         return render(request, "feedback/_panel.html", context)
     form = FeedbackForm(request.POST)  # the reasons of the answer posted; the service checks them too
     status = 200
@@ -153,7 +155,7 @@ def feedback_list(request: AuthedRequest) -> HttpResponse:
             "page_title": "Feedback",
             "rows": rows,
             "applied": applied,
-            "query": request.GET.urlencode(),
+            "query": form.urlencode(),
             "breadcrumbs": [
                 {"label": "Security Center", "url": reverse("alerts:overview")},
                 {"label": "Feedback", "url": reverse("feedback:insights")},

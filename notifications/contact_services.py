@@ -10,9 +10,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
 
+from notifications.contacts import contact_fields
 from notifications.models import Notification, NotificationPreference, SecurityContact
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
+from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 
 ROLES = ["Owner", "Contributor", "ServiceAdmin", "AccountAdmin"]
@@ -138,3 +140,53 @@ def notification_retry(*, user: Any, notification: Notification, request: HttpRe
         request=request,
         subscription=notification.subscription_id,
     )
+
+
+@transaction.atomic
+def contacts_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> bool:
+    """Keep the subscription's `default` contact in step with Azure. Returns whether anything changed."""
+    item = next(
+        (i for i in items if isinstance(i, dict) and str(i.get("name", "")).lower() == "default"), None
+    )
+    if item is None and items:
+        item = items[0] if isinstance(items[0], dict) else None
+    contact = SecurityContact.objects.select_for_update().filter(subscription=subscription).first()
+    if item is None:
+        if contact is not None and contact.in_azure:
+            contact.in_azure = False
+            contact.save(update_fields=["in_azure"])
+            return True
+        return False
+    digest = content_hash(item)
+    if contact is not None and contact.content_hash == digest and contact.in_azure:
+        return False
+    fields = {**contact_fields(item), "in_azure": True, "content_hash": digest, "synced_at": now}
+    if contact is not None and contact.pending_push:
+        # A change made here is still being written to Azure: never reverted by a sync; confirmed when Azure has it.
+        azure = contact_fields(item)
+        if all(getattr(contact, k) == v for k, v in azure.items() if k != "phone"):
+            contact.pending_push = False
+            contact.save(update_fields=["pending_push"])
+        return False
+    if contact is None:
+        SecurityContact.objects.create(subscription=subscription, **fields)
+    else:
+        for key, value in fields.items():
+            setattr(contact, key, value)
+        contact.save(update_fields=list(fields))
+    return True
+
+
+def contact_pushed(
+    *, contact_pk: int, result: dict[str, Any] | None = None, error: str = "", final: bool = False
+) -> None:
+    """The write-back's result for a PUT: in step with what Azure answered; a transient failure (retried, shown);
+    refused (shown, no longer pending)."""
+    if result is not None:
+        SecurityContact.objects.filter(pk=contact_pk).update(
+            pending_push=False, push_error="", in_azure=True, content_hash=content_hash(result)
+        )
+    elif final:
+        SecurityContact.objects.filter(pk=contact_pk).update(pending_push=False, push_error=error[:2000])
+    else:
+        SecurityContact.objects.filter(pk=contact_pk).update(push_error=error[:2000])

@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import SEVERITY_RANK, Alert, Status
-from notifications.models import Notification, NotificationPreference, SecurityContact
+from notifications.models import Notification, NotificationBatch, NotificationPreference, SecurityContact
 from portal.accounts.models import Role
 from portal.text import header_safe
 
@@ -147,6 +147,18 @@ def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int)
     )
     pk = batch.pk
     transaction.on_commit(lambda: notify_new_alerts.delay(batch_pk=pk))
+
+
+def plan_batch(*, batch_pk: int) -> list[int]:
+    """Claim a batch of new alerts the sync wrote and plan its notifications, in one transaction: the batch is
+    deleted with the planning, so a repeated message plans nothing twice. Returns the notifications to send now."""
+    with transaction.atomic():
+        batch = NotificationBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
+        if batch is None:
+            return []  # planned already (or being planned by another worker)
+        to_send = plan_notifications(alert_ids=batch.alert_ids)
+        batch.delete()
+    return to_send
 
 
 def plan_notifications(*, alert_ids: list[int], now: datetime | None = None) -> list[int]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.core.mail import get_connection
-from django.db import transaction
 
-from notifications.contact_services import contact_properties
-from notifications.models import NotificationBatch, SecurityContact
-from notifications.services import plan_notifications, send_alert_mail, send_assignment_mail, send_due
+from notifications.contact_services import contact_properties, contact_pushed
+from notifications.models import SecurityContact
+from notifications.services import (
+    plan_batch,
+    plan_notifications,
+    send_alert_mail,
+    send_assignment_mail,
+    send_due,
+)
 from portal.arm import errors, operations
 from portal.celery import retry_transient
-from portal.hashing import content_hash
 from portal.inventory.azure import config_for
 
 
@@ -22,12 +26,7 @@ def notify_new_alerts(self, alert_ids: list[int] | None = None, batch_pk: int | 
     connection). The batch is deleted in the planning's transaction: a repeated message plans nothing twice."""
 
     if batch_pk is not None:
-        with transaction.atomic():
-            batch = NotificationBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
-            if batch is None:
-                return 0  # planned already (or being planned by another worker)
-            to_send = plan_notifications(alert_ids=batch.alert_ids)
-            batch.delete()
+        to_send = plan_batch(batch_pk=batch_pk)
     else:
         to_send = plan_notifications(alert_ids=alert_ids or [])
     if not to_send:
@@ -66,16 +65,12 @@ def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
         )
     except errors.TRANSIENT as exc:
         retry_transient(self, exc)
-        SecurityContact.objects.filter(pk=contact.pk).update(push_error=str(exc)[:2000])
+        contact_pushed(contact_pk=contact.pk, error=str(exc))
         return f"failed: {exc}"
     except errors.ArmError as exc:
-        SecurityContact.objects.filter(pk=contact.pk).update(
-            pending_push=False, push_error=exc.message or str(exc)
-        )
+        contact_pushed(contact_pk=contact.pk, error=exc.message or str(exc), final=True)
         return f"refused: {exc}"
-    SecurityContact.objects.filter(pk=contact.pk).update(
-        pending_push=False, push_error="", in_azure=True, content_hash=content_hash(result)
-    )
+    contact_pushed(contact_pk=contact.pk, result=result)
     return "in step"
 
 

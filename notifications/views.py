@@ -15,7 +15,12 @@ from notifications.contact_services import ROLES, SEVERITIES, contact_save, noti
 from notifications.models import Notification, SecurityContact
 from notifications.services import minimum_hides_key_vault, recipients_for
 from portal.accounts import selectors as access
+from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest
+
+
+class DeliveryFilterForm(forms.Form):
+    state = forms.ChoiceField(required=False, choices=Notification.State.choices)
 
 
 class ContactForm(forms.Form):
@@ -134,8 +139,8 @@ def email_settings_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 def deliveries(request: AuthedRequest) -> HttpResponse:
     """The delivery log: what was sent to whom, what waits in a digest, what failed (with Retry)."""
     qs = access.scope_to_user(Notification.objects.select_related("alert"), request.user)
-    state = request.GET.get("state", "")
-    if state in Notification.State.values:
+    state = cleaned(DeliveryFilterForm(request.GET), "state", "")
+    if state:
         qs = qs.filter(state=state)
     rows = list(qs.order_by("-created_at", "-id")[:200])
     return render(

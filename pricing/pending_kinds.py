@@ -3,15 +3,13 @@ the Microsoft Defender for Key Vault block of a key vault's Security page."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from portal import recovery
 from portal.accounts.selectors import can_write, can_write_any
 from portal.inventory.selectors import vault_get_for_user
 from portal.web.pending import PendingKind, register
-from pricing import selectors, tasks
-from pricing.models import Pricing
+from pricing import selectors, services
 
 
 def _vault_plan_context(user: Any, vault: Any) -> dict[str, Any]:
@@ -31,16 +29,8 @@ def _vault_plan_pending(vault: Any) -> bool:
     return bool(plan and plan.pending_tier)
 
 
-def _requeue_plans(now: datetime, cutoff: datetime) -> int:
-    return recovery.requeue(
-        Pricing.objects.filter(pending_since__lt=cutoff).exclude(pending_tier=""),
-        tasks.push_pricing.delay,
-        pending_since=now,
-    )
-
-
 def register_all() -> None:
-    recovery.register("plans", _requeue_plans)
+    recovery.register("plans", services.requeue_stale_pushes)
     register(
         PendingKind(
             name="plan-row",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts.parsing import parse_time
+from portal import recovery
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.hashing import content_hash
@@ -189,3 +190,20 @@ def pricing_push_result(
                 after={"tier": tier, "error": error[:500]},
                 subscription=pricing.subscription,
             )
+
+
+def pricing_push_attempt_failed(*, pricing_pk: int, error: str) -> None:
+    """The write-back's result: a transient failure, retried by the task; shown on the plan meanwhile."""
+    Pricing.objects.filter(pk=pricing_pk).update(pending_error=error[:2000])
+
+
+def requeue_stale_pushes(now: datetime, cutoff: datetime) -> int:
+    """The plans' step of the stale-work sweep (portal.recovery): a plan change pending since before `cutoff` whose
+    message was lost is queued again."""
+    from pricing.tasks import push_pricing  # the tasks import these services
+
+    return recovery.requeue(
+        Pricing.objects.filter(pending_since__lt=cutoff).exclude(pending_tier=""),
+        push_pricing.delay,
+        pending_since=now,
+    )

@@ -8,7 +8,7 @@ from portal.arm import errors, operations
 from portal.celery import retry_transient
 from portal.inventory.azure import config_for
 from pricing.models import Pricing
-from pricing.services import pricing_push_result
+from pricing.services import pricing_push_attempt_failed, pricing_push_result
 
 MAX_RETRIES = 5
 
@@ -26,7 +26,7 @@ def push_pricing(self, pricing_pk: int) -> str:  # type: ignore[no-untyped-def]
         )
     except errors.TRANSIENT as exc:
         if self.request.retries < MAX_RETRIES:
-            Pricing.objects.filter(pk=pricing.pk).update(pending_error=str(exc)[:2000])
+            pricing_push_attempt_failed(pricing_pk=pricing.pk, error=str(exc))
         retry_transient(self, exc, limit=MAX_RETRIES)
         pricing_push_result(pricing_pk=pricing.pk, tier=tier, error=f"Azure did not answer: {exc}")
         return f"failed: {exc}"

@@ -18,8 +18,10 @@ from alerts.filters import PAGE_SIZE, FilterState
 from portal.accounts import selectors as access
 from portal.inventory.selectors import vault_get_for_user
 from portal.inventory.views import vault_crumbs, vault_menu
+from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest
 from pricing import selectors
+from pricing.forms import SubscriptionForm
 from pricing.services import plans_save
 
 
@@ -54,7 +56,7 @@ def vault_upgrade(request: AuthedRequest, pk: int) -> HttpResponse:
     choices = list(access.subscriptions_visible_to(request.user, write=True))
     if request.method == "POST":
         subscription = access.subscription_get_for_user(
-            request.user, request.POST.get("subscription") or 0, write=True
+            request.user, cleaned(SubscriptionForm(request.POST), "subscription", 0), write=True
         )
         try:
             plans_save(

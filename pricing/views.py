@@ -14,6 +14,7 @@ from portal.accounts import selectors as access
 from portal.plans import plan_label
 from portal.web.http import AuthedRequest
 from pricing import selectors
+from pricing.forms import PlansForm
 from pricing.services import plans_save
 
 
@@ -54,7 +55,11 @@ def plans(request: AuthedRequest, pk: int) -> HttpResponse:
     can_write = access.can_write(request.user, subscription.pk)
     rows = selectors.plan_rows(subscription)
     if request.method == "POST":
-        everything = request.POST.get("all")
+        form = PlansForm(request.POST, [r.pricing.name for r in rows])
+        if not form.is_valid():
+            messages.error(request, "The plans sent were not valid. Nothing was changed.")
+            return redirect("pricing:plans", pk=subscription.pk)
+        everything, switches = form.cleaned_data.get("all"), form.switches()
         if everything in ("on", "off"):
             desired = {
                 r.pricing.name: ("Standard" if everything == "on" else "Free")
@@ -64,13 +69,13 @@ def plans(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             desired = {}
             for r in rows:
-                value = request.POST.get(f"plan-{r.pricing.name}")
+                value = switches.get(r.pricing.name)
                 if r.pricing.deprecated and not r.pricing.is_on and value is None:
                     continue  # a deprecated plan that is off is not offered
                 desired[r.pricing.name] = _tier(value)
-            for key, value in request.POST.items():
-                if key.startswith("plan-") and key[5:] not in desired:
-                    desired[key[5:]] = _tier(value)  # an unknown plan: the service refuses it
+            for name, value in switches.items():
+                if name not in desired:
+                    desired[name] = _tier(value)  # an unknown plan: the service refuses it
         try:
             changed = plans_save(
                 user=request.user, subscription=subscription, desired=desired, request=request

@@ -9,7 +9,13 @@ from django import forms
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
 from alerts.parsing import entity_type, entity_value
-from portal.web.formfields import DateField, IsoDateInput, MultiLineField, SingleLineField
+from portal.web.formfields import (
+    BoundedIntegerField,
+    DateField,
+    IsoDateInput,
+    MultiLineField,
+    SingleLineField,
+)
 from suppression.models import SuppressionRule
 from suppression.rules import AZURE_FIELDS, LOCAL_FIELDS, REASONS
 
@@ -207,3 +213,23 @@ def initial_from_alert(alert: Any) -> tuple[dict[str, Any], list[tuple[str, str]
         **initial_conditions(conditions[:CONDITION_ROWS]),
     }
     return initial, portal_only
+
+
+class RulePrefillForm(forms.Form):
+    """What opens the rule form pre-filled: an alert ("Suppress similar alerts"), or a feedback suggestion (a type,
+    one field and value, a reason)."""
+
+    from_alert = BoundedIntegerField(required=False)
+    subscription = BoundedIntegerField(required=False)
+    alert_type = SingleLineField(required=False, max_length=200)
+    field = SingleLineField(required=False, max_length=100)
+    value = SingleLineField(required=False, max_length=500)
+    reason = SingleLineField(required=False, max_length=100)
+
+
+class RuleCommandForm(forms.Form):
+    """The buttons beside a rule: Simulate or Save on the form; a state change from the list, then back to `next`."""
+
+    action = forms.ChoiceField(required=False, choices=[("save", "Save"), ("simulate", "Simulate")])
+    state = SingleLineField(required=False, max_length=20)
+    next = SingleLineField(required=False, max_length=2000)

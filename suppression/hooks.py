@@ -3,16 +3,14 @@ state of a rule being written to Azure, and its step of the stale-work sweep."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db.models import Exists, OuterRef
 
 from alerts import hooks
 from portal import recovery
 from portal.web import chrome, slots
 from portal.web.pending import PendingKind, register
-from suppression import selectors, services, tasks
-from suppression.models import SuppressedAlert, SuppressionRule
+from suppression import selectors, services
+from suppression.models import SuppressedAlert
 
 
 def _dismiss_matching(batch: hooks.NewAlerts) -> None:
@@ -20,14 +18,6 @@ def _dismiss_matching(batch: hooks.NewAlerts) -> None:
         alert_ids=batch.alert_ids, subscription_pk=batch.subscription_pk, candidates=batch.candidates
     )
     batch.suppressed.update(result.suppressed)
-
-
-def _requeue_rules(now: datetime, cutoff: datetime) -> int:
-    return recovery.requeue(
-        SuppressionRule.objects.filter(push_state="pending", local_modified_at__lt=cutoff, local_only=False),
-        tasks.push_rule.delay,
-        local_modified_at=now,
-    )
 
 
 def register_all() -> None:
@@ -43,7 +33,7 @@ def register_all() -> None:
             template="suppression/_rule_push_live.html",
         )
     )
-    recovery.register("rules", _requeue_rules)
+    recovery.register("rules", services.requeue_stale_pushes)
     slots.register(slots.Panel("alerts.list.commands.first", "rules", "suppression/_rules_button.html"))
     slots.register(slots.Panel("staff_only.links", "rules", "suppression/_rules_button.html"))
     slots.register(slots.Panel("alert.actions", "suppress", "suppression/_alert_suppress.html", order=10))

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from alerts.parsing import account_object_id, account_upn, entity_type, entity_value, parse_time
-from portal.hashing import content_hash
-from portal.inventory.models import Subscription
 from suppression.models import SuppressionRule
 
 # Entity fields a condition can use: Azure's own (DOMAIN §5), then the ones Key Vault alerts carry that Azure's list
@@ -171,63 +168,3 @@ def rule_properties(rule: SuppressionRule) -> dict[str, Any]:
     if rule.conditions:
         props["suppressionAlertsScope"] = {"allOf": rule.conditions}
     return props
-
-
-@transaction.atomic
-def rules_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> int:
-    """Keep local rules in step with Azure's. A conflict goes to the side modified most recently, and is recorded."""
-    from suppression import services as svc
-
-    existing = {
-        r.name.lower(): r
-        for r in SuppressionRule.objects.select_for_update().filter(subscription=subscription)
-    }
-    seen: set[str] = set()
-    changed = 0
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        name = item["name"][:50]
-        seen.add(name.lower())
-        digest = content_hash(item)
-        rule = existing.get(name.lower())
-        if rule is not None and rule.content_hash == digest and rule.in_azure:
-            continue
-        try:
-            fields = rule_fields(item)
-        except ValueError:
-            continue
-        if (
-            rule is not None
-            and rule.local_modified_at
-            and (rule.synced_at is None or rule.local_modified_at > rule.synced_at)
-        ):
-            azure_time = fields["last_modified_utc"]
-            if azure_time is None or rule.local_modified_at >= azure_time:
-                svc.record_conflict(rule, winner="portal", azure=fields)
-                svc.queue_push(rule)
-                continue
-            svc.record_conflict(rule, winner="azure", azure=fields)
-        fields.update(
-            in_azure=True, local_only=False, content_hash=digest, synced_at=now, push_state="", push_error=""
-        )
-        if rule is None:
-            rule = SuppressionRule.objects.create(subscription=subscription, name=name, **fields)
-            svc.audit_rule(rule, "rule.imported", after={"name": name, "alert_type": rule.alert_type})
-        else:
-            for key, value in fields.items():
-                setattr(rule, key, value)
-            rule.local_modified_at = None
-            rule.save()
-        changed += 1
-    for key, rule in existing.items():
-        if key in seen or not rule.in_azure or rule.local_only:
-            continue
-        if rule.local_modified_at and (rule.synced_at is None or rule.local_modified_at > rule.synced_at):
-            svc.record_conflict(rule, winner="portal", azure=None)
-            svc.queue_push(rule)  # changed here since: put it back
-        else:
-            svc.audit_rule(rule, "rule.deleted_in_azure", before={"name": rule.name})
-            rule.delete()  # alerts it dismissed stay dismissed
-        changed += 1
-    return changed

@@ -18,13 +18,14 @@ from django.utils import timezone
 
 from alerts.models import Alert, Status
 from alerts.status import Source, alerts_set_status
+from portal import recovery
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 from suppression import tasks
 from suppression.models import SuppressedAlert, SuppressionRule
-from suppression.rules import ALL_FIELDS, NAME_RE, REASONS, rule_matches, uses_local_fields
+from suppression.rules import ALL_FIELDS, NAME_RE, REASONS, rule_fields, rule_matches, uses_local_fields
 
 RULE_FIELDS = (
     "name",
@@ -226,8 +227,6 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 
 def rule_pushed(*, rule_pk: int, result: dict[str, Any] | None, error: str = "") -> None:
     """Azure's answer to the PUT: in step (store what Azure says) or failed (shown on the rule)."""
-    from suppression.rules import rule_fields
-
     rule = SuppressionRule.objects.filter(pk=rule_pk).first()
     if rule is None:
         return
@@ -438,3 +437,82 @@ def expire_rules(*, now: datetime | None = None) -> int:
         SuppressionRule.objects.filter(pk=rule.pk).update(state=SuppressionRule.State.EXPIRED)
         audit_rule(rule, "rule.expired", before={"state": "Enabled"}, after={"state": "Expired"})
     return len(expired)
+
+
+@transaction.atomic
+def rules_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> int:
+    """Keep local rules in step with Azure's. A conflict goes to the side modified most recently, and is recorded."""
+    existing = {
+        r.name.lower(): r
+        for r in SuppressionRule.objects.select_for_update().filter(subscription=subscription)
+    }
+    seen: set[str] = set()
+    changed = 0
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        name = item["name"][:50]
+        seen.add(name.lower())
+        digest = content_hash(item)
+        rule = existing.get(name.lower())
+        if rule is not None and rule.content_hash == digest and rule.in_azure:
+            continue
+        try:
+            fields = rule_fields(item)
+        except ValueError:
+            continue
+        if (
+            rule is not None
+            and rule.local_modified_at
+            and (rule.synced_at is None or rule.local_modified_at > rule.synced_at)
+        ):
+            azure_time = fields["last_modified_utc"]
+            if azure_time is None or rule.local_modified_at >= azure_time:
+                record_conflict(rule, winner="portal", azure=fields)
+                queue_push(rule)
+                continue
+            record_conflict(rule, winner="azure", azure=fields)
+        fields.update(
+            in_azure=True, local_only=False, content_hash=digest, synced_at=now, push_state="", push_error=""
+        )
+        if rule is None:
+            rule = SuppressionRule.objects.create(subscription=subscription, name=name, **fields)
+            audit_rule(rule, "rule.imported", after={"name": name, "alert_type": rule.alert_type})
+        else:
+            for key, value in fields.items():
+                setattr(rule, key, value)
+            rule.local_modified_at = None
+            rule.save()
+        changed += 1
+    for key, rule in existing.items():
+        if key in seen or not rule.in_azure or rule.local_only:
+            continue
+        if rule.local_modified_at and (rule.synced_at is None or rule.local_modified_at > rule.synced_at):
+            record_conflict(rule, winner="portal", azure=None)
+            queue_push(rule)  # changed here since: put it back
+        else:
+            audit_rule(rule, "rule.deleted_in_azure", before={"name": rule.name})
+            rule.delete()  # alerts it dismissed stay dismissed
+        changed += 1
+    return changed
+
+
+def rule_deleted_in_azure(*, rule_pk: int | None, error: str = "") -> None:
+    """The write-back's result for a DELETE: gone from Azure (the local rule stays when it became local-only), or a
+    failure shown on the rule."""
+    if not rule_pk:
+        return
+    if error:
+        SuppressionRule.objects.filter(pk=rule_pk).update(push_state="failed", push_error=error[:2000])
+    else:
+        SuppressionRule.objects.filter(pk=rule_pk).update(in_azure=False, push_state="", push_error="")
+
+
+def requeue_stale_pushes(now: datetime, cutoff: datetime) -> int:
+    """The rules' step of the stale-work sweep (portal.recovery): a rule change pending since before `cutoff` whose
+    message was lost is queued again."""
+    return recovery.requeue(
+        SuppressionRule.objects.filter(push_state="pending", local_modified_at__lt=cutoff, local_only=False),
+        tasks.push_rule.delay,
+        local_modified_at=now,
+    )

@@ -51,11 +51,9 @@ def delete_rule_in_azure(self, subscription_pk: int, name: str, rule_pk: int | N
         pass
     except errors.TRANSIENT as exc:
         retry_transient(self, exc)
-        if rule_pk:
-            SuppressionRule.objects.filter(pk=rule_pk).update(push_state="failed", push_error=str(exc)[:2000])
+        services.rule_deleted_in_azure(rule_pk=rule_pk, error=str(exc))
         return f"failed: {exc}"
-    if rule_pk:
-        SuppressionRule.objects.filter(pk=rule_pk).update(in_azure=False, push_state="", push_error="")
+    services.rule_deleted_in_azure(rule_pk=rule_pk)
     return "deleted"
 
 

@@ -15,8 +15,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.selectors import alert_get_for_user, alerts_visible_to
 from portal.accounts import selectors as access
+from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest, safe_next
-from suppression.forms import RuleForm, initial_conditions, initial_from_alert, initial_from_rule
+from suppression.forms import (
+    RuleCommandForm,
+    RuleForm,
+    RulePrefillForm,
+    initial_conditions,
+    initial_from_alert,
+    initial_from_rule,
+)
 from suppression.models import SuppressionRule
 from suppression.rules import warnings_for
 from suppression.selectors import rule_get_for_user, rules_visible_to
@@ -115,7 +123,7 @@ def _save_or_simulate(request: AuthedRequest, form: RuleForm, rule: SuppressionR
     subscription = access.subscription_get_for_user(
         request.user, form.cleaned_data["subscription"], write=True
     )
-    if request.POST.get("action") == "simulate":
+    if cleaned(RuleCommandForm(request.POST), "action", "save") == "simulate":
         d = form.cleaned_data
         result = simulate(subscription=subscription, alert_type=d["alert_type"], conditions=d["conditions"])
         return _render_form(request, form, rule, simulation=result)
@@ -139,15 +147,17 @@ def rule_create(request: AuthedRequest) -> HttpResponse:
         return _save_or_simulate(request, _form(request, request.POST), None)
     initial: dict[str, Any] = {"state": "Enabled"}
     portal_only: list[tuple[str, str]] = []
-    if request.GET.get("from_alert"):
-        initial, portal_only = initial_from_alert(alert_get_for_user(request.user, request.GET["from_alert"]))
-    elif request.GET.get("alert_type"):
-        field_name, value = request.GET.get("field", ""), request.GET.get("value", "")
+    prefill = RulePrefillForm(request.GET)
+    asked = prefill.cleaned_data if prefill.is_valid() else {}
+    if asked.get("from_alert"):
+        initial, portal_only = initial_from_alert(alert_get_for_user(request.user, asked["from_alert"]))
+    elif asked.get("alert_type"):
+        field_name, value = asked.get("field", ""), asked.get("value", "")
         initial.update(
             {
-                "subscription": request.GET.get("subscription"),
-                "alert_type": request.GET["alert_type"],
-                "reason": request.GET.get("reason", ""),
+                "subscription": asked.get("subscription"),
+                "alert_type": asked["alert_type"],
+                "reason": asked.get("reason", ""),
                 **(
                     initial_conditions([{"field": field_name, "in": [value]}]) if field_name and value else {}
                 ),
@@ -171,14 +181,18 @@ def rule_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def rule_state(request: AuthedRequest, pk: int) -> HttpResponse:
     rule = rule_get_for_user(request.user, pk, write=True)
-    state = request.POST.get("state", "")
+    command = RuleCommandForm(request.POST)
+    command.is_valid()
+    state = command.cleaned_data.get("state", "")
     try:
         rule_set_state(user=request.user, rule=rule, state=state, request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Rule {rule.name} is now {state}.")
-    return redirect(safe_next(request, request.POST.get("next"), default=reverse("suppression:rules")))
+    return redirect(
+        safe_next(request, command.cleaned_data.get("next"), default=reverse("suppression:rules"))
+    )
 
 
 @login_required

@@ -29,7 +29,7 @@ from django.utils import timezone
 from alerts import sync as alert_sync
 from alerts.models import Alert, AlertRollup
 from alerts.services import alerts_on_changed, alerts_on_new
-from notifications.contacts import contacts_sync
+from notifications.contact_services import contacts_sync
 from portal.arm import errors, operations
 from portal.inventory import services as inventory
 from portal.inventory.azure import config_for
@@ -37,7 +37,7 @@ from portal.inventory.models import AzureConnection, Subscription
 from portal.inventory.secrets import SecretUnavailable
 from portal.stages import StageRecorder, attach, recording, stage
 from pricing.services import pricings_sync
-from suppression.rules import rules_sync
+from suppression.services import rules_sync
 from sync.models import SyncLease, SyncRun
 from triage.models import Incident
 

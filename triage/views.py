@@ -18,11 +18,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import selectors as alert_selectors
 from alerts.models import CLASSIFICATIONS, Status
 from portal.accounts import selectors as access
+from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest
 from triage import selectors, services, webhooks
+from triage.forms import (
+    AssignForm,
+    CommentForm,
+    IncidentListForm,
+    MetricsForm,
+    RetentionForm,
+    SavedViewForm,
+    StatusForm,
+    WebhookForm,
+)
 from triage.models import WEBHOOK_EVENTS, AlertComment
-
-BACK_LIMIT = 2000
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
@@ -56,7 +65,9 @@ def alert_assign(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = alert_selectors.alert_get_for_user(request.user, pk, write=True)
     error = ""
     try:
-        assignee, group = services.parse_assignee(request.POST.get("assignee", ""), request.user)
+        assignee, group = services.parse_assignee(
+            cleaned(AssignForm(request.POST), "assignee", ""), request.user
+        )
         alert = services.alert_assign(
             user=request.user, alert=alert, assignee=assignee, group=group, request=request
         )
@@ -78,14 +89,16 @@ def alert_assign(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def bulk_assign(request: AuthedRequest) -> HttpResponse:
     """From the list: assign the selected alerts (the `a` shortcut assigns them to me)."""
-    back = request.POST.get("back", "")[:BACK_LIMIT]
+    form = AssignForm(request.POST)
+    form.is_valid()
+    back = form.cleaned_data.get("back", "")
     back_url = reverse("alerts:list") + (f"?{back}" if back else "")
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:500]
+    ids = form.cleaned_data.get("ids") or []
     if not ids:
         messages.error(request, "Select at least one alert.")
         return redirect(back_url)
     try:
-        assignee, group = services.parse_assignee(request.POST.get("assignee", ""), request.user)
+        assignee, group = services.parse_assignee(form.cleaned_data.get("assignee", ""), request.user)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
         return redirect(back_url)
@@ -124,7 +137,7 @@ def comments_context(user: Any, alert: Any, **extra: Any) -> dict[str, Any]:
 @require_POST
 def comment_add(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = alert_selectors.alert_get_for_user(request.user, pk, write=True)
-    body = request.POST.get("body", "")
+    body = cleaned(CommentForm(request.POST), "body", "")
     try:
         services.comment_add(user=request.user, alert=alert, body=body, request=request)
     except ValidationError as exc:
@@ -146,11 +159,10 @@ def comment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     if comment.author_id != request.user.pk:
         raise PermissionDenied("Only the author edits a comment.")
     error = ""
+    draft = cleaned(CommentForm(request.POST), "body", "") if request.method == "POST" else comment.body
     if request.method == "POST":
         try:
-            services.comment_edit(
-                user=request.user, comment=comment, body=request.POST.get("body", ""), request=request
-            )
+            services.comment_edit(user=request.user, comment=comment, body=draft, request=request)
             return redirect(reverse("alerts:detail", args=[alert.pk]) + f"#comment-{comment.pk}")
         except ValidationError as exc:
             error = _errors(exc)
@@ -162,7 +174,7 @@ def comment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
             "comment": comment,
             "alert": alert,
             "error": error,
-            "draft": request.POST.get("body", comment.body),
+            "draft": draft,
             "comment_limit": services.COMMENT_LIMIT,
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")},
@@ -180,7 +192,7 @@ def comment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def incident_list(request: AuthedRequest) -> HttpResponse:
-    show = request.GET.get("show", "open")
+    show = cleaned(IncidentListForm(request.GET), "show", "open")
     qs = selectors.incidents_visible_to(request.user)
     if show == "open":
         qs = selectors.incidents_open(qs)
@@ -239,17 +251,20 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def incident_status(request: AuthedRequest, pk: int) -> HttpResponse:
     incident = selectors.incident_get_for_user(request.user, pk, write=True)
+    form = StatusForm(request.POST)
     try:
+        if not form.is_valid():
+            raise ValidationError(form.errors)
         n = services.incident_set_status(
             user=request.user,
             incident=incident,
-            status=request.POST.get("status", ""),
-            classification=request.POST.get("classification", ""),
-            comment=request.POST.get("comment", ""),
+            status=form.cleaned_data["status"],
+            classification=form.cleaned_data["classification"],
+            comment=form.cleaned_data["comment"],
             request=request,
         )
         messages.success(
-            request, f"{n} alert(s) of the incident set to {Status(request.POST['status']).label}."
+            request, f"{n} alert(s) of the incident set to {Status(form.cleaned_data['status']).label}."
         )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
@@ -261,7 +276,9 @@ def incident_status(request: AuthedRequest, pk: int) -> HttpResponse:
 def incident_assign(request: AuthedRequest, pk: int) -> HttpResponse:
     incident = selectors.incident_get_for_user(request.user, pk, write=True)
     try:
-        assignee, group = services.parse_assignee(request.POST.get("assignee", ""), request.user)
+        assignee, group = services.parse_assignee(
+            cleaned(AssignForm(request.POST), "assignee", ""), request.user
+        )
         if group is not None:
             raise ValidationError({"assignee": "An incident is owned by a person."})
         services.incident_assign(user=request.user, incident=incident, assignee=assignee, request=request)
@@ -283,7 +300,9 @@ def incident_assign(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def saved_views(request: AuthedRequest) -> HttpResponse:
     """Save the current filter of Security alerts under a name (POST), or list the views (GET)."""
-    query = request.POST.get("query", request.GET.get("query", ""))[:BACK_LIMIT]
+    form = SavedViewForm(request.POST if request.method == "POST" else request.GET)
+    form.is_valid()
+    query = form.cleaned_data.get("query", "")
     error = ""
     if request.method == "POST":
         _form, state = _filter(request, query)
@@ -293,9 +312,9 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
             try:
                 view = services.saved_view_save(
                     user=request.user,
-                    name=request.POST.get("name", ""),
+                    name=form.cleaned_data.get("name", ""),
                     query=state.urlencode(),
-                    shared=request.POST.get("shared") == "on",
+                    shared=bool(form.cleaned_data.get("shared")),
                     request=request,
                 )
                 messages.success(request, f"View “{view.name}” saved; it is in the left menu.")
@@ -310,7 +329,7 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
             "views": selectors.saved_views_for(request.user),
             "query": query,
             "error": error,
-            "name": request.POST.get("name", ""),
+            "name": form.cleaned_data.get("name", "") if request.method == "POST" else "",
             "can_share": access.can_write_any(request.user),
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")}, {"label": "Saved views"}
@@ -353,11 +372,7 @@ def _duration(minutes: float | None) -> str:
 @login_required
 @require_GET
 def metrics(request: AuthedRequest) -> HttpResponse:
-    try:
-        days = int(request.GET.get("days", "30"))
-    except ValueError:
-        days = 30
-    days = days if days in (7, 30, 90, 365) else 30
+    days = cleaned(MetricsForm(request.GET), "days", 30)
     data = selectors.soc_metrics(request.user, now=timezone.now(), days=days)
     for key in ("by_severity", "by_type", "by_vault", "by_analyst", "by_week"):
         for row in data[key]:
@@ -413,7 +428,8 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
     if hook is None and not subscriptions:
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
     error, secret = "", None
-    data = request.POST if request.method == "POST" else None
+    form = WebhookForm(request.POST) if request.method == "POST" else None
+    data = form.cleaned_data if form is not None and form.is_valid() else ({} if form is not None else None)
     if data is not None:
         try:
             subscription = (
@@ -426,8 +442,8 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
                 subscription=subscription,
                 name=data.get("name", ""),
                 url=data.get("url", ""),
-                events=data.getlist("events"),
-                enabled=data.get("enabled") == "on",
+                events=data.get("events") or [],
+                enabled=bool(data.get("enabled")),
                 webhook=hook,
                 request=request,
             )
@@ -448,13 +464,13 @@ def webhook_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
             "subscriptions": subscriptions,
             "events": WEBHOOK_EVENTS,
             "can_write": can_write,
-            "chosen": data.getlist("events")
+            "chosen": data.get("events") or []
             if data is not None
             else (hook.events if hook else [WEBHOOK_EVENTS[0][0]]),
             "values": {
                 "name": data.get("name", "") if data is not None else (hook.name if hook else ""),
                 "url": data.get("url", "") if data is not None else (hook.url if hook else ""),
-                "subscription": data.get("subscription", "") if data is not None else "",
+                "subscription": str(data.get("subscription") or "") if data is not None else "",
             },
             "deliveries": selectors.deliveries_for(hook) if hook and hook.pk else [],
             "breadcrumbs": _crumbs(
@@ -493,9 +509,9 @@ def retention(request: AuthedRequest) -> HttpResponse:
     """Portal administrators (superusers) purge alerts closed more than N days ago: a dry-run count first."""
     if not request.user.is_superuser:
         raise PermissionDenied("Only portal administrators apply the retention policy.")
-    days_text = request.POST.get("days", request.GET.get("days", "")) or str(
-        settings.RETENTION_CLOSED_DAYS or 365
-    )
+    asked = RetentionForm(request.POST if request.method == "POST" else request.GET)
+    asked.is_valid()
+    days_text = asked.cleaned_data.get("days") or str(settings.RETENTION_CLOSED_DAYS or 365)
     error, count = "", None
     try:
         days = int(days_text)
@@ -505,7 +521,7 @@ def retention(request: AuthedRequest) -> HttpResponse:
         days, error = 0, "Give a whole number of days (1 or more)."
     if not error:
         count = services.retention_purge(actor=request.user, days=days, dry_run=True)
-        if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
+        if request.method == "POST" and asked.cleaned_data.get("confirm") == str(count) and count:
             deleted = services.retention_purge(actor=request.user, days=days, dry_run=False, request=request)
             messages.success(request, f"{deleted} alert(s) closed more than {days} days ago were deleted.")
             return redirect(reverse("triage:retention") + "?" + urlencode({"days": days}))

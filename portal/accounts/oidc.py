@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import jwt
 import msal
 import requests
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -50,6 +51,7 @@ from portal.accounts import services
 from portal.accounts.login import LoginView
 from portal.accounts.models import SsoIdentity
 from portal.audit.services import audit_record
+from portal.web.formfields import cleaned
 from portal.web.http import safe_next
 
 SESSION_KEY = "oidc_flow"  # the flow msal started (state, PKCE verifier, nonce) and where to go after
@@ -261,6 +263,19 @@ def _refuse(request: HttpRequest, text: str) -> HttpResponse:
 # --- views ----------------------------------------------------------------------------------------------------
 
 
+class CallbackForm(forms.Form):
+    """What Microsoft's answer and the sign-in link carry that the portal reads itself."""
+
+    next = forms.CharField(required=False, max_length=2000)
+    state = forms.CharField(required=False, max_length=500)
+    error = forms.CharField(required=False, max_length=200)
+    error_description = forms.CharField(required=False)
+
+
+class LinkForm(forms.Form):
+    action = forms.ChoiceField(required=False, choices=[("link", "Link"), ("cancel", "Cancel")])
+
+
 @login_not_required
 @require_GET
 def start(request: HttpRequest) -> HttpResponse:
@@ -278,7 +293,7 @@ def start(request: HttpRequest) -> HttpResponse:
             request, "Microsoft sign-in is not reachable right now; use your portal password or retry."
         )
         return redirect("login")
-    request.session[SESSION_KEY] = {"flow": flow, "next": request.GET.get("next", "")}
+    request.session[SESSION_KEY] = {"flow": flow, "next": cleaned(CallbackForm(request.GET), "next", "")}
     return redirect(flow["auth_uri"])
 
 
@@ -291,15 +306,21 @@ def callback(request: HttpRequest) -> HttpResponse:
     try:
         if not enabled() or not isinstance(flow, dict) or not flow.get("state"):
             raise SignInRefused("This sign-in was not started here, or it expired. Start again.")
-        if request.GET.get("error"):
+        answer = CallbackForm(request.GET)
+        answer.is_valid()
+        if answer.cleaned_data.get("error"):
             raise SignInRefused(
-                f"Microsoft refused the sign-in: {request.GET.get('error_description', '')[:300]}"
+                f"Microsoft refused the sign-in: {answer.cleaned_data.get('error_description', '')[:300]}"
             )
-        if not secrets.compare_digest(request.GET.get("state", "").encode(), str(flow["state"]).encode()):
+        if not secrets.compare_digest(
+            answer.cleaned_data.get("state", "").encode(), str(flow["state"]).encode()
+        ):
             raise SignInRefused("The sign-in answer does not match this sign-in (state).")
         nonce = str(flow["nonce"])
         try:
             # msal checks the state again, sends the PKCE verifier with the code, and checks the nonce
+            # the authorization response as Microsoft sent it: msal validates it whole (a listed exception of the
+            # forms rule, tests/test_write_paths.py)
             result = _app().acquire_token_by_auth_code_flow(flow, request.GET.dict())
         except RuntimeError as exc:  # msal: the id_token's nonce is not this flow's
             raise SignInRefused("The sign-in answer was not for this sign-in (nonce).") from exc
@@ -406,7 +427,7 @@ def link_confirm(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "registration/sso_link_confirm.html", {"link": pending})
     request.session.pop(LINK_KEY, None)
-    if request.POST.get("action") != "link":
+    if cleaned(LinkForm(request.POST), "action", "") != "link":
         messages.info(request, "The Microsoft account was not linked.")
         return redirect("web:home")
     try:

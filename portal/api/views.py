@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from portal.api.schema import errors
 from portal.api.selectors import token_get_for_user, tokens_of
 from portal.api.services import token_create, token_revoke
+from portal.web.formfields import SingleLineField, cleaned
 from portal.web.http import AuthedRequest
 
 
@@ -73,13 +75,19 @@ class TokenDetail(APIView):
 # --- the page ------------------------------------------------------------------------------------------------
 
 
+class TokenForm(forms.Form):
+    name = SingleLineField(required=False, max_length=200)  # the service checks it
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens_page(request: AuthedRequest) -> HttpResponse:
     raw, error = None, ""
     if request.method == "POST":
         try:
-            _token, raw = token_create(user=request.user, name=request.POST.get("name", ""), request=request)
+            _token, raw = token_create(
+                user=request.user, name=cleaned(TokenForm(request.POST), "name", ""), request=request
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
     return render(

@@ -15,6 +15,8 @@ from portal.accounts import selectors as access
 from portal.inventory import hooks
 from portal.inventory.models import KeyVault
 from portal.inventory.selectors import vault_get_for_user, vaults_visible_to
+from portal.web.formfields import cleaned
+from portal.web.forms import VaultFilterForm
 from portal.web.http import AuthedRequest
 
 
@@ -39,8 +41,9 @@ def vault_menu(vault: KeyVault) -> list[dict[str, str]]:
 def vaults(request: AuthedRequest) -> HttpResponse:
     """Every vault the user can see across subscriptions, with the columns other apps add (Defender for Key Vault's
     state, open alerts)."""
-    query = request.GET.get("q", "").strip()[:100]
-    subscription = request.GET.get("subscription", "")
+    filters = VaultFilterForm(request.GET)
+    query = cleaned(filters, "q", "").strip()
+    subscription = str(cleaned(filters, "subscription", ""))
     qs = vaults_visible_to(request.user).order_by("name", "pk")
     if query:
         qs = qs.filter(
@@ -48,7 +51,7 @@ def vaults(request: AuthedRequest) -> HttpResponse:
         )
     if subscription.isdigit():
         qs = qs.filter(subscription_id=int(subscription))
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = Paginator(qs, 50).get_page(cleaned(filters, "page", 1))
     headers, cells = hooks.vault_cells(request.user, page)
     rows = [{"vault": v, "cells": cells[v.pk]} for v in page]
     context = {

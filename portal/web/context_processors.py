@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from portal.web import chrome as registry
+from portal.web.formfields import cleaned
+from portal.web.forms import SearchForm
 
 
 def _menu(request: HttpRequest) -> list[dict[str, Any]]:
@@ -44,7 +46,7 @@ def chrome(request: HttpRequest) -> dict[str, Any]:
             "timezone_from_browser": pref.timezone_from_browser if pref else True,
             "menu": _menu(request),
             "menu_collapsed": request.COOKIES.get("menu") == "collapsed",
-            "search_query": request.GET.get("q", "")
+            "search_query": cleaned(SearchForm(request.GET), "q", "")
             if request.resolver_match and request.resolver_match.url_name == "search"
             else "",
             **registry.indicators(user),

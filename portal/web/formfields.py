@@ -97,3 +97,33 @@ class DateField(FourDigitYearMixin, forms.DateField):
 
 class DateTimeField(FourDigitYearMixin, forms.DateTimeField):
     pass
+
+
+class IdListField(forms.Field):
+    """The ids of ticked rows (`ids=3&ids=7`): a list of database ids, at most `max_items` (more are dropped)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *args: Any, max_items: int = 500, **kwargs: Any) -> None:
+        self.max_items = max_items
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> list[int]:
+        ids = []
+        for item in value or []:
+            try:
+                number = int(item)
+            except (TypeError, ValueError):
+                raise forms.ValidationError("The selection was not valid.", code="invalid") from None
+            if not text.INT_MIN <= number <= text.INT_MAX:
+                raise forms.ValidationError("The selection was not valid.", code="invalid")
+            ids.append(number)
+        return ids[: self.max_items]
+
+
+def cleaned(form: forms.Form, name: str, default: Any) -> Any:
+    """A validated form's value for `name`, or `default` when it was left out or not valid (lenient GET
+    parameters: a page drawn with its default beats an error page)."""
+    form.is_valid()
+    value = form.cleaned_data.get(name)
+    return default if value in (None, "") else value

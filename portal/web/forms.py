@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.models import Group, User
 
 from portal.accounts.models import Role
+from portal.web.formfields import BoundedIntegerField, SingleLineField
 
 TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
@@ -47,3 +48,19 @@ class GrantRoleForm(forms.Form):
         elif data.get("principal_type") == "group" and not data.get("group"):
             self.add_error("group", "Choose the group to grant the role to.")
         return data
+
+
+class SearchForm(forms.Form):
+    q = SingleLineField(required=False, max_length=200)
+
+
+class NextForm(forms.Form):
+    """Where to go after an action (safe_next checks it stays on this site)."""
+
+    next = forms.CharField(required=False, max_length=2000)
+
+
+class VaultFilterForm(forms.Form):
+    q = SingleLineField(required=False, max_length=100)
+    subscription = BoundedIntegerField(required=False)
+    page = BoundedIntegerField(required=False, min_value=1)

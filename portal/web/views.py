@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import ValidationError
@@ -14,7 +16,15 @@ from portal.accounts import selectors as access
 from portal.accounts import services as account_services
 from portal.accounts.models import RoleAssignment
 from portal.web import chrome, pending
-from portal.web.forms import BrowserTimezoneForm, GrantRoleForm, PreferencesForm, ThemeForm
+from portal.web.formfields import cleaned
+from portal.web.forms import (
+    BrowserTimezoneForm,
+    GrantRoleForm,
+    NextForm,
+    PreferencesForm,
+    SearchForm,
+    ThemeForm,
+)
 from portal.web.http import AuthedRequest, safe_next
 
 
@@ -28,7 +38,7 @@ def home(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def search(request: AuthedRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:200]
+    query = cleaned(SearchForm(request.GET), "q", "").strip()
     results = chrome.search(request.user, query) if query else []
     return render(
         request,
@@ -42,12 +52,13 @@ def search(request: AuthedRequest) -> HttpResponse:
 def preferences(request: AuthedRequest) -> HttpResponse:
     """Time zone and theme, and the fields other apps add (notifications: how often mail comes)."""
     pref = account_services.preference_for(request.user)
-    data = request.POST if request.method == "POST" else None
+    posted = request.method == "POST"
     form = PreferencesForm(
-        data, initial={"timezone": "" if pref.timezone_from_browser else pref.timezone, "theme": pref.theme}
+        request.POST if posted else None,
+        initial={"timezone": "" if pref.timezone_from_browser else pref.timezone, "theme": pref.theme},
     )
     sections = [
-        (section, section.form(data, initial=section.initial(request.user)))
+        (section, section.form(request.POST if posted else None, initial=section.initial(request.user)))
         for section in chrome.preference_sections()
     ]
     if request.method == "POST" and form.is_valid() and all(f.is_valid() for _s, f in sections):
@@ -99,7 +110,9 @@ def theme(request: AuthedRequest) -> HttpResponse:
     account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
     if request.htmx or request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"theme": form.cleaned_data["theme"]})
-    return redirect(safe_next(request, request.POST.get("next"), default=reverse("web:preferences")))
+    return redirect(
+        safe_next(request, cleaned(NextForm(request.POST), "next", ""), default=reverse("web:preferences"))
+    )
 
 
 @login_required
@@ -195,9 +208,12 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and not request.user.is_staff:
         return render(request, "web/admin_staff_only.html", status=403)
     if request.user.is_authenticated:
-        return redirect(safe_next(request, request.GET.get("next"), default=reverse("admin:index")))
+        return redirect(
+            safe_next(request, cleaned(NextForm(request.GET), "next", ""), default=reverse("admin:index"))
+        )
     target = reverse("login")
-    return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
+    following = cleaned(NextForm(request.GET), "next", "")
+    return redirect(f"{target}?{urlencode({'next': following})}" if following else target)
 
 
 @login_not_required

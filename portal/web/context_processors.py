@@ -31,6 +31,11 @@ def _menu(request: HttpRequest) -> list[dict[str, Any]]:
             entries.extend(dynamic(request))
         if entries:
             sections.append({"title": title, "items": entries})
+    # one current entry: the longest URL the path is under (/alerts/overview/ is Overview, not Security alerts too)
+    current = [i for section in sections for i in section["items"] if i["active"]]
+    best = max(current, key=lambda i: len(i["url"]), default=None)
+    for item in current:
+        item["active"] = item is best
     return sections
 
 

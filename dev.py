@@ -2,7 +2,7 @@
 """The README's two commands. Needs only Python 3.11+ (with venv) and git on the machine.
 
     python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
-    python3 dev.py test    # ruff (lint and format), lint-imports (the layers) + the whole pytest suite in parallel (extra arguments go to pytest)
+    python3 dev.py test    # ruff (lint and format), lint-imports (the layers), mypy + the whole pytest suite in parallel (extra arguments go to pytest)
                            # (uses PostgreSQL/Redis found at 127.0.0.1 unless DATABASE_URL/REDIS_URL are set)
 
 Both create/update the virtualenv in .venv from the pinned requirements first.
@@ -424,6 +424,11 @@ def test(extra: list[str]) -> int:
     )
     if layers.returncode:
         return layers.returncode
+    # mypy's Django plugin imports the settings: a development environment, as the tests have
+    log("mypy (strict on services, selectors, the Azure package and the sync: pyproject.toml)")
+    types = subprocess.run([str(VENV / "bin" / "mypy")], cwd=ROOT, env={**env, "DEBUG": "1"})
+    if types.returncode:
+        return types.returncode
     args = extra or ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "-q"]
     log("pytest " + " ".join(args))
     return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode

@@ -10,9 +10,12 @@ from django.core.mail import get_connection
 from django.urls import reverse
 
 from notifications.contact_services import contact_save
+from notifications.contacts import contact_fields
 from notifications.models import Notification, NotificationPreference, SecurityContact
 from notifications.services import at_least, plan_notifications, recipients_for, send_alert_mail, send_due
 from portal.accounts.models import Role
+from portal.arm import operations
+from portal.inventory.azure import config_for
 from portal.testing.factories import alert_item, grant, make_alerts, make_user, make_vault
 from suppression.models import SuppressionRule
 
@@ -276,13 +279,19 @@ def test_contact_change_is_pushed_to_azure_and_survives_a_sync(emulator, django_
     contact.refresh_from_db()
     assert contact.emails == "new@contoso.example" and contact.pending_push
     assert push_contact.apply(args=[contact.pk]).get() == "in step"
-    state = emulator.control("GET", "state")
+    # what Azure holds now, read back through the same client the sync uses
+    listed = operations.list_contacts(config_for(sub.connection), sub.subscription_id)
+    in_azure = contact_fields(next(i for i in listed if str(i.get("name", "")).lower() == "default"))
+    assert (in_azure["emails"], in_azure["minimal_severity"], in_azure["roles"]) == (
+        "new@contoso.example",
+        "Low",
+        ["Owner"],
+    )
     contact.refresh_from_db()
     assert not contact.pending_push and not contact.push_error
     sync_subscription(sub.pk, trigger="test")
     contact.refresh_from_db()
     assert contact.minimal_severity == "Low" and not contact.alert_notifications
-    assert state
 
 
 def test_preferences_page_sets_the_delivery(client, personas):

@@ -9,17 +9,26 @@ start (a Celery worker, a web server) inherit all of it.
 from __future__ import annotations
 
 import os
+import shutil
+import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# One run's cache is its own: a rate-limit counter or a cached menu of an earlier run (same user ids, as each run
+# creates its test database afresh) must not leak into this one. xdist gives its workers the run's id.
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or os.environ.setdefault(
+    "PORTAL_TEST_RUN", uuid.uuid4().hex[:8]
+)
+CACHE_ROOT = ROOT / "var" / "cache-test"
 
 TEST_ENV = {
     "DEBUG": "1",  # a development run: the production guard (SECRET_KEY, PostgreSQL) does not apply
     "ALLOWED_HOSTS": "*",  # Django's test client says "testserver"; live servers listen on loopback
     "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",  # fast; never outside tests
-    "CACHE_KEY_PREFIX": f"portal-test-{WORKER}",
-    "CACHE_DIR": str(ROOT / "var" / f"cache-test-{WORKER}"),
+    "CACHE_KEY_PREFIX": f"portal-test-{RUN}-{WORKER}",
+    "CACHE_DIR": str(CACHE_ROOT / f"{RUN}-{WORKER}"),
     "CELERY_DEFAULT_QUEUE": f"test-{WORKER}",
 }
 
@@ -30,3 +39,9 @@ def without_test_env(environ: dict[str, str]) -> dict[str, str]:
 
 
 os.environ.update(TEST_ENV)
+
+# file caches of runs older than a day go (Redis keys expire by themselves)
+if CACHE_ROOT.is_dir():
+    for old in CACHE_ROOT.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > 86400:
+            shutil.rmtree(old, ignore_errors=True)

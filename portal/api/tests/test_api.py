@@ -91,6 +91,13 @@ def matrix(w: Any) -> list[tuple[str, str, Any, dict[str, int]]]:
             {"useful": False, "reason": "NotRelevant"},
             {"reader": 200, "outsider": 404, "secadmin": 200},
         ),  # readers give feedback
+        ("get", f"{V1}/alerts/{a}/feedback/", None, read),  # the person's own, given just above
+        (
+            "post",
+            f"{V1}/saved-views/",
+            {"name": "high only", "filter": "severity=High"},
+            listing,
+        ),  # a personal view: anyone who signs in (saved by name: 200)
         ("post", f"{V1}/suppression-rules/simulate/", {"subscription": sub, "alert_type": "*"}, read),
         ("post", f"{V1}/alerts/{a}/status/", {"status": "InProgress"}, write),
         ("post", f"{V1}/alerts/{a}/assign/", {"assignee": "me"}, write),
@@ -141,7 +148,16 @@ def test_permission_matrix_over_every_endpoint(api_world, django_capture_on_comm
         import re
 
         assert any(re.fullmatch(concrete, c) for c in covered) or route in ("tokens/<int:pk>/",), route
-    assert routes
+    # and every row of the matrix is a real v1 endpoint (a typo in the matrix would test a 404)
+    from django.urls import Resolver404, resolve
+
+    names = {name for _, _, name in v1}
+    for method, path in sorted(routes):
+        try:
+            match = resolve(path.split("?", 1)[0])
+        except Resolver404:
+            raise AssertionError(f"{method} {path} is not an API route") from None
+        assert match.url_name in names, (method, path, match.url_name)
 
 
 def test_writes_go_through_the_same_services_as_the_pages(api_world, django_capture_on_commit_callbacks):

@@ -75,9 +75,9 @@ def test_fuzz_every_endpoint(api_schema: Any, api_world: Any, django_capture_on_
 def test_every_endpoint_with_real_objects_conforms(
     api_schema: Any, api_world: Any, django_capture_on_commit_callbacks
 ):
-    from portal.api.tests.test_api import V1, matrix
+    from portal.api.tests.test_api import matrix
 
-    seen = 0
+    exercised: set[tuple[str, str]] = set()
     with django_capture_on_commit_callbacks(execute=False):
         for method, path, body, expected in matrix(api_world):
             template, params = _template(api_schema, path.removeprefix(""), method)
@@ -91,8 +91,10 @@ def test_every_endpoint_with_real_objects_conforms(
                 headers={"Authorization": f"Bearer {api_world.tokens['secadmin']}"}, checks=CHECKS
             )
             assert response.status_code == expected["secadmin"], (method, path, response.text[:300])
-            seen += 1
-    assert seen == len(matrix(api_world)) and V1
+            exercised.add((template, method.upper()))
+    # every operation of the generated schema was called with real objects (tokens are the pages' own)
+    in_schema = {(r.ok().path, r.ok().method.upper()) for r in api_schema.get_all_operations()}
+    assert in_schema - exercised <= {(p, m) for p, m in in_schema if "/tokens/" in p}, in_schema - exercised
 
 
 def _template(api_schema: Any, path: str, method: str) -> tuple[str, dict[str, int]]:

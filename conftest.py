@@ -1,5 +1,5 @@
 """Root conftest: shared fixtures, the rule that a CI run (REQUIRE_SERVICES/REQUIRE_BROWSER) skips nothing, and the
-run's last line, which names each suite that skipped tests and why (`Skipped: portal/tests (5: Redis (REDIS_URL) not
+run's last lines: the random order's seed, and which suite skipped tests and why (`Skipped: portal/tests (5: Redis (REDIS_URL) not
 available)` or `Skipped: none`)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _skips: list[tuple[str, str]] = []  # (nodeid, reason) of each skipped test, for
 _ran = False  # the session ran tests (not --collect-only, not a usage or internal error)
 
 
-def pytest_runtest_logreport(report):  # type: ignore[no-untyped-def]
+def pytest_runtest_logreport(report):
     # Under pytest-xdist the workers' reports reach the controller's hook too; only the controller prints.
     if report.skipped:
         _skipped.append(
@@ -28,7 +28,7 @@ def pytest_runtest_logreport(report):  # type: ignore[no-untyped-def]
             _skips.append((report.nodeid, skip_reason(report.longrepr)))
 
 
-def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+def pytest_sessionfinish(session, exitstatus):
     global _ran
     _ran = (
         not session.config.option.collectonly
@@ -48,11 +48,16 @@ def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
         session.exitstatus = 1
 
 
-def pytest_unconfigure(config):  # type: ignore[no-untyped-def]
+def pytest_unconfigure(config):
     # After pytest's own summary and its "N passed, M skipped" line, so that it is the run's very last line (a
     # pytest_terminal_summary hook would print before pytest's counts).
     if not _ran or hasattr(config, "workerinput"):
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
+        seed = getattr(config.option, "randomly_seed", None)
+        if isinstance(seed, int):  # pytest-randomly's order (pass -p no:randomly to run in file order)
+            tr.write_line(
+                f"Random order: --randomly-seed={seed} (reproduce without xdist: -p no:xdist --randomly-seed={seed})"
+            )
         tr.write_line(skip_summary(_skips), yellow=bool(_skips))

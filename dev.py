@@ -88,7 +88,7 @@ class Supervisor:
     RESTART_BACKOFF_MAX = 30.0  # the pause doubles each time it exits that soon again, up to this
     STABLE_AFTER = 60.0  # a child that ran this long starts again at once
 
-    def __init__(self, *, clock=time.monotonic, popen=subprocess.Popen) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, clock=time.monotonic, popen=subprocess.Popen) -> None:
         self.clock, self.popen = clock, popen  # the tests pass fakes
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
         self.restartable: dict[str, tuple[list[str], dict[str, str], dict[str, object]]] = {}
@@ -425,7 +425,7 @@ def test(extra: list[str]) -> int:
     if layers.returncode:
         return layers.returncode
     # mypy's Django plugin imports the settings: a development environment, as the tests have
-    log("mypy (strict on services, selectors, the Azure package and the sync: pyproject.toml)")
+    log("mypy --strict (pyproject.toml; the Django and DRF plugins)")
     types = subprocess.run([str(VENV / "bin" / "mypy")], cwd=ROOT, env={**env, "DEBUG": "1"})
     if types.returncode:
         return types.returncode

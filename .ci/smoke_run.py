@@ -89,7 +89,7 @@ class Output:
         self.log.close()
 
 
-def wait_for(what: str, condition, proc: subprocess.Popen[str], timeout: float) -> None:  # type: ignore[no-untyped-def]
+def wait_for(what: str, condition, proc: subprocess.Popen[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:

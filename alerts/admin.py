@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from alerts.models import (
@@ -18,15 +20,20 @@ from alerts.models import (
 from alerts.status import Source, alerts_set_status
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 
+if TYPE_CHECKING:  # the admin's classes are generic in django-stubs only (not subscriptable at run time)
+    _AlertEventInlineBase = admin.TabularInline[AlertEvent, Alert]
+else:
+    _AlertEventInlineBase = admin.TabularInline
 
-class AlertEventInline(admin.TabularInline):
+
+class AlertEventInline(_AlertEventInlineBase):
     model = AlertEvent
     extra = 0
     can_delete = False
     fields = ("created_at", "kind", "actor", "data")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Alert | None = None) -> bool:
         return False
 
 
@@ -44,7 +51,8 @@ class StatusActionForm(ActionForm):
 
 def _status_action(status: str) -> Any:
     @admin.action(description=f"Set status to {Status(status).label} (written back to Azure)")
-    def action(modeladmin: AlertAdmin, request: HttpRequest, queryset: Any) -> None:
+    def action(modeladmin: AlertAdmin, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        assert isinstance(request.user, User)  # the admin site lets only signed-in staff in
         form = ClassificationForm(request.POST)  # the action bar's classification, beside the action
         classification = form.cleaned_data.get("classification", "") if form.is_valid() else ""
         if status in CLOSED_STATUSES and not classification:

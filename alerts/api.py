@@ -3,8 +3,10 @@ matching a filter as a job), suppression rules and security contacts. Same selec
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +21,7 @@ from alerts.filters import ASSIGNEE_CHOICES, PAGE_SIZE, RANGES, SORTS, FilterSta
 from alerts.models import (
     CLASSIFICATIONS,
     Alert,
+    AlertEvent,
     BulkStatusJob,
     Severity,
     Status,
@@ -28,23 +31,27 @@ from alerts.status import COMMENT_LIMIT, Source, alert_set_status
 from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
 from portal.api.schema import errors
+from portal.inventory.models import KeyVault, Subscription
 from portal.plans import PLANS
+from portal.web.http import signed_in_user
 
 # --- serializers ---------------------------------------------------------------------------------------------
+# The type argument is what a serializer is given to render: one object, or also a list of them (many=True); None for
+# the input-only ones (given data=..., never an instance).
 
 
-class SubscriptionRefSerializer(serializers.Serializer):
+class SubscriptionRefSerializer(serializers.Serializer[Subscription]):
     id = serializers.IntegerField()
     subscription_id = serializers.CharField()
     display_name = serializers.CharField()
 
 
-class VaultRefSerializer(serializers.Serializer):
+class VaultRefSerializer(serializers.Serializer[KeyVault]):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class AlertSerializer(serializers.Serializer):
+class AlertSerializer(serializers.Serializer[Alert | Iterable[Alert]]):  # one, or many=True
     id = serializers.IntegerField()
     title = serializers.CharField()
     alert_type = serializers.CharField()
@@ -65,7 +72,8 @@ class AlertSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
 
     def get_url(self, alert: Alert) -> str:
-        return self.context["request"].build_absolute_uri(f"/api/v1/alerts/{alert.pk}/")
+        request: Request = self.context["request"]
+        return request.build_absolute_uri(f"/api/v1/alerts/{alert.pk}/")
 
 
 class AlertDetailSerializer(AlertSerializer):
@@ -89,14 +97,14 @@ class AlertDetailSerializer(AlertSerializer):
         return hooks.incident_of(alert)
 
 
-class AlertPageSerializer(serializers.Serializer):
+class AlertPageSerializer(serializers.Serializer[dict[str, Any]]):  # the schema of AlertList's answer
     results = AlertSerializer(many=True)
     next = serializers.URLField(
         allow_null=True, help_text="The next page (cursor), or null on the last page."
     )
 
 
-class StatusInputSerializer(serializers.Serializer):
+class StatusInputSerializer(serializers.Serializer[None]):  # input only: no instance
     status = serializers.ChoiceField(choices=Status.choices)
     classification = serializers.ChoiceField(
         choices=CLASSIFICATIONS, required=False, allow_blank=True, help_text="Required to resolve or dismiss."
@@ -113,7 +121,7 @@ class BulkInputSerializer(StatusInputSerializer):
     )
 
 
-class BulkJobSerializer(serializers.Serializer):
+class BulkJobSerializer(serializers.Serializer[BulkStatusJob]):
     id = serializers.IntegerField()
     filter = serializers.CharField(source="query")
     status = serializers.CharField()
@@ -127,12 +135,12 @@ class BulkJobSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(serializers.Serializer[AlertEvent | Iterable[AlertEvent]]):  # one, or many=True
     id = serializers.IntegerField()
     kind = serializers.CharField()
     actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
-    data = serializers.DictField(child=serializers.JSONField())
+    data = serializers.DictField(child=serializers.JSONField())  # type: ignore[assignment]  # the event's `data`: SerializerMetaclass moves declared fields out of the class, so Serializer.data stays
 
 
 FILTER_PARAMETERS = [
@@ -160,7 +168,7 @@ FILTER_PARAMETERS = [
 ]
 
 
-def filter_state_or_error(user: Any, data: Any) -> FilterState:
+def filter_state_or_error(user: User, data: Mapping[str, Any]) -> FilterState:
     """The filter in `data` (a query string), or a ValidationError naming each bad field (a 400)."""
     form, state = selectors.filter_state(user, data)
     if state is None:
@@ -169,13 +177,13 @@ def filter_state_or_error(user: Any, data: Any) -> FilterState:
 
 
 def _alert(request: Request, pk: int, *, write: bool = False) -> Alert:
-    return selectors.alert_get_for_user(request.user, pk, write=write)
+    return selectors.alert_get_for_user(signed_in_user(request), pk, write=write)
 
 
 def alert_detail_data(request: Request, pk: int) -> dict[str, Any]:
     """The alert as it is now (after a write: read again)."""
     return AlertDetailSerializer(
-        selectors.alert_get_for_user(request.user, pk), context={"request": request}
+        selectors.alert_get_for_user(signed_in_user(request), pk), context={"request": request}
     ).data
 
 
@@ -190,8 +198,9 @@ class AlertList(APIView):
         summary="Security alerts, filtered as on the page, newest first",
     )
     def get(self, request: Request) -> Response:
-        state = filter_state_or_error(request.user, request.query_params)
-        page = selectors.alerts_page(request.user, state, page_size=PAGE_SIZE)
+        user = signed_in_user(request)
+        state = filter_state_or_error(user, request.query_params)
+        page = selectors.alerts_page(user, state, page_size=PAGE_SIZE)
         next_url = (
             request.build_absolute_uri(f"{request.path}?{state.urlencode(cursor=page.next_cursor)}")
             if page.next_cursor
@@ -231,7 +240,7 @@ class AlertStatus(APIView):
         data = StatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         alert_set_status(
-            user=request.user,
+            user=signed_in_user(request),
             alert=alert,
             status=data.validated_data["status"],
             source=Source.API,
@@ -253,14 +262,15 @@ class BulkStatus(APIView):
     def post(self, request: Request) -> Response:
         data = BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if not access.can_write_any(request.user):
+        user = signed_in_user(request)
+        if not access.can_write_any(user):
             raise PermissionDenied("Your role is read-only on every subscription.")
-        state = filter_state_or_error(request.user, QueryDict(data.validated_data.get("filter", "")))
+        state = filter_state_or_error(user, QueryDict(data.validated_data.get("filter", "")))
         job = bulk_status_job_create(
-            user=request.user,
+            user=user,
             query=state.urlencode(),
             status=data.validated_data["status"],
-            total=selectors.exact_count(request.user, state),
+            total=selectors.exact_count(user, state),
             classification=data.validated_data.get("classification", ""),
             comment=data.validated_data.get("comment", ""),
             request=request._request,
@@ -271,7 +281,7 @@ class BulkStatus(APIView):
 class BulkJob(APIView):
     @extend_schema(operation_id="alerts_bulk_status_job", responses={200: BulkJobSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
-        job = BulkStatusJob.objects.filter(pk=pk, user=request.user).first()
+        job = BulkStatusJob.objects.filter(pk=pk, user=signed_in_user(request)).first()
         if job is None:
             raise NotFound("No such job (jobs are their creator's).")
         return Response(BulkJobSerializer(job).data)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django import forms
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
@@ -49,6 +49,8 @@ ASSIGNEE_CHOICES = [
 ]
 PAGE_SIZE = 50
 CURSOR_SALT = "alerts.cursor"
+
+M = TypeVar("M", bound=Model)
 
 
 IP_RE = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}$")
@@ -143,13 +145,19 @@ class AlertFilterForm(forms.Form):
         elif not data.get("status"):
             data["status"] = list(DEFAULT_STATUSES)
         super().__init__(data)
-        self.fields["subscription"].choices = [(str(pk), name) for pk, name in subscriptions]
+        self._choice_field("subscription").choices = [(str(pk), name) for pk, name in subscriptions]
         self.fields["vault"].widget.choices = [("", "All key vaults")] + [(str(pk), n) for pk, n in vaults]
         self.vault_ids = {pk for pk, _ in vaults}
         types = [(t.alert_type, t.display_name) for t in KEY_VAULT_ALERT_TYPES]
         known = {t for t, _ in types}
         types += [(t, t) for t in sorted(alert_types or []) if t not in known]
-        self.fields["type"].choices = [("", "All alert types"), *types]
+        self._choice_field("type").choices = [("", "All alert types"), *types]
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        """This form's copy of a field declared above as a ChoiceField (or a MultipleChoiceField, a subclass)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        return field
 
     def clean_vault(self) -> int | None:
         vault = self.cleaned_data.get("vault")
@@ -159,6 +167,7 @@ class AlertFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         data["range"] = data.get("range") or "all"
         data["sort"] = data.get("sort") or "time"
         data["me"] = self.user_pk
@@ -188,7 +197,7 @@ class FilterState:
 
     data: dict[str, Any]
 
-    def filter_dimensions(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+    def filter_dimensions(self, qs: QuerySet[M]) -> QuerySet[M]:
         """The filters on columns that alerts and their rollup share: subscription, status, type, plan, vault."""
         d = self.data
         if d.get("subscription"):

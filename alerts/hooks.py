@@ -21,7 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from alerts.models import Alert
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass
@@ -47,10 +56,10 @@ class ChangedAlerts:
 
 @dataclass
 class StatusChange:
-    alerts: list[Any]  # Alert rows after the change
+    alerts: list[Alert]  # Alert rows after the change
     before: dict[int, str]  # {alert id: status before}
     source: str  # analyst, bulk, incident, azure, rule, write-back
-    actor: Any = None
+    actor: User | str | None = None  # a person, a rule's label ("suppression rule"), or None: the system
 
 
 @dataclass
@@ -115,7 +124,7 @@ def incident_of(alert: Any) -> int | None:
     return REGISTRY.incident_lookup(alert) if REGISTRY.incident_lookup else None
 
 
-def annotate(qs: Any) -> Any:
+def annotate(qs: QuerySet[M]) -> QuerySet[M]:
     """`qs` with every registered list annotation."""
     extra = {name: make() for name, make in REGISTRY.list_annotations.items()}
     return qs.annotate(**extra) if extra else qs

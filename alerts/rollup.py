@@ -7,10 +7,14 @@ adding deltas in one statement per batch (INSERT ... ON CONFLICT DO UPDATE, on P
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    from alerts.models import Alert
 
 
 class Bucket(NamedTuple):
@@ -23,9 +27,9 @@ class Bucket(NamedTuple):
     status: str
 
 
-def bucket_of(values: dict[str, Any] | Any) -> Bucket:
+def bucket_of(values: dict[str, Any] | Alert) -> Bucket:
     """The bucket of an alert, from a dict of field values or an Alert instance."""
-    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    get: Callable[[str], Any] = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
     return Bucket(
         get("time_generated").date(),
         get("subscription_id"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.utils import timezone
@@ -21,11 +23,11 @@ SEVERITY_ORDER = ["High", "Medium", "Low", "Informational"]
 COUNT_CAP = 1000
 
 
-def alerts_visible_to(user: Any) -> QuerySet[Alert]:
+def alerts_visible_to(user: User) -> QuerySet[Alert]:
     return scope_to_user(Alert.objects.all(), user)
 
 
-def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
+def alert_get_for_user(user: User, pk: int, *, write: bool = False) -> Alert:
     return get_for_user(
         hooks.annotate(Alert.objects.select_related("subscription", "vault", "assignee", "assignee_group")),
         user,
@@ -34,13 +36,13 @@ def alert_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Alert:
     )
 
 
-def filter_form(user: Any, data: Any) -> AlertFilterForm:
+def filter_form(user: User, data: Mapping[str, Any]) -> AlertFilterForm:
     subscriptions = list(subscriptions_visible_to(user).values_list("pk", "display_name"))
     vaults = list(vaults_visible_to(user).order_by("name").values_list("pk", "name")[:2000])
     return AlertFilterForm(data, subscriptions=subscriptions, vaults=vaults, user_pk=user.pk)
 
 
-def filter_state(user: Any, data: Any) -> tuple[AlertFilterForm, FilterState | None]:
+def filter_state(user: User, data: Mapping[str, Any]) -> tuple[AlertFilterForm, FilterState | None]:
     """The Security alerts filter from query parameters: the bound form, and its state (None when it has errors)."""
     form = filter_form(user, data)
     return form, FilterState(form.cleaned_data) if form.is_valid() else None
@@ -53,7 +55,7 @@ class AlertPage:
     state: FilterState
 
 
-def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
+def alerts_page(user: User, state: FilterState, *, page_size: int) -> AlertPage:
     from alerts.filters import encode_cursor
 
     qs = (
@@ -93,7 +95,7 @@ def alerts_page(user: Any, state: FilterState, *, page_size: int) -> AlertPage:
     return AlertPage(rows=rows, next_cursor=cursor, state=state)
 
 
-def ownership_counts(user: Any) -> dict[str, Any]:
+def ownership_counts(user: User) -> dict[str, Any]:
     """Open alerts assigned to me, and open alerts nobody owns (counted up to the cap)."""
     open_alerts = alerts_visible_to(user).filter(status__in=OPEN_STATUSES).order_by()
     mine = open_alerts.filter(assignee=user).values("pk")[: COUNT_CAP + 1].count()
@@ -111,16 +113,22 @@ def ownership_counts(user: Any) -> dict[str, Any]:
     }
 
 
-def exact_count(user: Any, state: FilterState) -> int:
+def exact_count(user: User, state: FilterState) -> int:
     """The exact number, computed once when a user confirms a bulk change of 'all N alerts matching'."""
     return state.apply(alerts_visible_to(user), with_cursor=False).order_by().count()
 
 
-def _rollup_scope(user: Any, state: FilterState) -> QuerySet[AlertRollup] | None:
+def _rollup_scope(user: User, state: FilterState) -> QuerySet[AlertRollup] | None:
     """The rollup rows for a filter, or None when the filter needs the alert table (free text, precise times)."""
     d = state.data
     if d.get("q") or d.get("range") == "custom" or d.get("assignee"):
         return None
+    return _rollup_rows(user, state)
+
+
+def _rollup_rows(user: User, state: FilterState) -> QuerySet[AlertRollup]:
+    """The rollup rows for a filter the rollup answers (no free text, custom range or owner: `_rollup_scope`)."""
+    d = state.data
     qs = state.filter_dimensions(scope_to_user(AlertRollup.objects.all(), user))
     if d.get("severity"):
         qs = qs.filter(severity__in=d["severity"])
@@ -130,7 +138,7 @@ def _rollup_scope(user: Any, state: FilterState) -> QuerySet[AlertRollup] | None
     return qs
 
 
-def severity_counts(user: Any, state: FilterState) -> dict[str, Any]:
+def severity_counts(user: User, state: FilterState) -> dict[str, Any]:
     """Counters per severity for the current filter: from the rollup (days), else counted with a cap."""
     rollup = _rollup_scope(user, state)
     approximate = state.data.get("range") == "24h"
@@ -151,25 +159,28 @@ def severity_counts(user: Any, state: FilterState) -> dict[str, Any]:
     return {"counts": [(s, counts[s]) for s in SEVERITY_ORDER], "capped": capped, "approximate": False}
 
 
-def trend(user: Any, state: FilterState | None = None, *, days: int = 30) -> dict[str, Any]:
+def trend(user: User, state: FilterState | None = None, *, days: int = 30) -> dict[str, Any]:
     """Alerts per day by severity over the last `days` days (from the rollup)."""
     today = timezone.now().date()
     first = today - timedelta(days=days - 1)
-    qs = _rollup_scope(user, state) if state is not None else scope_to_user(AlertRollup.objects.all(), user)
-    if qs is None:  # free text or owner: the trend shows the filter without them
-        qs = _rollup_scope(user, FilterState({**state.data, "q": "", "range": "all", "assignee": ""}))  # type: ignore[union-attr]
+    if state is None:
+        qs = scope_to_user(AlertRollup.objects.all(), user)
+    else:
+        scoped = _rollup_scope(user, state)
+        if scoped is None:  # free text or owner: the trend shows the filter without them
+            scoped = _rollup_rows(user, FilterState({**state.data, "q": "", "range": "all", "assignee": ""}))
+        qs = scoped
     rows = qs.filter(day__gte=first).values_list("day", "severity").annotate(n=Sum("count")).order_by()
     per_day: dict[date, Counter[str]] = {first + timedelta(days=i): Counter() for i in range(days)}
     for day, severity, n in rows:
         if day in per_day:
             per_day[day][severity] += n or 0
-    series = [
-        {"day": d, **{s: c[s] for s in SEVERITY_ORDER}, "total": sum(c.values())} for d, c in per_day.items()
-    ]
-    return {"days": series, "max": max([d["total"] for d in series] + [1])}
+    totals = {d: sum(c.values()) for d, c in per_day.items()}
+    series = [{"day": d, **{s: c[s] for s in SEVERITY_ORDER}, "total": totals[d]} for d, c in per_day.items()]
+    return {"days": series, "max": max([*totals.values(), 1])}
 
 
-def related_alerts(user: Any, alert: Alert, *, limit: int = 10) -> dict[str, list[Alert]]:
+def related_alerts(user: User, alert: Alert, *, limit: int = 10) -> dict[str, list[Alert]]:
     """Same correlation key; same identity or IP (30 days); same vault (within 7 days): one UNION query, each part
     walking its own (column, time) index."""
     base = (
@@ -222,7 +233,7 @@ def alert_activity(alert: Alert) -> list[AlertEvent]:
     return list(alert.events.select_related("actor").order_by("-created_at", "-id")[:200])
 
 
-def alerts_quick_search(user: Any, query: str, *, limit: int = 8) -> list[Alert]:
+def alerts_quick_search(user: User, query: str, *, limit: int = 8) -> list[Alert]:
     """The top bar's search: an alert id, or text in title / entities / IP / UPN / application."""
     term = query.strip().lower()
     if not term:
@@ -247,7 +258,7 @@ def alerts_quick_search(user: Any, query: str, *, limit: int = 8) -> list[Alert]
     return list(qs.filter(search_text__contains=term).order_by("-time_generated", "-id")[:limit])
 
 
-def open_counts_by_severity(user: Any) -> list[tuple[str, int]]:
+def open_counts_by_severity(user: User) -> list[tuple[str, int]]:
     rows = dict(
         scope_to_user(AlertRollup.objects.filter(status__in=OPEN_STATUSES), user)
         .values_list("severity")
@@ -257,7 +268,7 @@ def open_counts_by_severity(user: Any) -> list[tuple[str, int]]:
     return [(s, rows.get(s, 0) or 0) for s in SEVERITY_ORDER]
 
 
-def top_vaults(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
+def top_vaults(user: User, *, limit: int = 5) -> list[dict[str, Any]]:
     rows = (
         scope_to_user(AlertRollup.objects.filter(status__in=OPEN_STATUSES).exclude(vault_id=0), user)
         .values("vault_id")
@@ -270,7 +281,12 @@ def top_vaults(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
     return [{"vault_id": r["vault_id"], "name": names.get(r["vault_id"], "?"), "count": r["n"]} for r in rows]
 
 
-def top_identities(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
+class IdentityCount(TypedDict):
+    identity: str
+    count: int
+
+
+def top_identities(user: User, *, limit: int = 5) -> list[IdentityCount]:
     return list(
         alerts_visible_to(user)
         .filter(status__in=OPEN_STATUSES)
@@ -281,7 +297,7 @@ def top_identities(user: Any, *, limit: int = 5) -> list[dict[str, Any]]:
     )
 
 
-def alert_type_counts(user: Any) -> dict[str, int]:
+def alert_type_counts(user: User) -> dict[str, int]:
     return dict(
         scope_to_user(AlertRollup.objects.all(), user)
         .values_list("alert_type")

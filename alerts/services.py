@@ -6,6 +6,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from alerts import hooks
 from alerts.hooks import ChangedAlerts, NewAlerts
-from alerts.models import CLOSED_STATUSES, Status
+from alerts.models import CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.status import CLASSIFICATION_VALUES, Source, alerts_set_status, check_comment
 from portal.audit.services import audit_record
 from portal.stages import stage
@@ -72,17 +73,15 @@ def alerts_on_changed(*, subscription_pk: int, correlation_keys: Collection[str]
 
 def bulk_status_job_create(
     *,
-    user: Any,
+    user: User,
     query: str,
     status: str,
     total: int,
     classification: str = "",
     comment: str = "",
     request: HttpRequest | None = None,
-) -> Any:
+) -> BulkStatusJob:
     """Queue "set all N alerts matching this filter to `status`" (processed in batches by a task)."""
-    from alerts.models import BulkStatusJob
-
     if status not in Status.values:
         raise ValidationError({"status": "Unknown status."})
     if status in CLOSED_STATUSES and classification not in CLASSIFICATION_VALUES:
@@ -119,7 +118,6 @@ def bulk_status_job_step(*, job_pk: int) -> bool:
 
     from alerts import selectors
     from alerts.filters import FilterState
-    from alerts.models import BulkStatusJob
 
     job = BulkStatusJob.objects.select_related("user").get(pk=job_pk)
     if job.state in (BulkStatusJob.State.DONE, BulkStatusJob.State.FAILED):

@@ -28,6 +28,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -84,7 +85,7 @@ class Effects:
 
     now: datetime
     source: str
-    actor: Any = None
+    actor: User | str | None = None  # a person, a rule's label ("suppression rule"), or None: the system
     request: HttpRequest | None = None
     events: list[AlertEvent] = field(default_factory=list)
     audits: list[AuditRecord] = field(default_factory=list)
@@ -114,6 +115,11 @@ class Effects:
             for pk in self.pushes:  # one message per alert, once the change is committed
                 transaction.on_commit(partial(push_alert_status.delay, pk))
         self.events, self.audits, self.changed, self.before, self.pushes = [], [], [], {}, []
+
+
+def _person(actor: User | str | None) -> User | None:
+    """The signed-in person behind a change; None for a rule's label or the system."""
+    return actor if isinstance(actor, User) and actor.is_authenticated else None
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -160,7 +166,7 @@ def _requested(
 ) -> bool:
     """Someone (a person, a rule) asks for `status`. Returns whether the row changed."""
     source, user, now = effects.source, effects.actor, effects.now
-    person = user if getattr(user, "is_authenticated", False) else None
+    person = _person(user)
     closing = status in CLOSED_STATUSES
     unchanged = row.status == status and (
         row.pending_status == status or (not row.pending_status and row.azure_status == status)
@@ -289,7 +295,7 @@ class Result:
 
 def alerts_set_status(
     *,
-    actor: Any,
+    actor: User | str | None,
     alert_ids: Iterable[int],
     status: str,
     source: str,
@@ -308,7 +314,7 @@ def alerts_set_status(
     if not ids:
         return result
     effects = Effects(now=timezone.now(), source=source, actor=actor, request=request)
-    person = actor if getattr(actor, "is_authenticated", False) else None
+    person = _person(actor)
     with transaction.atomic(savepoint=False):
         rows = list(Alert.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         writable = {
@@ -338,7 +344,7 @@ def alerts_set_status(
 
 def alert_set_status(
     *,
-    user: Any,
+    user: User | None,
     alert: Alert,
     status: str,
     request: HttpRequest | None = None,

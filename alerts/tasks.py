@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 
@@ -33,7 +33,7 @@ def write_slot_available(subscription_pk: int) -> bool:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="alerts.push_alert_status")
-def push_alert_status(self, alert_pk: int) -> str:  # type: ignore[no-untyped-def]
+def push_alert_status(self: Task[[int], str], alert_pk: int) -> str:
     """Write an alert's pending status back to Azure. Safe to repeat (the state POST is idempotent)."""
     alert = Alert.objects.select_related("subscription__connection").filter(pk=alert_pk).first()
     if alert is None or not alert.pending_status:
@@ -58,7 +58,7 @@ def push_alert_status(self, alert_pk: int) -> str:  # type: ignore[no-untyped-de
 
 
 @shared_task(bind=True, acks_late=True, max_retries=20, name="alerts.run_bulk_status_job")
-def run_bulk_status_job(self, job_pk: int) -> str:  # type: ignore[no-untyped-def]
+def run_bulk_status_job(self: Task[[int], str], job_pk: int) -> str:
     """One batch per task run, re-queued until done: progress is visible and a crash resumes from last_id."""
     from alerts.services import bulk_status_job_step
 

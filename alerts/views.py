@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import hooks, selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.charts import chart
-from alerts.filters import PAGE_SIZE, FilterState
+from alerts.filters import PAGE_SIZE, AlertFilterForm, FilterState
 from alerts.forms import BannerForm, DetailTabForm, StatusChangeForm, SubscriptionForm
 from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
 from alerts.services import bulk_status_job_create
@@ -34,7 +36,7 @@ def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
     return [{"label": "Security Center", "url": reverse("alerts:overview")}, *extra]
 
 
-def _state_or_errors(request: AuthedRequest) -> tuple[Any, FilterState | None]:
+def _state_or_errors(request: AuthedRequest) -> tuple[AlertFilterForm, FilterState | None]:
     return selectors.filter_state(request.user, request.GET)
 
 
@@ -207,7 +209,7 @@ def bulk_status(request: AuthedRequest) -> HttpResponse:
     back = form.cleaned_data.get("back", "") if valid else ""
     back_url = reverse("alerts:list") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
     if not valid:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect(back_url)
     ids, status = form.cleaned_data["ids"], form.target()
     if not ids:
@@ -325,7 +327,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _export_rows(user: Any, state: FilterState) -> Any:
+def _export_rows(user: User, state: FilterState) -> Iterator[tuple[Any, ...]]:
     """Every matching alert, in batches by keyset (bounded memory, no row cap)."""
     fields = [f for f, _ in EXPORT_COLUMNS]
     time_index = fields.index("time_generated")
@@ -344,7 +346,7 @@ def _export_rows(user: Any, state: FilterState) -> Any:
 
 @login_required
 @require_GET
-def export(request: AuthedRequest, fmt: str) -> HttpResponse:
+def export(request: AuthedRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     _form, state = _state_or_errors(request)
     if state is None:
         return HttpResponseBadRequest("The filter is not valid.")
@@ -359,7 +361,7 @@ def export(request: AuthedRequest, fmt: str) -> HttpResponse:
     else:
         keys = [f.replace("__", "_") for f, _ in EXPORT_COLUMNS]
 
-        def json_stream() -> Any:
+        def json_stream() -> Iterator[str]:
             yield "[\n"
             first = True
             for row in _export_rows(request.user, state):

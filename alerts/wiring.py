@@ -4,8 +4,9 @@ menu entries, alerts in the top bar's search, and the Key vaults blade's "Open a
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable
 
+from django.contrib.auth.models import User
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -14,15 +15,16 @@ from alerts import pending_kinds
 from alerts.models import OPEN_STATUSES, AlertRollup
 from alerts.selectors import alerts_quick_search
 from portal.inventory import hooks as inventory_hooks
+from portal.inventory.models import KeyVault
 from portal.web import chrome
 
 SEARCH_LIMIT = 8
 
 
-def _search(user: Any, query: str) -> list[chrome.SearchResult]:
+def _search(user: User, query: str) -> list[chrome.SearchResult]:
     results = []
     for a in alerts_quick_search(user, query, limit=SEARCH_LIMIT):
-        where = a.vault.name if a.vault_id else a.compromised_entity
+        where = a.vault.name if a.vault is not None else a.compromised_entity
         when = timezone.localtime(a.time_generated).strftime("%Y-%m-%d %H:%M")
         results.append(
             chrome.SearchResult(
@@ -35,7 +37,7 @@ def _search(user: Any, query: str) -> list[chrome.SearchResult]:
     return results
 
 
-def _open_by_vault(user: Any, vaults: list[Any]) -> dict[int, dict[str, int]]:
+def _open_by_vault(user: User, vaults: Iterable[KeyVault]) -> dict[int, dict[str, int]]:
     """Open alerts per severity of each vault (the caller's vaults are already those the user may see)."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for vault_id, severity, n in (

@@ -33,7 +33,7 @@ def mark(name: str, work: float = 0.0) -> str:
 
 
 @app.task(name="bench.fan_out", bind=True, max_retries=100)
-def fan_out(self, depth: int = 3) -> int:  # type: ignore[no-untyped-def]
+def fan_out(self, depth: int = 3) -> int:
     """Queue another of itself from inside the worker (as a push's retry does), `depth` times."""
     time.sleep(0.05)
     try:

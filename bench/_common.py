@@ -133,6 +133,6 @@ def control(env: dict[str, str], method: str, path: str, **kw: object) -> object
         headers={"Authorization": f"Bearer {env['EMULATOR_CONTROL_TOKEN']}"},
         timeout=60,
         **kw,
-    )  # type: ignore[arg-type]
+    )
     r.raise_for_status()
     return r.json()

@@ -255,7 +255,7 @@ def main() -> int:
     for conn in AzureConnection.objects.all():
         discover(conn)
     summary = control(emu_env, "GET", "state")
-    biggest = max(summary["subscriptions"], key=lambda s: s["alerts"])  # type: ignore[index]
+    biggest = max(summary["subscriptions"], key=lambda s: s["alerts"])
     sub = Subscription.objects.get(subscription_id=biggest["subscription_id"])
     celery = Celery(env, base / "celery.log")
     celery.start_worker()
@@ -267,7 +267,7 @@ def main() -> int:
 
     def upstream() -> dict[str, Any]:
         state = control(emu_env, "GET", "state")
-        return next(s for s in state["subscriptions"] if s["subscription_id"] == sub.subscription_id)  # type: ignore[index]
+        return next(s for s in state["subscriptions"] if s["subscription_id"] == sub.subscription_id)
 
     def sync_until_succeeded(timeout: float) -> SyncRun:
         last = [time.monotonic()]

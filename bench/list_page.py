@@ -97,7 +97,7 @@ def load(n: int) -> None:
         cursor.execute("VACUUM ANALYZE alerts_alertrollup")
 
 
-def timed(client, url: str, repeat: int) -> dict:  # type: ignore[no-untyped-def]
+def timed(client, url: str, repeat: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

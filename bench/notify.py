@@ -37,7 +37,7 @@ def main() -> None:
         received: list[tuple[str, int]] = []
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            async def handle_DATA(self, server, session, envelope):
                 received.append((envelope.rcpt_tos[0], len(envelope.content)))
                 return "250 OK"
 

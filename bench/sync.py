@@ -301,7 +301,7 @@ def check_changes_stored(emu_env: dict[str, str], subscription_pk: int, indices:
             fail_later(f"changed re-sync: alert {i} is not stored")
             continue
         doc = control(emu_env, "GET", "alerts", params={"id": row.azure_id})
-        props = doc["properties"]  # type: ignore[index]
+        props = doc["properties"]
         stored = (row.azure_status, row.severity, len(row.entities))
         upstream = (props["status"], props["severity"], len(props.get("entities") or []))
         if stored != upstream:
@@ -316,7 +316,7 @@ def orchestrator() -> Any:
     try:
         from sync import orchestrator as found
     except ImportError:
-        from portal.inventory import sync as found  # type: ignore[no-redef]
+        from portal.inventory import sync as found
     return found
 
 
@@ -324,7 +324,7 @@ def sync_model() -> Any:
     try:
         from sync.models import SyncRun
     except ImportError:
-        from portal.inventory.models import SyncRun  # type: ignore[no-redef,attr-defined]
+        from portal.inventory.models import SyncRun
     return SyncRun
 
 
@@ -343,7 +343,7 @@ def measure(
     run = check_runs(label, runs, expect)
     if expect.table_writes_max is not None and writes > expect.table_writes_max:
         fail_later(f"{label}: {writes} writes to the alert table (at most {expect.table_writes_max})")
-    log = control(emu_env, "GET", "requests")["requests"]  # type: ignore[index]
+    log = control(emu_env, "GET", "requests")["requests"]
     duration = run.duration_seconds or 0
     return {
         "alerts listed": expect.listed,
@@ -432,8 +432,8 @@ def main() -> None:
         )
         connection_from_environment()  # the command does it too: two connections see the subscription
         state = control(emu_env, "GET", "state")
-        sid = state["subscriptions"][0]["subscription_id"].lower()  # type: ignore[index]
-        page_size = state["page_size"]  # type: ignore[index]
+        sid = state["subscriptions"][0]["subscription_id"].lower()
+        page_size = state["page_size"]
         if args.legacy:
             discover = orchestrator().discover
 
@@ -445,7 +445,7 @@ def main() -> None:
             held = control(
                 emu_env, "POST", "churn", json={"subscription_id": sid, "hold_back_every": HOLD_BACK_EVERY}
             )
-            listed = held["listed"]  # type: ignore[index]
+            listed = held["listed"]
             target = next(s for s, _ in discover_all() if s.subscription_id == sid)
         print(f"emulator: {listed} alerts listed in subscription {sid}, page size {page_size}")
         if not args.legacy:
@@ -473,9 +473,9 @@ def main() -> None:
                 "churn",
                 json={"subscription_id": sid, "release": True, "change_every": CHANGE_EVERY},
             )
-            released = churned["released"]  # type: ignore[index]
-            changed = sum(churned["changed"].values())  # type: ignore[index]
-            relisted = churned["listed"]  # type: ignore[index]
+            released = churned["released"]
+            changed = sum(churned["changed"].values())
+            relisted = churned["listed"]
             results["changed re-sync"] = measure(
                 "changed re-sync",
                 env,
@@ -484,7 +484,7 @@ def main() -> None:
                 Expect(relisted, new=released, changed=changed, unchanged=relisted - released - changed),
                 relisted,
             )
-            results["changed re-sync"]["upstream changes"] = churned["changed"]  # type: ignore[index]
+            results["changed re-sync"]["upstream changes"] = churned["changed"]
             results["changed re-sync"]["recount"] = after = recount(target.pk)
             check_recount("changed re-sync", after)
             sample = list(range(CHANGE_EVERY // 2, generated, CHANGE_EVERY))

@@ -150,7 +150,7 @@ def saved_anchor(doc: dict[str, Any]) -> dt.datetime:
 
 def check(doc: dict[str, Any], world: World, anchor: dt.datetime) -> None:
     """Raise SnapshotMismatch unless the snapshot was written for this world (and its anchor)."""
-    saved = World(str(doc.get("preset")), doc.get("seed"), doc.get("alert_count"))  # type: ignore[arg-type]
+    saved = World(str(doc.get("preset")), doc.get("seed"), doc.get("alert_count"))
     if saved != world:
         raise SnapshotMismatch(
             f"it holds the state of {saved.describe()}; this emulator runs {world.describe()}"

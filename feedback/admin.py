@@ -1,18 +1,26 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from feedback.models import Feedback, FeedbackReply, FeedbackVersion
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 
+if TYPE_CHECKING:
+    _VersionInlineBase = admin.TabularInline[FeedbackVersion, Feedback]
+else:  # generic only in the stubs (no django_stubs_ext.monkeypatch at run time)
+    _VersionInlineBase = admin.TabularInline
 
-class VersionInline(admin.TabularInline):
+
+class VersionInline(_VersionInlineBase):
     model = FeedbackVersion
     extra = 0
     can_delete = False
     readonly_fields = ("created_at", "useful", "reason", "text", "may_contact")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Feedback | None = None) -> bool:
         return False
 
 

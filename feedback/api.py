@@ -10,14 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.selectors import alert_get_for_user
-from feedback.models import NOT_USEFUL_REASONS, TEXT_LIMIT, USEFUL_REASONS
+from feedback.models import NOT_USEFUL_REASONS, TEXT_LIMIT, USEFUL_REASONS, Feedback
 from feedback.selectors import own_feedback
 from feedback.services import feedback_submit
 from portal.api.idempotency import idempotent
 from portal.api.schema import errors
+from portal.web.http import signed_in_user
 
 
-class FeedbackSerializer(serializers.Serializer):
+class FeedbackSerializer(serializers.Serializer[Feedback]):
     useful = serializers.BooleanField()
     reason = serializers.ChoiceField(
         choices=sorted({*NOT_USEFUL_REASONS, *USEFUL_REASONS}),
@@ -40,8 +41,8 @@ class AlertFeedback(APIView):
         summary="My feedback on this alert",
     )
     def get(self, request: Request, pk: int) -> Response:
-        alert = alert_get_for_user(request.user, pk)
-        feedback = own_feedback(request.user, alert.pk)
+        alert = alert_get_for_user(signed_in_user(request), pk)
+        feedback = own_feedback(signed_in_user(request), alert.pk)
         if feedback is None:
             raise NotFound("You have not given feedback on this alert.")
         return Response(FeedbackSerializer(feedback).data)
@@ -54,11 +55,11 @@ class AlertFeedback(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        alert = alert_get_for_user(request.user, pk)
+        alert = alert_get_for_user(signed_in_user(request), pk)
         data = FeedbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = feedback_submit(
-            user=request.user,
+            user=signed_in_user(request),
             alert=alert,
             request=request._request,
             **data.validated_data,

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from feedback.models import NOT_USEFUL_REASONS, TEXT_LIMIT, USEFUL_REASONS
+from feedback.models import NOT_USEFUL_REASONS, TEXT_LIMIT, USEFUL_REASONS, Feedback
 from portal.web.formfields import BoundedIntegerField, MultiLineField, SingleLineField
 
 
@@ -39,13 +39,15 @@ class FeedbackForm(forms.Form):
     # restores it (it was discarded, and Submit then said "Choose a reason").
     kept_reason = forms.CharField(required=False, widget=forms.HiddenInput, max_length=40)
 
-    def __init__(self, *args, answer: bool | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, answer: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if answer is None and self.is_bound:
             posted = self.data.get("useful")
             answer = {"yes": True, "no": False}.get(posted) if isinstance(posted, str) else None
         # Once Yes/No is known, only that answer's reasons are offered (never both lists: "Other" came twice).
-        self.fields["reason"].choices = (
+        reason = self.fields["reason"]
+        assert isinstance(reason, forms.ChoiceField)  # declared above (each form has its own copy)
+        reason.choices = (
             [("", "Choose a reason"), *(USEFUL_REASONS if answer else NOT_USEFUL_REASONS)]
             if answer is not None
             else [("", "Choose Yes or No first")]
@@ -81,7 +83,7 @@ class FeedbackFilterForm(forms.Form):
         """The filter as it came (for the CSV link of the same drill-down)."""
         return self.data.urlencode() if hasattr(self.data, "urlencode") else ""
 
-    def apply(self, qs: QuerySet[Any]) -> tuple[QuerySet[Any], dict[str, Any]]:
+    def apply(self, qs: QuerySet[Feedback]) -> tuple[QuerySet[Feedback], dict[str, Any]]:
         applied: dict[str, Any] = {}
         for name, lookup in self.LOOKUPS.items():
             value = self.cleaned_data.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from feedback.views import panel_context
 from portal.web import chrome, slots
+from portal.web.http import signed_in_user
 
 
 def register_all() -> None:
@@ -13,7 +14,7 @@ def register_all() -> None:
             "alert.panels",
             "feedback",
             "feedback/_panel.html",
-            lambda r, alert: panel_context(r.user, alert),
+            lambda r, alert: panel_context(signed_in_user(r), alert),
             order=10,
         )
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -19,11 +20,11 @@ from suppression.rules import rule_matches
 SUGGESTION_REASONS = ("SpecificEntityFalsePositive", "Noise")
 
 
-def feedback_visible_to(user: Any) -> QuerySet[Feedback]:
+def feedback_visible_to(user: User) -> QuerySet[Feedback]:
     return scope_to_user(Feedback.objects.all(), user)
 
 
-def own_feedback(user: Any, alert_pk: int) -> Feedback | None:
+def own_feedback(user: User, alert_pk: int) -> Feedback | None:
     return Feedback.objects.filter(alert_id=alert_pk, user=user).first()
 
 
@@ -61,7 +62,7 @@ def _rates(qs: QuerySet[Feedback], field: str, label_field: str | None = None, l
     return result
 
 
-def insights(user: Any) -> dict[str, Any]:
+def insights(user: User) -> dict[str, Any]:
     qs = feedback_visible_to(user)
     totals = qs.aggregate(
         useful_n=Count("id", filter=Q(useful=True)), not_useful_n=Count("id", filter=Q(useful=False))
@@ -105,10 +106,10 @@ class Suggestion:
     field: str  # suppression rule entity field
     value: str
     count: int
-    example_alert_id: int
+    example_alert_id: int | None  # None only if its feedback went away between the two reads
 
 
-def suggestions(user: Any, *, threshold: int | None = None) -> list[Suggestion]:
+def suggestions(user: User, *, threshold: int | None = None) -> list[Suggestion]:
     """Where one entity got at least `threshold` "not useful" answers for one alert type, with a reason that points at
     that entity (normal activity of it, or noise): propose a suppression rule for exactly that entity and type."""
     threshold = threshold or settings.FEEDBACK_SUGGESTION_THRESHOLD
@@ -159,7 +160,7 @@ def _not_covered(found: list[Suggestion]) -> list[Suggestion]:
         subscription_id__in={s.subscription_id for s in found}, state=SuppressionRule.State.ENABLED
     ):
         rules.setdefault(rule.subscription_id, []).append(rule)
-    examples = {
+    examples: dict[int | None, tuple[str, Any]] = {
         pk: (kind, entities)
         for pk, kind, entities in Alert.objects.filter(
             pk__in=[s.example_alert_id for s in found]
@@ -175,7 +176,7 @@ def _not_covered(found: list[Suggestion]) -> list[Suggestion]:
     return kept
 
 
-def follow_ups(user: Any) -> QuerySet[Feedback]:
+def follow_ups(user: User) -> QuerySet[Feedback]:
     """Feedback whose author agreed to be emailed, for Security Admins and Owners of its subscription."""
     return (
         scope_to_user(Feedback.objects.filter(may_contact=True), user, write=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage, make_msgid
 from django.db import IntegrityError, transaction
@@ -20,7 +19,7 @@ from portal.audit.services import audit_record
 from portal.text import header_safe, multi_line_error
 
 
-def validate(*, useful: Any, reason: str, text: str) -> tuple[bool, str, str]:
+def validate(*, useful: object, reason: str, text: str) -> tuple[bool, str, str]:
     """The rules of the form, enforced again here for every caller (pages, API)."""
     errors: dict[str, str] = {}
     if useful not in (True, False):
@@ -31,7 +30,7 @@ def validate(*, useful: Any, reason: str, text: str) -> tuple[bool, str, str]:
     elif multi_line_error(text):
         errors["text"] = multi_line_error(text) or ""
     if useful in (True, False):
-        allowed = dict(reasons_for(useful))
+        allowed = dict(reasons_for(bool(useful)))
         if not reason:
             errors["reason"] = "Choose a reason."
         elif reason not in allowed:
@@ -45,9 +44,9 @@ def validate(*, useful: Any, reason: str, text: str) -> tuple[bool, str, str]:
 
 def feedback_submit(
     *,
-    user: Any,
+    user: User,
     alert: Alert,
-    useful: Any,
+    useful: object,
     reason: str,
     text: str = "",
     may_contact: bool = False,
@@ -66,7 +65,7 @@ def feedback_submit(
             return feedback
         created = feedback is None
         before = None if created else {k: getattr(feedback, k) for k in values}
-        if created:
+        if feedback is None:
             try:
                 with transaction.atomic():
                     feedback = Feedback.objects.create(
@@ -107,7 +106,7 @@ def feedback_submit(
 
 
 def feedback_reply(
-    *, user: Any, feedback: Feedback, body: str, request: HttpRequest | None = None
+    *, user: User, feedback: Feedback, body: str, request: HttpRequest | None = None
 ) -> FeedbackReply:
     """Email the author of consenting feedback (Security Admins and Owners of the alert's subscription)."""
     if not can_write(user, feedback.subscription_id):

@@ -6,12 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.models import Alert
 from alerts.selectors import alert_get_for_user
 from feedback import selectors
 from feedback.forms import FeedbackFilterForm, FeedbackForm, PanelStateForm, ReplyForm
@@ -23,7 +26,7 @@ from portal.web.http import AuthedRequest
 
 
 def panel_context(
-    user: Any, alert: Any, *, form: FeedbackForm | None = None, editing: bool = False
+    user: User, alert: Alert, *, form: FeedbackForm | None = None, editing: bool = False
 ) -> dict[str, Any]:
     existing = selectors.own_feedback(user, alert.pk)
     if form is None:
@@ -135,12 +138,14 @@ def insights(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def feedback_list(request: AuthedRequest) -> HttpResponse:
+def feedback_list(request: AuthedRequest) -> HttpResponse | StreamingHttpResponse:
     """Drill-down: the feedback (and its alerts) behind a figure of the insights page."""
     qs = selectors.feedback_visible_to(request.user).select_related("alert", "user", "alert__vault")
     form = FeedbackFilterForm(request.GET)
     if not form.is_valid():
-        errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(
+            f"{form.fields[k].label}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()
+        )
         return HttpResponse(
             f"These filter values are not valid: {errors}", status=400, content_type="text/plain"
         )
@@ -165,7 +170,7 @@ def feedback_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
-def _csv(qs: Any) -> StreamingHttpResponse:
+def _csv(qs: QuerySet[Feedback]) -> StreamingHttpResponse:
     header = [
         "When",
         "User",
@@ -189,7 +194,7 @@ def _csv(qs: Any) -> StreamingHttpResponse:
             f.may_contact,
             f.alert.title,
             f.alert.alert_type,
-            f.alert.vault.name if f.alert.vault_id else "",
+            f.alert.vault.name if f.alert.vault is not None else "",
             f.alert.identity,
             f.alert.caller_ip,
         ]

@@ -12,11 +12,12 @@ from notifications.contact_services import contact_save
 from notifications.models import SecurityContact
 from portal.accounts import selectors as access
 from portal.api.schema import errors
+from portal.web.http import signed_in_user
 
 # --- security contacts ---------------------------------------------------------------------------------------
 
 
-class ContactSerializer(serializers.Serializer):
+class ContactSerializer(serializers.Serializer[SecurityContact]):
     emails = serializers.CharField(
         allow_blank=True, max_length=2000, help_text="Addresses separated by ; or ,"
     )
@@ -51,7 +52,7 @@ class Contacts(APIView):
         data = ContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         contact = contact_save(
-            user=request.user,
+            user=signed_in_user(request),
             subscription=subscription,
             data=dict(data.validated_data),
             request=request._request,

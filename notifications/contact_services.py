@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
@@ -16,6 +16,9 @@ from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
 from portal.hashing import content_hash
 from portal.inventory.models import Subscription
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 ROLES = ["Owner", "Contributor", "ServiceAdmin", "AccountAdmin"]
 SEVERITIES = ["High", "Medium", "Low"]
@@ -44,7 +47,7 @@ def parse_emails(raw: str) -> list[str]:
 
 
 def contact_save(
-    *, user: Any, subscription: Subscription, data: dict[str, Any], request: HttpRequest | None = None
+    *, user: User | None, subscription: Subscription, data: dict[str, Any], request: HttpRequest | None = None
 ) -> SecurityContact:
     """Save the settings here and push them to Azure (securityContacts/default, by a task)."""
     if user is not None and not can_write(user, subscription.pk):
@@ -104,7 +107,7 @@ def contact_properties(contact: SecurityContact) -> dict[str, Any]:
     }
 
 
-def preference_save(*, user: Any, mode: str, minimal_severity: str) -> NotificationPreference:
+def preference_save(*, user: User, mode: str, minimal_severity: str) -> NotificationPreference:
     if mode not in NotificationPreference.Mode.values:
         raise ValidationError({"mode": "Unknown delivery."})
     if minimal_severity not in SEVERITIES:
@@ -124,7 +127,7 @@ def preference_save(*, user: Any, mode: str, minimal_severity: str) -> Notificat
     return pref
 
 
-def notification_retry(*, user: Any, notification: Notification, request: HttpRequest | None = None) -> None:
+def notification_retry(*, user: User, notification: Notification, request: HttpRequest | None = None) -> None:
     """Delivery log → Retry: a failed mail is queued again (same Message-ID)."""
     from django.utils import timezone
 

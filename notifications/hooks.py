@@ -5,7 +5,7 @@ steps of the stale-work sweep."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts import hooks
 from notifications import services, tasks
@@ -17,6 +17,9 @@ from portal.accounts.selectors import get_for_user
 from portal.web import chrome, slots
 from portal.web.pending import PendingKind, register
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _queue_mails(batch: hooks.NewAlerts) -> None:
     fresh = batch.fresh
@@ -24,7 +27,7 @@ def _queue_mails(batch: hooks.NewAlerts) -> None:
         services.queue_new_alert_notifications(alert_ids=fresh, subscription_pk=batch.subscription_pk)
 
 
-def _contact(user: Any, pk: int) -> SecurityContact:
+def _contact(user: User, pk: int) -> SecurityContact:
     return get_for_user(SecurityContact.objects.all(), user, pk=pk)
 
 
@@ -43,7 +46,7 @@ def _requeue_batches(now: datetime, cutoff: datetime) -> int:
     )
 
 
-def _preference_initial(user: Any) -> dict[str, Any]:
+def _preference_initial(user: User) -> dict[str, Any]:
     notify = NotificationPreference.objects.filter(user=user).first()
     return {
         "notify_mode": notify.mode if notify else "immediate",
@@ -51,7 +54,7 @@ def _preference_initial(user: Any) -> dict[str, Any]:
     }
 
 
-def _preference_save(user: Any, data: dict[str, Any]) -> None:
+def _preference_save(user: User, data: dict[str, Any]) -> None:
     preference_save(user=user, mode=data["notify_mode"], minimal_severity=data["notify_min_severity"])
 
 

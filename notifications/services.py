@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
@@ -40,7 +41,7 @@ WINDOWS = {
     "Low": timedelta(hours=24),
     "Informational": timedelta(hours=24),
 }
-DIGEST_PERIODS = {
+DIGEST_PERIODS: dict[str, timedelta] = {  # keyed by a preference's mode (a str, as Recipient.mode)
     NotificationPreference.Mode.HOURLY: timedelta(hours=1),
     NotificationPreference.Mode.DAILY: timedelta(days=1),
 }
@@ -292,7 +293,9 @@ def alert_link(alert_pk: int) -> str:
     return settings.PORTAL_BASE_URL + reverse("alerts:detail", args=[alert_pk])
 
 
-def send_alert_mail(notification_pk: int, *, connection: Any = None, now: datetime | None = None) -> bool:
+def send_alert_mail(
+    notification_pk: int, *, connection: BaseEmailBackend | None = None, now: datetime | None = None
+) -> bool:
     """Send a claimed immediate mail. Safe to repeat: the Message-ID is the same every time."""
     now = now or timezone.now()
     row = (
@@ -304,7 +307,7 @@ def send_alert_mail(notification_pk: int, *, connection: Any = None, now: dateti
         return False
     alert = row.alert
     context = _alert_mail_context(alert)
-    where = alert.vault.name if alert.vault_id else alert.compromised_entity
+    where = alert.vault.name if alert.vault is not None else alert.compromised_entity
     subject = header_safe(f"[{alert.severity}] {alert.title or alert.alert_type}", max_length=200) + (
         f" - {header_safe(where, max_length=117)}" if where else ""  # ASCII: Django's encoder folds others
     )
@@ -319,7 +322,7 @@ def _deliver(
     text: str,
     html: str,
     *,
-    connection: Any,
+    connection: BaseEmailBackend | None,
     now: datetime,
     group: list[int] | None = None,
 ) -> bool:
@@ -356,7 +359,7 @@ def _deliver(
     return True
 
 
-def send_due(*, now: datetime | None = None, connection: Any = None) -> int:
+def send_due(*, now: datetime | None = None, connection: BaseEmailBackend | None = None) -> int:
     """The periodic task: digests whose window has reopened, mails to retry, and mails stuck in 'sending' (a worker
     died after claiming): each sent (again) with its own stable Message-ID."""
     now = now or timezone.now()
@@ -391,7 +394,9 @@ def send_due(*, now: datetime | None = None, connection: Any = None) -> int:
     return sent
 
 
-def send_digest(key: str, *, now: datetime, connection: Any = None, resend_message_id: str = "") -> bool:
+def send_digest(
+    key: str, *, now: datetime, connection: BaseEmailBackend | None = None, resend_message_id: str = ""
+) -> bool:
     """One digest mail for every queued alert of `key` (a recipient and a severity, or a digest period)."""
     with transaction.atomic():
         if resend_message_id:

@@ -3,7 +3,9 @@ still run; listed as legacy names in tests/test_layers.py)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 from django.core.mail import get_connection
 
 from notifications.contact_services import contact_properties, contact_pushed
@@ -20,8 +22,11 @@ from portal.celery import retry_transient
 from portal.inventory.azure import config_for
 
 
+# Bound tasks' `self: Task[Any, R]`: the task's parameters are the function's own (names and defaults kept).
 @shared_task(bind=True, acks_late=True, max_retries=3, name="alerts.notify_new_alerts")
-def notify_new_alerts(self, alert_ids: list[int] | None = None, batch_pk: int | None = None) -> int:  # type: ignore[no-untyped-def]
+def notify_new_alerts(
+    self: Task[Any, int], alert_ids: list[int] | None = None, batch_pk: int | None = None
+) -> int:
     """Plan the notifications of new alerts (a batch written by the sync), then send the immediate mails (one SMTP
     connection). The batch is deleted in the planning's transaction: a repeated message plans nothing twice."""
 
@@ -52,7 +57,7 @@ def send_due_notifications() -> int:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_contact")
-def push_contact(self, contact_pk: int) -> str:  # type: ignore[no-untyped-def]
+def push_contact(self: Task[Any, str], contact_pk: int) -> str:
     """Write a subscription's security contact back to Azure (PUT securityContacts/default)."""
 
     contact = SecurityContact.objects.select_related("subscription__connection").filter(pk=contact_pk).first()

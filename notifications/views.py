@@ -82,7 +82,7 @@ def email_settings(request: AuthedRequest) -> HttpResponse:
 def email_settings_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     subscription = access.subscription_get_for_user(request.user, pk, write=request.method == "POST")
     contact = SecurityContact.objects.filter(subscription=subscription).first()
-    initial = {
+    initial: dict[str, object] = {
         "minimal_severity": "High",
         "portal_notifications": True,
         "alert_notifications": True,
@@ -115,7 +115,8 @@ def email_settings_edit(request: AuthedRequest, pk: int) -> HttpResponse:
                 return redirect("notifications:email_settings_edit", pk=subscription.pk)
         else:
             status = 400
-    severity = (form.data.get("minimal_severity") if form.is_bound else initial["minimal_severity"]) or "High"
+    chosen = form.data.get("minimal_severity") if form.is_bound else initial["minimal_severity"]
+    severity = chosen if isinstance(chosen, str) and chosen else "High"  # a posted or initial value is a str
     recipients, _ = recipients_for(subscription.pk)
     return render(
         request,

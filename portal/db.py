@@ -17,7 +17,7 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
     """
     if not objs:
         return 0
-    concrete = [model._meta.get_field(name) for name in fields]
+    concrete = [_column_field(model, name) for name in fields]
     pk = model._meta.pk
     assert pk is not None
     table = connection.ops.quote_name(model._meta.db_table)
@@ -28,9 +28,7 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
         return f"%s::{field.db_type(connection)}" if postgres else "%s"
 
     row_sql = "(" + ", ".join(placeholder(f) for f in columns) + ")"
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = v.column{n}" for n, f in enumerate(concrete, start=2)
-    )
+    assignments = ", ".join(f"{_quoted_column(f)} = v.column{n}" for n, f in enumerate(concrete, start=2))
     updated = 0
     for start in range(0, len(objs), 500):
         chunk = objs[start : start + 500]
@@ -41,12 +39,23 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
                 params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
         sql = (
             f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v "  # noqa: S608
-            f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.column1"
+            f"WHERE {table}.{_quoted_column(pk)} = v.column1"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             updated += cursor.rowcount
     return updated
+
+
+def _column_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # a field of the model's own row (not a reverse relation)
+    return field
+
+
+def _quoted_column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None  # a concrete field: it has a column
+    return connection.ops.quote_name(field.column)
 
 
 def _escape(value: str) -> str:

@@ -9,6 +9,7 @@ row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,7 +55,7 @@ def requeue(stale: QuerySet[Any], send: Callable[[int], Any], **clock: Any) -> i
     if clock:
         stale.filter(pk__in=pks).update(**clock)
     for pk in pks:
-        transaction.on_commit(lambda pk=pk: send(pk))
+        transaction.on_commit(functools.partial(send, pk))
     return len(pks)
 
 

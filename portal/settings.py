@@ -8,6 +8,7 @@ which refuses to start without SECRET_KEY and a real DATABASE_URL.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
@@ -125,6 +126,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions, auth ------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -272,6 +274,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery ---------------------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | int]
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL

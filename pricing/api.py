@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -10,13 +12,14 @@ from rest_framework.views import APIView
 
 from portal.accounts import selectors as access
 from portal.api.schema import errors
-from pricing.selectors import plan_rows
+from portal.web.http import signed_in_user
+from pricing.selectors import PlanRow, plan_rows
 from pricing.services import plans_save
 
 
-class PlanSerializer(serializers.Serializer):
+class PlanSerializer(serializers.Serializer[PlanRow]):
     name = serializers.CharField(source="pricing.name")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label: DRF's metaclass moves it to _declared_fields
     tier = serializers.CharField(
         source="pricing.tier", help_text="Standard (On) or Free (Off), as Azure has it"
     )
@@ -29,7 +32,7 @@ class PlanSerializer(serializers.Serializer):
     resources = serializers.IntegerField(source="quantity", allow_null=True)
 
 
-class PlansInputSerializer(serializers.Serializer):
+class PlansInputSerializer(serializers.Serializer[dict[str, Any]]):
     plans = serializers.DictField(
         child=serializers.ChoiceField(choices=["Standard", "Free"]),
         allow_empty=False,
@@ -41,7 +44,7 @@ class Plans(APIView):
     @extend_schema(operation_id="plans_list", responses={200: PlanSerializer(many=True), **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         subscription = access.subscription_get_for_user(request.user, pk)
-        return Response(PlanSerializer(plan_rows(subscription), many=True).data)
+        return Response(PlanSerializer(plan_rows(subscription), many=True).data)  # type: ignore[arg-type]  # many=True takes a list; drf-stubs types the instance as one PlanRow (typeddjango/djangorestframework-stubs#260)
 
     @extend_schema(
         operation_id="plans_update",
@@ -54,9 +57,9 @@ class Plans(APIView):
         data = PlansInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plans_save(
-            user=request.user,
+            user=signed_in_user(request),
             subscription=subscription,
             desired=data.validated_data["plans"],
             request=request._request,
         )
-        return Response(PlanSerializer(plan_rows(subscription), many=True).data)
+        return Response(PlanSerializer(plan_rows(subscription), many=True).data)  # type: ignore[arg-type]  # many=True takes a list; drf-stubs types the instance as one PlanRow (typeddjango/djangorestframework-stubs#260)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django import forms
 
@@ -17,8 +18,8 @@ class PlansForm(forms.Form):
 
     all = forms.ChoiceField(required=False, choices=[("on", "All on"), ("off", "All off")])
 
-    def __init__(self, data: object, plan_names: Iterable[str]) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
+    def __init__(self, data: Mapping[str, Any] | None, plan_names: Iterable[str]) -> None:
+        super().__init__(data)
         names = list(plan_names)
         posted = [k[5:] for k in (self.data or {}) if k.startswith("plan-") and k[5:] not in names]
         for name in [*names, *posted][:MAX_PLANS]:

@@ -4,7 +4,7 @@ Defender for Key Vault column."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
@@ -15,12 +15,17 @@ from pricing import pending_kinds
 from pricing.models import Pricing
 from pricing.selectors import coverage_by_subscription
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from portal.inventory.models import KeyVault
+
 
 def _coverage(request: HttpRequest, _obj: Any) -> dict[str, Any]:
     return {"coverage": coverage_by_subscription(list(access.subscriptions_visible_to(request.user)))}
 
 
-def _key_vault_plans(user: Any, vaults: list[Any]) -> dict[int, Pricing | None]:
+def _key_vault_plans(user: User, vaults: list[KeyVault]) -> dict[int, Pricing | None]:
     plans = {
         p.subscription_id: p
         for p in Pricing.objects.filter(

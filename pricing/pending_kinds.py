@@ -3,7 +3,7 @@ the Microsoft Defender for Key Vault block of a key vault's Security page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portal import recovery
 from portal.accounts.selectors import can_write, can_write_any
@@ -11,8 +11,13 @@ from portal.inventory.selectors import vault_get_for_user
 from portal.web.pending import PendingKind, register
 from pricing import selectors, services
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _vault_plan_context(user: Any, vault: Any) -> dict[str, Any]:
+    from portal.inventory.models import KeyVault
+
+
+def _vault_plan_context(user: User, vault: KeyVault) -> dict[str, Any]:
     plan = selectors.key_vault_plan(vault.subscription_id)
     left = selectors.trial_left(plan) if plan else None
     return {
@@ -24,7 +29,7 @@ def _vault_plan_context(user: Any, vault: Any) -> dict[str, Any]:
     }
 
 
-def _vault_plan_pending(vault: Any) -> bool:
+def _vault_plan_pending(vault: KeyVault) -> bool:
     plan = selectors.key_vault_plan(vault.subscription_id)
     return bool(plan and plan.pending_tier)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.utils import timezone
 
@@ -13,6 +13,9 @@ from portal.accounts.selectors import get_for_user
 from portal.inventory.models import KeyVault, Subscription
 from portal.plans import BY_NAME, PLANS
 from pricing.models import Pricing
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def trial_left(pricing: Pricing) -> timedelta | None:
@@ -76,16 +79,28 @@ def plan_rows(subscription: Subscription) -> list[PlanRow]:
     return [plan_row(pricings[name], vaults=vaults) for name in names]
 
 
-def pricing_get_for_user(user: Any, pk: Any) -> Pricing:
+def pricing_get_for_user(user: User, pk: int) -> Pricing:
     return get_for_user(Pricing.objects.select_related("subscription"), user, pk=pk)
 
 
-def coverage_by_subscription(subscriptions: list[Any]) -> list[dict[str, Any]]:
+class Coverage(TypedDict):
+    """A subscription's row of the plans' coverage (the Overview's panel, Pricing & settings)."""
+
+    subscription: Subscription
+    on: int
+    total: int
+    key_vault: Pricing | None
+    key_vault_trial_days: int | None
+    trials: int
+    last_sync: datetime | None
+
+
+def coverage_by_subscription(subscriptions: list[Subscription]) -> list[Coverage]:
     """Per subscription: how many plans are on, and the Key Vault plan's state (one query)."""
     by_sub: dict[int, list[Pricing]] = {}
     for p in Pricing.objects.filter(subscription__in=subscriptions):
         by_sub.setdefault(p.subscription_id, []).append(p)
-    result = []
+    result: list[Coverage] = []
     for sub in subscriptions:
         plans = [p for p in by_sub.get(sub.pk, []) if not p.deprecated]
         kv = next((p for p in plans if p.name == "KeyVaults"), None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -18,6 +19,9 @@ from portal.audit.services import audit_record
 from portal.hashing import content_hash
 from portal.inventory.models import Subscription
 from pricing.models import Pricing
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TIERS = {"free": "Free", "standard": "Standard"}
 KEY_VAULT_DEFAULT_SUB_PLAN = "PerKeyVault"
@@ -102,7 +106,11 @@ def _desired_sub_plan(pricing: Pricing, tier: str) -> str:
 
 
 def plans_save(
-    *, user: Any, subscription: Subscription, desired: dict[str, str], request: HttpRequest | None = None
+    *,
+    user: User | None,
+    subscription: Subscription,
+    desired: dict[str, str],
+    request: HttpRequest | None = None,
 ) -> list[Pricing]:
     """Set plans On (Standard) / Off (Free). Only changed plans are written; returns them (now pending).
 
@@ -151,8 +159,7 @@ def plans_save(
         from pricing.tasks import push_pricing
 
         for pricing in changed:
-            pk = pricing.pk
-            transaction.on_commit(lambda pk=pk: push_pricing.delay(pk))
+            transaction.on_commit(partial(push_pricing.delay, pricing.pk))
     return changed
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 
 from portal.arm import errors, operations
 from portal.celery import retry_transient
@@ -13,8 +15,9 @@ from pricing.services import pricing_push_attempt_failed, pricing_push_result
 MAX_RETRIES = 5
 
 
+# `self: Task[Any, str]`: the task's parameters are the function's own (names and defaults kept).
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, name="pricing.push_pricing")
-def push_pricing(self, pricing_pk: int) -> str:  # type: ignore[no-untyped-def]
+def push_pricing(self: Task[Any, str], pricing_pk: int) -> str:
     pricing = Pricing.objects.select_related("subscription__connection").filter(pk=pricing_pk).first()
     if pricing is None or not pricing.pending_tier:
         return "nothing pending"

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portal.accounts import selectors as access
 from portal.accounts.admin_scoping import SubscriptionScopedAdmin
-from suppression.forms import CONDITION_ROWS, RuleForm, initial_conditions
+from portal.web.http import signed_in_user
+from suppression.forms import CONDITION_ROWS, RuleForm, choice_field, initial_conditions
 from suppression.models import SuppressionRule
 from suppression.services import rule_delete, rule_save, rule_set_state, validate_rule
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
 
-class _RuleAdminFormBase(forms.ModelForm):
+    _ModelForm = forms.ModelForm[SuppressionRule]
+else:
+    _ModelForm = forms.ModelForm  # generic only in the stubs (no django_stubs_ext.monkeypatch at run time)
+
+
+class _RuleAdminFormBase(_ModelForm):
     """The admin's rule form: the model's fields plus the condition rows of the portal's form."""
 
     class Meta:
@@ -34,13 +43,14 @@ class _RuleAdminFormBase(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("Enabled", "Enabled"), ("Disabled", "Disabled")]
+        choice_field(self, "state").choices = [("Enabled", "Enabled"), ("Disabled", "Disabled")]
         if self.instance.pk:
             self.initial.update(initial_conditions(self.instance.conditions))
         self.condition_rows = CONDITION_ROWS
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # ModelForm.clean returns cleaned_data (the stubs allow None for overrides)
         data["conditions"] = RuleForm.conditions_from(self, data)
         if not self.errors:
             # the service's own rules, so that the admin shows the same clear errors as the portal
@@ -95,16 +105,19 @@ class SuppressionRuleAdmin(SubscriptionScopedAdmin):
         "updated_by",
     )
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: SuppressionRule | None = None) -> _FieldGroups:
 
         conditions = [f"c{i}_{part}" for i in range(CONDITION_ROWS) for part in ("field", "op", "value")]
-        return [*SuppressionRuleAdminForm.Meta.fields, *conditions, *self.readonly_fields]
+        # the admin form's Meta is its base's (the form is built with type() above)
+        return [*_RuleAdminFormBase.Meta.fields, *conditions, *self.readonly_fields]
 
     @admin.display(description="Where")
     def where(self, obj: SuppressionRule) -> str:
         return "Portal only" if obj.local_only else ("Azure" if obj.in_azure else "Portal (saving to Azure)")
 
-    def save_model(self, request: HttpRequest, obj: SuppressionRule, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: SuppressionRule, form: _RuleAdminFormBase, change: bool
+    ) -> None:
 
         d = form.cleaned_data
         existing = SuppressionRule.objects.get(pk=obj.pk) if change else None
@@ -118,11 +131,10 @@ class SuppressionRuleAdmin(SubscriptionScopedAdmin):
             "conditions": d["conditions"],
             "local_only": d.get("local_only", False),
         }
-        subscription = access.subscription_get_for_user(request.user, d["subscription"].pk, write=True)
+        user = signed_in_user(request)
+        subscription = access.subscription_get_for_user(user, d["subscription"].pk, write=True)
         try:
-            saved = rule_save(
-                user=request.user, subscription=subscription, data=data, rule=existing, request=request
-            )
+            saved = rule_save(user=user, subscription=subscription, data=data, rule=existing, request=request)
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
             raise
@@ -130,20 +142,22 @@ class SuppressionRuleAdmin(SubscriptionScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: SuppressionRule) -> None:
 
-        rule_delete(user=request.user, rule=obj, request=request)
+        rule_delete(user=signed_in_user(request), rule=obj, request=request)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SuppressionRule]) -> None:
 
+        user = signed_in_user(request)
         for rule in queryset:
-            if access.can_write(request.user, rule.subscription_id):
-                rule_delete(user=request.user, rule=rule, request=request)
+            if access.can_write(user, rule.subscription_id):
+                rule_delete(user=user, rule=rule, request=request)
 
     @admin.action(description="Disable selected rules")
-    def disable_rules(self, request: HttpRequest, queryset: Any) -> None:
+    def disable_rules(self, request: HttpRequest, queryset: QuerySet[SuppressionRule]) -> None:
 
+        user = signed_in_user(request)
         done = 0
         for rule in queryset.select_related("subscription"):
-            if access.can_write(request.user, rule.subscription_id) and rule.state != "Disabled":
-                rule_set_state(user=request.user, rule=rule, state="Disabled", request=request)
+            if access.can_write(user, rule.subscription_id) and rule.state != "Disabled":
+                rule_set_state(user=user, rule=rule, state="Disabled", request=request)
                 done += 1
         messages.info(request, f"{done} rule(s) disabled.")

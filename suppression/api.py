@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -18,14 +19,15 @@ from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
+from portal.web.http import signed_in_user
 from suppression import selectors
 from suppression.models import SuppressionRule
-from suppression.services import rule_delete, rule_save, simulate
+from suppression.services import Simulation, rule_delete, rule_save, simulate
 
 # --- suppression rules ---------------------------------------------------------------------------------------
 
 
-class ConditionSerializer(serializers.Serializer):
+class ConditionSerializer(serializers.Serializer[dict[str, Any]]):
     field = serializers.CharField(max_length=100, help_text="An entity field, e.g. `entities.ip.address`")
     # "in" is a Python keyword: declared below
     contains = serializers.CharField(required=False, max_length=500)
@@ -36,7 +38,7 @@ ConditionSerializer._declared_fields["in"] = serializers.ListField(
 )
 
 
-class RuleSerializer(serializers.Serializer):
+class RuleSerializer(serializers.Serializer[SuppressionRule]):
     id = serializers.IntegerField(read_only=True)
     subscription = serializers.IntegerField(source="subscription_id", help_text="Subscription id (portal id)")
     name = serializers.CharField(max_length=50)
@@ -53,14 +55,14 @@ class RuleSerializer(serializers.Serializer):
     suppressed_count = serializers.IntegerField(read_only=True)
 
 
-class SimulateInputSerializer(serializers.Serializer):
+class SimulateInputSerializer(serializers.Serializer[dict[str, Any]]):
     subscription = serializers.IntegerField()
     alert_type = serializers.CharField(max_length=200)
     conditions = ConditionSerializer(many=True, required=False)
     days = serializers.IntegerField(min_value=1, max_value=365, default=90)
 
 
-class SimulationSerializer(serializers.Serializer):
+class SimulationSerializer(serializers.Serializer[Simulation]):
     matched = serializers.IntegerField()
     scanned = serializers.IntegerField()
     sample = AlertSerializer(many=True)
@@ -72,12 +74,12 @@ def _rule_data(validated: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class RuleList(generics.ListAPIView):
+class RuleList(generics.ListAPIView[SuppressionRule]):
     serializer_class = RuleSerializer
     pagination_class = NewestFirst
 
-    def get_queryset(self) -> Any:
-        qs = selectors.rules_visible_to(self.request.user)
+    def get_queryset(self) -> QuerySet[SuppressionRule]:
+        qs = selectors.rules_visible_to(signed_in_user(self.request))
         sub = self.request.query_params.get("subscription")
         if sub:
             if not sub.isdigit():
@@ -102,11 +104,12 @@ class RuleList(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = RuleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        user = signed_in_user(request)
         subscription = access.subscription_get_for_user(
-            request.user, data.validated_data["subscription_id"], write=True
+            user, data.validated_data["subscription_id"], write=True
         )
         rule = rule_save(
-            user=request.user,
+            user=user,
             subscription=subscription,
             data=_rule_data(data.validated_data),
             request=request._request,
@@ -116,7 +119,7 @@ class RuleList(generics.ListAPIView):
 
 class RuleDetail(APIView):
     def _get(self, request: Request, pk: int, *, write: bool = False) -> SuppressionRule:
-        return selectors.rule_get_for_user(request.user, pk, write=write)
+        return selectors.rule_get_for_user(signed_in_user(request), pk, write=write)
 
     @extend_schema(operation_id="rules_retrieve", responses={200: RuleSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
@@ -134,7 +137,7 @@ class RuleDetail(APIView):
         if data.validated_data["subscription_id"] != rule.subscription_id:
             raise ValidationError({"subscription": ["A rule cannot move to another subscription."]})
         rule = rule_save(
-            user=request.user,
+            user=signed_in_user(request),
             subscription=rule.subscription,
             data=_rule_data(data.validated_data),
             rule=rule,
@@ -144,7 +147,9 @@ class RuleDetail(APIView):
 
     @extend_schema(operation_id="rules_destroy", responses={204: None, **errors(403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
-        rule_delete(user=request.user, rule=self._get(request, pk, write=True), request=request._request)
+        rule_delete(
+            user=signed_in_user(request), rule=self._get(request, pk, write=True), request=request._request
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
+from django.forms import BoundField
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
+from alerts.models import Alert
 from alerts.parsing import entity_type, entity_value
 from portal.web.formfields import (
     BoundedIntegerField,
@@ -23,6 +25,13 @@ LOCAL_FIELD_NAMES = {f for f, _ in LOCAL_FIELDS}
 
 CONDITION_ROWS = 5
 OPERATORS = [("equals", "Equals"), ("contains", "Contains")]
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """A field the form declares as a choice field (to set its choices per request)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)  # declared so on the form
+    return field
 
 
 class RuleForm(forms.Form):
@@ -65,17 +74,17 @@ class RuleForm(forms.Form):
     ) -> None:
         portal_only = kwargs.pop("portal_only", None) or []
         super().__init__(*args, **kwargs)
-        self.fields["subscription"].choices = [(pk, name) for pk, name in subscriptions]
+        choice_field(self, "subscription").choices = [(pk, name) for pk, name in subscriptions]
         offered = list(portal_only)
         for value in self.data.getlist("portal_only") if hasattr(self.data, "getlist") else []:
             field_name, _, item = value.partition("|")
             if field_name in LOCAL_FIELD_NAMES and item and value not in {v for v, _ in offered}:
                 offered.append((value, f"{dict(LOCAL_FIELDS)[field_name]} = {item}"))
-        self.fields["portal_only"].choices = offered
+        choice_field(self, "portal_only").choices = offered
         known = [(t.alert_type, f"{t.display_name} ({t.alert_type})") for t in KEY_VAULT_ALERT_TYPES]
         known_types = {t for t, _ in known}
         extra = [(t, t) for t in sorted(set(seen_types or [])) if t not in known_types]
-        self.fields["alert_type"].choices = [("*", "All alert types (*)"), *known, *extra]
+        choice_field(self, "alert_type").choices = [("*", "All alert types (*)"), *known, *extra]
         field_choices = [("", "—"), ("Azure fields", AZURE_FIELDS), ("Portal-only fields", LOCAL_FIELDS)]
         for i in range(CONDITION_ROWS):
             self.fields[f"c{i}_field"] = forms.ChoiceField(
@@ -91,11 +100,12 @@ class RuleForm(forms.Form):
                 help_text="Equals: one or more values, comma-separated. Contains: a piece of text.",
             )
 
-    def condition_rows(self) -> list[tuple[Any, Any, Any]]:
+    def condition_rows(self) -> list[tuple[BoundField, BoundField, BoundField]]:
         return [(self[f"c{i}_field"], self[f"c{i}_op"], self[f"c{i}_value"]) for i in range(CONDITION_ROWS)]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data (the stubs allow None for overrides)
         data["conditions"] = self.conditions_from(self, data)
         for value in data.get("portal_only") or []:
             field_name, _, item = value.partition("|")
@@ -175,7 +185,7 @@ def initial_conditions(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return initial
 
 
-def initial_from_alert(alert: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def initial_from_alert(alert: Alert) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Suppress similar alerts: the alert's type and subscription, a reason, and its entities as conditions that
     Azure's suppression rules accept (the account by name and UPN suffix, or by Entra object id; the IP address),
     so that the rule is created in Azure and Azure stops raising these alerts. Conditions only this portal can

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -27,6 +27,9 @@ from suppression import tasks
 from suppression.models import SuppressedAlert, SuppressionRule
 from suppression.rules import ALL_FIELDS, NAME_RE, REASONS, rule_fields, rule_matches, uses_local_fields
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 RULE_FIELDS = (
     "name",
     "alert_type",
@@ -44,9 +47,9 @@ def audit_rule(
     rule: SuppressionRule,
     action: str,
     *,
-    actor: Any = None,
-    before: Any = None,
-    after: Any = None,
+    actor: User | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> None:
     audit_record(
@@ -125,7 +128,7 @@ def validate_rule(data: dict[str, Any], *, now: datetime | None = None) -> dict[
     }
 
 
-def _check(user: Any, subscription: Subscription) -> None:
+def _check(user: User | None, subscription: Subscription) -> None:
     if user is not None and not can_write(user, subscription.pk):
         raise PermissionDenied(
             "Only Security Admins and Owners of this subscription manage its suppression rules."
@@ -134,7 +137,7 @@ def _check(user: Any, subscription: Subscription) -> None:
 
 def rule_save(
     *,
-    user: Any,
+    user: User | None,
     subscription: Subscription,
     data: dict[str, Any],
     rule: SuppressionRule | None = None,
@@ -157,7 +160,7 @@ def rule_save(
         if rule is not None and rule.name.lower() != values["name"].lower() and rule.in_azure:
             raise ValidationError({"name": "A rule that exists in Azure can't be renamed; create a new one."})
         created = rule is None
-        before = None if created else _snapshot(rule)
+        before = None if rule is None else _snapshot(rule)
         rule = rule or SuppressionRule(subscription=subscription, created_by=user if user else None)
         for key, value in values.items():
             setattr(rule, key, value)
@@ -182,7 +185,7 @@ def rule_save(
 
 
 def rule_set_state(
-    *, user: Any, rule: SuppressionRule, state: str, request: HttpRequest | None = None
+    *, user: User, rule: SuppressionRule, state: str, request: HttpRequest | None = None
 ) -> SuppressionRule:
     data = {f: getattr(rule, f) for f in RULE_FIELDS}
     data["state"] = state
@@ -191,7 +194,7 @@ def rule_set_state(
     return rule_save(user=user, subscription=rule.subscription, data=data, rule=rule, request=request)
 
 
-def rule_delete(*, user: Any, rule: SuppressionRule, request: HttpRequest | None = None) -> None:
+def rule_delete(*, user: User, rule: SuppressionRule, request: HttpRequest | None = None) -> None:
     """Delete here and in Azure. Alerts it dismissed stay dismissed."""
     _check(user, rule.subscription)
     with transaction.atomic():
@@ -261,7 +264,7 @@ def apply_rules_to_alerts(
     subscription_pk: int,
     now: datetime | None = None,
     candidates: dict[int, tuple[str, list[Any]]] | None = None,
-    actor: Any = None,
+    actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> ApplyResult:
     """Dismiss the new alerts that match an enabled rule of their subscription (a fixed number of queries).
@@ -412,7 +415,7 @@ def active_matches(rule: SuppressionRule) -> list[int]:
     ]
 
 
-def rule_apply_to_active(*, user: Any, rule: SuppressionRule, request: HttpRequest | None = None) -> int:
+def rule_apply_to_active(*, user: User, rule: SuppressionRule, request: HttpRequest | None = None) -> int:
     """The explicit action: dismiss the alerts already open that the rule matches. Returns how many."""
     _check(user, rule.subscription)
     ids = active_matches(rule)

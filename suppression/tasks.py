@@ -3,7 +3,9 @@ messages still run; listed as legacy names in tests/test_layers.py)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 
 from portal.arm import errors, operations
 from portal.celery import retry_transient
@@ -14,8 +16,9 @@ from suppression.models import SuppressionRule
 from suppression.rules import rule_properties
 
 
+# Bound tasks' `self: Task[Any, R]`: the task's parameters are the function's own (names and defaults kept).
 @shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.push_rule")
-def push_rule(self, rule_pk: int) -> str:  # type: ignore[no-untyped-def]
+def push_rule(self: Task[Any, str], rule_pk: int) -> str:
     """Create or update a suppression rule in Azure (PUT, 200 only)."""
     rule = SuppressionRule.objects.select_related("subscription__connection").filter(pk=rule_pk).first()
     if rule is None or rule.local_only:
@@ -40,7 +43,9 @@ def push_rule(self, rule_pk: int) -> str:  # type: ignore[no-untyped-def]
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="alerts.delete_rule_in_azure")
-def delete_rule_in_azure(self, subscription_pk: int, name: str, rule_pk: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def delete_rule_in_azure(
+    self: Task[Any, str], subscription_pk: int, name: str, rule_pk: int | None = None
+) -> str:
     """DELETE a suppression rule in Azure (204 only). With rule_pk, the local rule stays (it became local-only)."""
     subscription = Subscription.objects.select_related("connection").get(pk=subscription_pk)
     try:

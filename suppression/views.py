@@ -7,8 +7,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,6 +31,7 @@ from suppression.models import SuppressionRule
 from suppression.rules import warnings_for
 from suppression.selectors import rule_get_for_user, rules_visible_to
 from suppression.services import (
+    Simulation,
     active_matches,
     rule_apply_to_active,
     rule_delete,
@@ -47,7 +50,7 @@ def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def _rules(user: Any) -> Any:
+def _rules(user: User) -> QuerySet[SuppressionRule]:
     return rules_visible_to(user).select_related("created_by", "updated_by")
 
 
@@ -69,7 +72,7 @@ def rule_list(request: AuthedRequest) -> HttpResponse:
 
 def _form(
     request: AuthedRequest,
-    data: Any = None,
+    data: QueryDict | None = None,
     initial: dict[str, Any] | None = None,
     portal_only: list[tuple[str, str]] | None = None,
 ) -> RuleForm:
@@ -89,7 +92,7 @@ def _render_form(
     form: RuleForm,
     rule: SuppressionRule | None,
     *,
-    simulation: Any = None,
+    simulation: Simulation | None = None,
     status: int = 200,
 ) -> HttpResponse:
     warnings = []

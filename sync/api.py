@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -13,11 +14,13 @@ from rest_framework.views import APIView
 from portal.accounts import selectors as access
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
+from portal.web.http import signed_in_user
+from sync.models import SyncRun
 from sync.selectors import sync_runs_visible_to
 from sync.services import sync_request
 
 
-class SyncRunSerializer(serializers.Serializer):
+class SyncRunSerializer(serializers.Serializer[SyncRun]):
     id = serializers.IntegerField()
     subscription = serializers.IntegerField(source="subscription_id")
     status = serializers.CharField()
@@ -29,15 +32,15 @@ class SyncRunSerializer(serializers.Serializer):
     alerts_changed = serializers.IntegerField()
     alerts_unchanged = serializers.IntegerField()
     alerts_malformed = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.JSONField())
+    errors = serializers.ListField(child=serializers.JSONField())  # type: ignore[assignment]  # the run's `errors`: SerializerMetaclass moves declared fields out of the class, so Serializer.errors stays
 
 
-class SyncRequestedSerializer(serializers.Serializer):
+class SyncRequestedSerializer(serializers.Serializer[dict[str, Any]]):  # the schema of SyncNow's answer
     subscription = serializers.IntegerField()
     queued = serializers.BooleanField()
 
 
-class SyncRunList(generics.ListAPIView):
+class SyncRunList(generics.ListAPIView[SyncRun]):
     serializer_class = SyncRunSerializer
     pagination_class = NewestFirst
 
@@ -47,8 +50,8 @@ class SyncRunList(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> Any:
-        return sync_runs_visible_to(self.request.user)
+    def get_queryset(self) -> QuerySet[SyncRun]:
+        return sync_runs_visible_to(signed_in_user(self.request))
 
 
 class SyncNow(APIView):
@@ -59,6 +62,7 @@ class SyncNow(APIView):
         summary="Queue a sync of the subscription now (Security Admins and Owners)",
     )
     def post(self, request: Request, pk: int) -> Response:
-        subscription = access.subscription_get_for_user(request.user, pk, write=True)
-        sync_request(user=request.user, subscription=subscription, source="api", request=request._request)
+        user = signed_in_user(request)
+        subscription = access.subscription_get_for_user(user, pk, write=True)
+        sync_request(user=user, subscription=subscription, source="api", request=request._request)
         return Response({"subscription": subscription.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from portal.audit.services import audit_record
@@ -12,7 +11,7 @@ from sync.tasks import sync_subscription
 
 
 def sync_request(
-    *, user: Any, subscription: Subscription, source: str, request: HttpRequest | None = None
+    *, user: User, subscription: Subscription, source: str, request: HttpRequest | None = None
 ) -> None:
     """Queue a sync of `subscription` now, audited (the caller took it from the selectors with write access).
     `source`: "manual" (the page) or "api"; with the user's name it becomes the run's trigger (30 characters)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
@@ -39,9 +39,13 @@ def sync_all() -> int:
     acks_late=True,
     reject_on_worker_lost=False,
 )
+# self: Task[..., str], since a parameter list (Task[[int, str, int | None], str]) cannot spell the defaults below
 def sync_subscription(
-    self, subscription_pk: int, trigger: str = "schedule", run_id: int | None = None
-) -> str:  # type: ignore[no-untyped-def]
+    self: Task[..., str],
+    subscription_pk: int,
+    trigger: str = "schedule",
+    run_id: int | None = None,
+) -> str:
     """One sync run. Only a whole run is retried (the SDK already retried each request); it resumes from its
     last completed page."""
     try:

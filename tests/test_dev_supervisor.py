@@ -48,7 +48,7 @@ def sup(clock, killed):
 
 
 def proc_of(sup: dev.Supervisor, name: str) -> FakeProc:
-    return dict(sup.children)[name]  # type: ignore[return-value]
+    return dict(sup.children)[name]
 
 
 def pause_before_restart(sup: dev.Supervisor, clock: Clock, name: str, *, ran: float) -> float:

@@ -91,7 +91,7 @@ def test_postgres_probe_connects_as_postgres_to_the_postgres_database(monkeypatc
     """Anything listens (the fake Redis port); the connect itself runs in the venv's python with a timeout."""
     calls: list[list[str]] = []
 
-    def run(cmd, **kw):  # type: ignore[no-untyped-def]
+    def run(cmd, **kw):
         calls.append(cmd)
         assert kw["timeout"] > 0
         return subprocess.CompletedProcess(cmd, 0)
@@ -113,8 +113,8 @@ def probes(monkeypatch):
     """Replace both probes; `answers` says which answer. Records the addresses probed."""
     state = {"answers": set(), "probed": []}
 
-    def probe(kind):  # type: ignore[no-untyped-def]
-        def fake(host, port, **_kw):  # type: ignore[no-untyped-def]
+    def probe(kind):
+        def fake(host, port, **_kw):
             state["probed"].append((kind, host, port))
             return kind in state["answers"]
 
@@ -188,7 +188,7 @@ def test_the_test_command_announces_first_and_passes_the_decision_to_pytest(monk
     monkeypatch.setattr(dev, "ensure_axe", lambda: order.append("axe"))
     runs: list[tuple[list[str], dict[str, str]]] = []
 
-    def run(cmd, *, cwd, env):  # type: ignore[no-untyped-def]
+    def run(cmd, *, cwd, env):
         runs.append((cmd, env))
         return subprocess.CompletedProcess(cmd, 0)
 
@@ -280,4 +280,5 @@ def test_a_parallel_run_ends_with_the_summary_line_once(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert lines[-1] == "Skipped: tests (1: asked to)", done.stdout
     assert sum(line.startswith("Skipped:") for line in lines) == 1
-    assert "1 passed, 1 skipped" in lines[-2]
+    assert lines[-2].startswith("Random order: --randomly-seed=")  # the seed that reproduces this order
+    assert "1 passed, 1 skipped" in lines[-3]

@@ -3,14 +3,20 @@ read-only here (they change through the portal's services, which audit them); we
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 from portal.audit.services import audit_record
+from portal.web.http import signed_in_user
 from triage.models import AlertComment, Incident, SavedView, Webhook, WebhookDelivery
+
+if TYPE_CHECKING:
+    _SavedViewAdminBase = admin.ModelAdmin[SavedView]
+else:  # generic only in the stubs (no django_stubs_ext.monkeypatch at run time)
+    _SavedViewAdminBase = admin.ModelAdmin
 
 
 @admin.register(AlertComment)
@@ -44,7 +50,7 @@ class WebhookAdmin(SubscriptionScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         audit_record(
-            actor=request.user,
+            actor=signed_in_user(request),
             action="webhook.update",
             obj=obj,
             after={"enabled": obj.enabled},
@@ -54,7 +60,7 @@ class WebhookAdmin(SubscriptionScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Webhook) -> None:
         audit_record(
-            actor=request.user,
+            actor=signed_in_user(request),
             action="webhook.delete",
             obj=obj,
             before={"name": obj.name, "url": obj.url},
@@ -73,7 +79,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
 
 
 @admin.register(SavedView)
-class SavedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SavedViewAdmin(ReadOnlyAdminMixin, _SavedViewAdminBase):
     """Saved views are per user; portal administrators can see them (and delete one through the portal)."""
 
     list_display = ("name", "owner", "shared", "created_at")
@@ -82,5 +88,5 @@ class SavedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: SavedView | None = None) -> bool:
         return request.user.is_superuser

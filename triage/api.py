@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.http import QueryDict
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -18,11 +21,20 @@ from portal.accounts import selectors as access
 from portal.api.idempotency import idempotent
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
+from portal.web.http import signed_in_user
 from triage import selectors, services, webhooks
-from triage.models import COMMENT_LIMIT, WEBHOOK_EVENTS, Webhook
+from triage.models import (
+    COMMENT_LIMIT,
+    WEBHOOK_EVENTS,
+    AlertComment,
+    Incident,
+    SavedView,
+    Webhook,
+    WebhookDelivery,
+)
 
 
-class AssignInputSerializer(serializers.Serializer):
+class AssignInputSerializer(serializers.Serializer[None]):  # input only: no instance
     assignee = serializers.CharField(max_length=40, help_text='"me", "none", "user:<id>" or "group:<id>"')
 
 
@@ -34,17 +46,21 @@ class Assign(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        alert = alert_get_for_user(request.user, pk, write=True)
+        alert = alert_get_for_user(signed_in_user(request), pk, write=True)
         data = AssignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        assignee, group = services.parse_assignee(data.validated_data["assignee"], request.user)
+        assignee, group = services.parse_assignee(data.validated_data["assignee"], signed_in_user(request))
         services.alert_assign(
-            user=request.user, alert=alert, assignee=assignee, group=group, request=request._request
+            user=signed_in_user(request),
+            alert=alert,
+            assignee=assignee,
+            group=group,
+            request=request._request,
         )
         return Response(alert_detail_data(request, alert.pk))
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(serializers.Serializer[AlertComment | Iterable[AlertComment]]):  # one, or many=True
     id = serializers.IntegerField(read_only=True)
     author = serializers.CharField(source="author.username", read_only=True, allow_null=True, default=None)
     body = serializers.CharField(max_length=COMMENT_LIMIT, help_text="Plain text")
@@ -57,7 +73,7 @@ class Comments(APIView):
         operation_id="alerts_comments_list", responses={200: CommentSerializer(many=True), **errors(404)}
     )
     def get(self, request: Request, pk: int) -> Response:
-        alert = alert_get_for_user(request.user, pk)
+        alert = alert_get_for_user(signed_in_user(request), pk)
         comments = selectors.comments_for(alert)
         return Response(CommentSerializer(comments[:1000], many=True).data)
 
@@ -68,16 +84,19 @@ class Comments(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        alert = alert_get_for_user(request.user, pk, write=True)
+        alert = alert_get_for_user(signed_in_user(request), pk, write=True)
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.comment_add(
-            user=request.user, alert=alert, body=data.validated_data["body"], request=request._request
+            user=signed_in_user(request),
+            alert=alert,
+            body=data.validated_data["body"],
+            request=request._request,
         )
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class IncidentSerializer(serializers.Serializer):
+class IncidentSerializer(serializers.Serializer[Incident]):
     id = serializers.IntegerField()
     subscription = serializers.IntegerField(source="subscription_id")
     title = serializers.CharField()
@@ -94,7 +113,7 @@ class IncidentDetailSerializer(IncidentSerializer):
     shared_entities = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
 
 
-class IncidentList(generics.ListAPIView):
+class IncidentList(generics.ListAPIView[Incident]):
     serializer_class = IncidentSerializer
     pagination_class = NewestFirst
 
@@ -104,11 +123,11 @@ class IncidentList(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> Any:
-        return selectors.incidents_visible_to(self.request.user)
+    def get_queryset(self) -> QuerySet[Incident]:
+        return selectors.incidents_visible_to(signed_in_user(self.request))
 
 
-def _incident_detail(incident: Any) -> dict[str, Any]:
+def _incident_detail(incident: Incident) -> dict[str, Any]:
     alerts = selectors.incident_alerts(incident)
     data = IncidentSerializer(incident).data
     return {**data, "alerts": [a.pk for a in alerts], "shared_entities": selectors.shared_entities(alerts)}
@@ -119,7 +138,7 @@ class IncidentDetail(APIView):
         operation_id="incidents_retrieve", responses={200: IncidentDetailSerializer, **errors(404)}
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(_incident_detail(selectors.incident_get_for_user(request.user, pk)))
+        return Response(_incident_detail(selectors.incident_get_for_user(signed_in_user(request), pk)))
 
 
 class IncidentStatus(APIView):
@@ -131,11 +150,11 @@ class IncidentStatus(APIView):
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        incident = selectors.incident_get_for_user(request.user, pk, write=True)
+        incident = selectors.incident_get_for_user(signed_in_user(request), pk, write=True)
         data = StatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.incident_set_status(
-            user=request.user,
+            user=signed_in_user(request),
             incident=incident,
             status=data.validated_data["status"],
             classification=data.validated_data.get("classification", ""),
@@ -145,7 +164,7 @@ class IncidentStatus(APIView):
         return Response(_incident_detail(incident))
 
 
-class SavedViewSerializer(serializers.Serializer):
+class SavedViewSerializer(serializers.Serializer[SavedView | Iterable[SavedView]]):  # one, or many=True
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=80)
     filter = serializers.CharField(
@@ -161,7 +180,9 @@ class SavedViewSerializer(serializers.Serializer):
 class SavedViews(APIView):
     @extend_schema(operation_id="saved_views_list", responses={200: SavedViewSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        return Response(SavedViewSerializer(selectors.saved_views_for(request.user), many=True).data)
+        return Response(
+            SavedViewSerializer(selectors.saved_views_for(signed_in_user(request)), many=True).data
+        )
 
     @extend_schema(
         operation_id="saved_views_save",
@@ -172,9 +193,9 @@ class SavedViews(APIView):
     def post(self, request: Request) -> Response:
         data = SavedViewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        state = filter_state_or_error(request.user, QueryDict(data.validated_data["query"]))
+        state = filter_state_or_error(signed_in_user(request), QueryDict(data.validated_data["query"]))
         view = services.saved_view_save(
-            user=request.user,
+            user=signed_in_user(request),
             name=data.validated_data["name"],
             query=state.urlencode(),
             shared=data.validated_data["shared"],
@@ -186,14 +207,14 @@ class SavedViews(APIView):
 class SavedViewDetail(APIView):
     @extend_schema(operation_id="saved_views_destroy", responses={204: None, **errors(403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
-        view = selectors.saved_view_get_for_user(request.user, pk)
+        view = selectors.saved_view_get_for_user(signed_in_user(request), pk)
         if view is None:
             raise NotFound("No such view.")
-        services.saved_view_delete(user=request.user, view=view, request=request._request)
+        services.saved_view_delete(user=signed_in_user(request), view=view, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WebhookSerializer(serializers.Serializer):
+class WebhookSerializer(serializers.Serializer[Webhook | Iterable[Webhook]]):  # one, or many=True
     id = serializers.IntegerField(read_only=True)
     subscription = serializers.IntegerField(source="subscription_id")
     name = serializers.CharField(max_length=80)
@@ -215,7 +236,9 @@ class WebhookCreatedSerializer(WebhookSerializer):
     secret = serializers.CharField(read_only=True, help_text="The signing secret: returned once, now")
 
 
-class DeliverySerializer(serializers.Serializer):
+class DeliverySerializer(
+    serializers.Serializer[WebhookDelivery | Iterable[WebhookDelivery]]  # one, or many=True
+):
     id = serializers.IntegerField()
     event = serializers.CharField()
     state = serializers.CharField()
@@ -229,7 +252,7 @@ class DeliverySerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
 
 
-def _for(user: Any, data: Any, subscription_pk: int, *fields: str) -> Any:
+def _for(user: User, data: Any, subscription_pk: int, *fields: str) -> Any:
     """Where a webhook posts and what its receiver answered are for Security Admins and Owners of its subscription
     (in production they read back internal services): readers get null."""
     if access.can_write(user, subscription_pk):
@@ -242,16 +265,16 @@ def _for(user: Any, data: Any, subscription_pk: int, *fields: str) -> Any:
 
 
 def _hook(request: Request, pk: int, *, write: bool = False) -> Webhook:
-    return selectors.webhook_get_for_user(request.user, pk, write=write)
+    return selectors.webhook_get_for_user(signed_in_user(request), pk, write=write)
 
 
 class Webhooks(APIView):
     @extend_schema(operation_id="webhooks_list", responses={200: WebhookSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        hooks = list(selectors.webhooks_visible_to(request.user)[:500])
+        hooks = list(selectors.webhooks_visible_to(signed_in_user(request))[:500])
         data = WebhookSerializer(hooks, many=True).data
         for hook, row in zip(hooks, data, strict=True):
-            _for(request.user, row, hook.subscription_id, "url")
+            _for(signed_in_user(request), row, hook.subscription_id, "url")
         return Response(data)
 
     @extend_schema(
@@ -263,9 +286,11 @@ class Webhooks(APIView):
         data = WebhookSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        subscription = access.subscription_get_for_user(request.user, v["subscription_id"], write=True)
+        subscription = access.subscription_get_for_user(
+            signed_in_user(request), v["subscription_id"], write=True
+        )
         hook, secret = webhooks.webhook_save(
-            user=request.user,
+            user=signed_in_user(request),
             subscription=subscription,
             name=v["name"],
             url=v["url"],
@@ -280,7 +305,9 @@ class WebhookDetail(APIView):
     @extend_schema(operation_id="webhooks_retrieve", responses={200: WebhookSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         hook = _hook(request, pk)
-        return Response(_for(request.user, WebhookSerializer(hook).data, hook.subscription_id, "url"))
+        return Response(
+            _for(signed_in_user(request), WebhookSerializer(hook).data, hook.subscription_id, "url")
+        )
 
     @extend_schema(
         operation_id="webhooks_update",
@@ -295,7 +322,7 @@ class WebhookDetail(APIView):
         if v["subscription_id"] != hook.subscription_id:
             raise PermissionDenied("A webhook cannot move to another subscription.")
         hook, _ = webhooks.webhook_save(
-            user=request.user,
+            user=signed_in_user(request),
             subscription=hook.subscription,
             name=v["name"],
             url=v["url"],
@@ -309,7 +336,7 @@ class WebhookDetail(APIView):
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **errors(403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
         webhooks.webhook_delete(
-            user=request.user, webhook=_hook(request, pk, write=True), request=request._request
+            user=signed_in_user(request), webhook=_hook(request, pk, write=True), request=request._request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -323,7 +350,7 @@ class WebhookTest(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         delivery = webhooks.webhook_test(
-            user=request.user, webhook=_hook(request, pk, write=True), request=request._request
+            user=signed_in_user(request), webhook=_hook(request, pk, write=True), request=request._request
         )
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
@@ -335,4 +362,4 @@ class WebhookDeliveries(APIView):
     def get(self, request: Request, pk: int) -> Response:
         hook = _hook(request, pk)
         data = DeliverySerializer(selectors.deliveries_for(hook, limit=200), many=True).data
-        return Response(_for(request.user, data, hook.subscription_id, "error"))
+        return Response(_for(signed_in_user(request), data, hook.subscription_id, "error"))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
@@ -106,20 +106,22 @@ def check_host(host: str) -> str | None:
     return refusal(host)
 
 
-class _Vetted:
+if TYPE_CHECKING:
+    _VettedBase = HTTPConnection  # what the mixin is mixed into: its host, port, _dns_host and _new_conn
+else:
+    _VettedBase = object
+
+
+class _Vetted(_VettedBase):
     """Resolve the host, refuse it if any address it resolves to is refused, connect only to those addresses
     (pinned: TLS still verifies the certificate against the host name), and check the connected peer."""
-
-    host: str
-    port: int
-    _dns_host: str
 
     def _new_conn(self) -> socket.socket:
         name = self._dns_host
         try:
             infos = socket.getaddrinfo(name, self.port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError):
-            return super()._new_conn()  # type: ignore[misc]  # urllib3 reports the resolution failure
+            return super()._new_conn()  # urllib3 reports the resolution failure
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for ip in addresses:
             why = refusal(ip)
@@ -130,7 +132,7 @@ class _Vetted:
             for ip in addresses:
                 self._dns_host = ip
                 try:
-                    sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+                    sock = super()._new_conn()
                 except OSError as exc:
                     last = exc
                     continue

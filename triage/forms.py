@@ -3,6 +3,8 @@ the services check what the values mean and raise the one ValidationError a page
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from portal.web.formfields import BoundedIntegerField, IdListField, MultiLineField, SingleLineField
@@ -53,10 +55,12 @@ class WebhookForm(forms.Form):
     events = forms.MultipleChoiceField(required=False, choices=[])  # the service checks each event's name
     enabled = forms.BooleanField(required=False)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         posted = self.data.getlist("events") if hasattr(self.data, "getlist") else []
-        self.fields["events"].choices = [(e, e) for e in posted[:50]]  # type: ignore[attr-defined]
+        events = self.fields["events"]
+        assert isinstance(events, forms.MultipleChoiceField)  # declared above (each form has its own copy)
+        events.choices = [(e, e) for e in posted[:50]]
 
 
 class RetentionForm(forms.Form):

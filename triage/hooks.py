@@ -13,8 +13,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from alerts import hooks
+from alerts.models import Alert, AlertEvent
 from portal import recovery
 from portal.web import chrome, slots
+from portal.web.http import signed_in_user
 from triage import selectors, services, tasks, views, webhooks
 from triage.models import AlertComment, WebhookDelivery
 
@@ -59,24 +61,26 @@ def _status_webhook(change: hooks.StatusChange) -> None:
     )
 
 
-def _incident_pk(alert: Any) -> int | None:
+def _incident_pk(alert: Alert) -> int | None:
     incident = selectors.incident_of(alert)
     return incident.pk if incident else None
 
 
-def _comments_in_activity(alert: Any, events: list[Any]) -> None:
+def _comments_in_activity(alert: Alert, events: list[AlertEvent]) -> None:
     ids = [(e.data or {}).get("comment_id") for e in events if e.kind == "comment"]
     by_id = {c.pk: c for c in AlertComment.objects.filter(alert=alert, pk__in=[i for i in ids if i])}
     for event in events:
         if event.kind == "comment":
-            event.comment = by_id.get((event.data or {}).get("comment_id"))
+            comment_id = (event.data or {}).get("comment_id")
+            comment = by_id.get(comment_id) if comment_id is not None else None
+            event.comment = comment  # type: ignore[attr-defined]  # not a field: for the activity template
 
 
 def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
     """The user's saved views of Security alerts, and the ones shared with the team."""
     full = request.get_full_path()
     items = []
-    for view in selectors.saved_views_menu(request.user):
+    for view in selectors.saved_views_menu(signed_in_user(request)):
         url = reverse("alerts:list") + (f"?{view['query']}" if view["query"] else "")
         label = view["name"] + (" (shared)" if view["shared"] and not view["mine"] else "")
         items.append({"label": label, "url": url, "icon": "view", "active": full == url})
@@ -86,7 +90,10 @@ def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
 def _register_pages() -> None:
     slots.register(
         slots.Panel(
-            "alert.header", "owner", "triage/_owner.html", lambda r, alert: views.owner_context(r.user, alert)
+            "alert.header",
+            "owner",
+            "triage/_owner.html",
+            lambda r, alert: views.owner_context(signed_in_user(r), alert),
         )
     )
     slots.register(slots.Panel("alert.essentials", "incident", "triage/_alert_incident.html"))
@@ -95,7 +102,7 @@ def _register_pages() -> None:
             "alert.panels",
             "comments",
             "triage/_comments.html",
-            lambda r, alert: views.comments_context(r.user, alert),
+            lambda r, alert: views.comments_context(signed_in_user(r), alert),
             order=20,
         )
     )
@@ -105,7 +112,7 @@ def _register_pages() -> None:
             "alerts.list.bulk",
             "assign",
             "triage/_bulk_assign.html",
-            lambda r, _: {"assignees": selectors.assignee_choices(r.user)},
+            lambda r, _: {"assignees": selectors.assignee_choices(signed_in_user(r))},
         )
     )
     for item in (

@@ -5,39 +5,46 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs
 
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from alerts.models import CLASSIFICATIONS, OPEN_STATUSES, SEVERITY_RANK, Alert, Status
-from portal.accounts.models import RoleAssignment
-from portal.accounts.selectors import WRITE_RANK, get_for_user, role_map, scope_to_user, subscription_pks_for
+from portal.accounts.models import WRITE_RANK, RoleAssignment
+from portal.accounts.selectors import get_for_user, role_map, scope_to_user, subscription_pks_for
 from triage.models import AlertComment, Incident, SavedView, Webhook, WebhookDelivery
 
 MAX_CHOICES = 300
 
 
-def assignee_choices(user: Any) -> dict[str, list[Any]]:
+class Owners(TypedDict):
+    users: list[User]
+    groups: list[Group]
+
+
+def assignee_choices(user: User) -> Owners:
     """Users and groups that hold a role on a subscription where `user` may assign (the service re-checks each
     alert's subscription)."""
     return owners_with_roles(subscription_pks_for(user, min_rank=WRITE_RANK))
 
 
-def owners_with_roles(subscription_pks: list[int] | None) -> dict[str, list[Any]]:
+def owners_with_roles(subscription_pks: list[int] | None) -> Owners:
     """The people and group queues holding a role on these subscriptions (None: all), in one query over the role
     assignments. Members who only reach a subscription through a group are assigned through its queue (or by id)."""
     rows = RoleAssignment.objects.select_related("user", "group").order_by()
     if subscription_pks is not None:
         rows = rows.filter(subscription_id__in=subscription_pks)
-    users: dict[int, Any] = {}
-    groups: dict[int, Any] = {}
+    users: dict[int, User] = {}
+    groups: dict[int, Group] = {}
     for row in rows[: MAX_CHOICES * 10]:
-        if row.user_id and row.user.is_active:
+        if row.user_id and row.user is not None and row.user.is_active:
             users[row.user_id] = row.user
-        if row.group_id:
+        if row.group_id and row.group is not None:
             groups[row.group_id] = row.group
     return {
         "users": sorted(users.values(), key=lambda u: u.username)[:MAX_CHOICES],
@@ -45,11 +52,11 @@ def owners_with_roles(subscription_pks: list[int] | None) -> dict[str, list[Any]
     }
 
 
-def incidents_visible_to(user: Any) -> QuerySet[Incident]:
+def incidents_visible_to(user: User) -> QuerySet[Incident]:
     return scope_to_user(Incident.objects.select_related("subscription", "assignee"), user)
 
 
-def incident_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Incident:
+def incident_get_for_user(user: User, pk: int, *, write: bool = False) -> Incident:
     return get_for_user(Incident.objects.select_related("subscription", "assignee"), user, write=write, pk=pk)
 
 
@@ -90,7 +97,13 @@ def incident_alerts(incident: Incident) -> list[Alert]:
     )
 
 
-def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
+class SharedEntity(TypedDict):
+    kind: str
+    value: str
+    count: int
+
+
+def shared_entities(alerts: list[Alert]) -> list[SharedEntity]:
     """Entities (identity, IP, application, vault) seen in more than one alert of the group, most shared first."""
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
     for alert in alerts:
@@ -108,15 +121,17 @@ def shared_entities(alerts: list[Alert]) -> list[dict[str, Any]]:
                 )
                 if value:
                     seen[(str(entity["type"]), value[:300])].add(alert.pk)
-    shared = [{"kind": k, "value": v, "count": len(ids)} for (k, v), ids in seen.items() if len(ids) > 1]
+    shared: list[SharedEntity] = [
+        {"kind": k, "value": v, "count": len(ids)} for (k, v), ids in seen.items() if len(ids) > 1
+    ]
     return sorted(shared, key=lambda e: (-e["count"], e["kind"], e["value"]))
 
 
-def _saved_views_of(user: Any) -> QuerySet[SavedView]:
+def _saved_views_of(user: User) -> QuerySet[SavedView]:
     return SavedView.objects.filter(Q(owner=user) | Q(shared=True))
 
 
-def _visible(user: Any, views: list[SavedView]) -> list[SavedView]:
+def _visible(user: User, views: list[SavedView]) -> list[SavedView]:
     """The user's own views, and the shared views they are entitled to: a shared view's name and filter are seen
     only by users who can see every subscription its filter names, or, when it names none, by users who share a
     subscription with its owner (an outsider saw every team's views)."""
@@ -142,12 +157,12 @@ def _visible(user: Any, views: list[SavedView]) -> list[SavedView]:
     return result
 
 
-def saved_views_for(user: Any) -> list[SavedView]:
+def saved_views_for(user: User) -> list[SavedView]:
     candidates = list(_saved_views_of(user).select_related("owner").order_by("name")[:200])
     return _visible(user, candidates)[:30]
 
 
-def saved_view_get_for_user(user: Any, pk: Any) -> SavedView | None:
+def saved_view_get_for_user(user: User, pk: int) -> SavedView | None:
     """A view the user owns or that is shared with them (see `_visible`); None otherwise."""
     view = _saved_views_of(user).select_related("owner").filter(pk=pk).first()
     return view if view is not None and _visible(user, [view]) else None
@@ -156,13 +171,20 @@ def saved_view_get_for_user(user: Any, pk: Any) -> SavedView | None:
 MENU_VERSION_KEY = "savedviews:version"
 
 
-def saved_views_menu(user: Any) -> list[dict[str, Any]]:
+class SavedViewItem(TypedDict):
+    name: str
+    query: str
+    shared: bool
+    mine: bool
+
+
+def saved_views_menu(user: User) -> list[SavedViewItem]:
     """The left menu's saved views, cached (every page shows them); any save or delete invalidates all users'."""
     version = cache.get_or_set(MENU_VERSION_KEY, 1, timeout=None)
     # the user's roles are part of the key: a role taken away hides the shared views it entitled them to at once
     roles = hashlib.blake2b(repr(sorted(role_map(user).items())).encode(), digest_size=8).hexdigest()
     key = f"savedviews:{version}:{user.pk}:{roles}"
-    items = cache.get(key)
+    items: list[SavedViewItem] | None = cache.get(key)
     if items is None:
         items = [
             {"name": v.name, "query": v.query, "shared": v.shared, "mine": v.owner_id == user.pk}
@@ -179,11 +201,11 @@ def saved_views_changed() -> None:
         cache.set(MENU_VERSION_KEY, 2, timeout=None)
 
 
-def webhooks_visible_to(user: Any) -> QuerySet[Webhook]:
+def webhooks_visible_to(user: User) -> QuerySet[Webhook]:
     return scope_to_user(Webhook.objects.select_related("subscription"), user)
 
 
-def webhook_get_for_user(user: Any, pk: Any, *, write: bool = False) -> Webhook:
+def webhook_get_for_user(user: User, pk: int, *, write: bool = False) -> Webhook:
     return get_for_user(Webhook.objects.select_related("subscription"), user, write=write, pk=pk)
 
 
@@ -191,15 +213,15 @@ def deliveries_for(webhook: Webhook, *, limit: int = 50) -> list[WebhookDelivery
     return list(webhook.deliveries.order_by("-created_at", "-id")[:limit])
 
 
-def with_last_delivery(hooks: QuerySet[Webhook]) -> list[Webhook]:
+def with_last_delivery(hooks: QuerySet[Webhook]) -> Sequence[Webhook]:
     """The hooks, each with `hook.last` (its newest delivery, or None), in two queries however many there are."""
     newest = (
         WebhookDelivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id").values("pk")[:1]
     )
     rows = list(hooks.annotate(last_id=Subquery(newest)))
-    deliveries = WebhookDelivery.objects.in_bulk([h.last_id for h in rows if h.last_id])  # type: ignore[attr-defined]
+    deliveries = WebhookDelivery.objects.in_bulk([h.last_id for h in rows if h.last_id])
     for hook in rows:
-        hook.last = deliveries.get(hook.last_id)  # type: ignore[attr-defined]
+        hook.last = deliveries.get(hook.last_id)  # type: ignore[attr-defined]  # not a field: for the template
     return rows
 
 
@@ -219,6 +241,13 @@ AGE_BUCKETS = [
 ]
 
 
+class ClassificationRow(TypedDict):
+    type: str
+    total: int
+    counts: list[tuple[str, int]]
+    false_positive_share: int
+
+
 def _p90(values: list[float]) -> float:
     """The 90th percentile, nearest-rank (a value that really occurred)."""
     ordered = sorted(values)
@@ -233,7 +262,7 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 
 def soc_metrics(
-    user: Any, *, now: datetime, days: int = 30, subscription_pk: int | None = None
+    user: User, *, now: datetime, days: int = 30, subscription_pk: int | None = None
 ) -> dict[str, Any]:
     """MTTA (detected → first analyst action) and MTTR (detected → closed by an analyst), in minutes, per severity,
     alert type, key vault and analyst, and per week; open alerts by age; classifications by alert type.
@@ -290,7 +319,9 @@ def soc_metrics(
             ):
                 groups[name][key]["mttr"].append(minutes)
 
-    def table(name: str, order: Any = None) -> list[dict[str, Any]]:
+    def table(
+        name: str, order: Callable[[tuple[str, dict[str, list[float]]]], int] | None = None
+    ) -> list[dict[str, Any]]:
         items = groups[name].items()
         ordered = sorted(items, key=order) if order else sorted(items)
         return [{"key": key, "mtta": _summary(v["mtta"]), "mttr": _summary(v["mttr"])} for key, v in ordered]
@@ -300,7 +331,7 @@ def soc_metrics(
         **{f"b{i}": Count("id", filter=_age_filter(now, i)) for i in range(len(AGE_BUCKETS))}
     )
     labels = dict(CLASSIFICATIONS)
-    classified = Counter()
+    classified: Counter[str] = Counter()
     per_type: dict[str, Counter[str]] = defaultdict(Counter)
     for alert_type, classification, n in (
         scope.filter(time_generated__gte=since, time_generated__lte=now)
@@ -311,7 +342,7 @@ def soc_metrics(
     ):
         per_type[alert_type][classification] += n
         classified[classification] += n
-    by_type = []
+    by_type: list[ClassificationRow] = []
     for alert_type, counts in per_type.items():
         total = sum(counts.values())
         by_type.append(

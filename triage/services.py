@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import overload
 
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ UNCHOOSABLE = "This person or queue cannot own alerts of this subscription: choo
 SEVERITY_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
-def _first_action(alert: Alert, now: Any, user: Any) -> None:
+def _first_action(alert: Alert, now: datetime, user: User) -> None:
     """The first analyst action on an alert starts its time to first action (MTTA)."""
     Alert.objects.filter(pk=alert.pk, first_action_at__isnull=True).update(
         first_action_at=now, first_action_by=user
@@ -42,7 +42,7 @@ def _first_action(alert: Alert, now: Any, user: Any) -> None:
 
 def alert_assign(
     *,
-    user: Any,
+    user: User,
     alert: Alert,
     assignee: User | None = None,
     group: Group | None = None,
@@ -69,8 +69,8 @@ def alert_assign(
         ):
             return row
         before = {
-            "assignee": row.assignee.get_username() if row.assignee_id else None,
-            "group": row.assignee_group.name if row.assignee_group_id else None,
+            "assignee": row.assignee.get_username() if row.assignee is not None else None,
+            "group": row.assignee_group.name if row.assignee_group is not None else None,
         }
         row.assignee, row.assignee_group = assignee, group
         row.save(update_fields=["assignee", "assignee_group"])
@@ -100,7 +100,7 @@ def alert_assign(
     return row
 
 
-def parse_assignee(value: str, user: Any) -> tuple[User | None, Group | None]:
+def parse_assignee(value: str, user: User) -> tuple[User | None, Group | None]:
     """A form's owner choice: "me", "none", "user:<pk>" or "group:<pk>"."""
     value = (value or "").strip()
     if value == "me":
@@ -124,7 +124,12 @@ def parse_assignee(value: str, user: Any) -> tuple[User | None, Group | None]:
 
 
 def alerts_bulk_assign(
-    *, user: Any, alerts: Any, assignee: User | None, group: Group | None, request: HttpRequest | None = None
+    *,
+    user: User,
+    alerts: Iterable[Alert],
+    assignee: User | None,
+    group: Group | None,
+    request: HttpRequest | None = None,
 ) -> tuple[int, list[str]]:
     """Assign each alert the user may change; report the ones refused (read-only role, assignee without access)."""
     changed, refused = 0, []
@@ -152,7 +157,7 @@ def _check_body(body: str) -> str:
     return body
 
 
-def comment_add(*, user: Any, alert: Alert, body: str, request: HttpRequest | None = None) -> AlertComment:
+def comment_add(*, user: User, alert: Alert, body: str, request: HttpRequest | None = None) -> AlertComment:
     if not can_write(user, alert.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners comment on alerts.")
     body = _check_body(body)
@@ -188,7 +193,7 @@ def comment_add(*, user: Any, alert: Alert, body: str, request: HttpRequest | No
 
 
 def comment_edit(
-    *, user: Any, comment: AlertComment, body: str, request: HttpRequest | None = None
+    *, user: User, comment: AlertComment, body: str, request: HttpRequest | None = None
 ) -> AlertComment:
     """Only the author, and only for a short while after writing it."""
     if comment.author_id != user.pk:
@@ -224,7 +229,7 @@ def incidents_attach(*, alert_ids: list[int], subscription_pk: int) -> int:
     return incidents_group(subscription_pk=subscription_pk, keys=keys)
 
 
-def incidents_group(*, subscription_pk: int, keys: Collection[str], now: Any = None) -> int:
+def incidents_group(*, subscription_pk: int, keys: Collection[str], now: datetime | None = None) -> int:
     """Bring the incidents of these correlation keys in line with their alerts, set-based: a group of two alerts
     or more, or one Azure calls an incident, is an incident; its count, times and severity follow its alerts, its
     title is its lead alert's (set once). An incident's alerts are those of its subscription with its correlation
@@ -280,7 +285,7 @@ GROUP BY a.subscription_id, a.correlation_key
 """
 
 
-def _incidents_group_chunk(subscription_pk: int, keys: list[str], now: Any) -> int:
+def _incidents_group_chunk(subscription_pk: int, keys: list[str], now: datetime) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_GROUPS_SQL_POSTGRES, [keys, subscription_pk])
@@ -322,7 +327,11 @@ def _incidents_group_chunk(subscription_pk: int, keys: list[str], now: Any) -> i
     return updated + len(qualifying)
 
 
-def _aware(value: Any) -> Any:
+@overload
+def _aware(value: None) -> None: ...
+@overload
+def _aware(value: datetime | str) -> datetime: ...
+def _aware(value: datetime | str | None) -> datetime | None:
     """A time read by a raw query: aware on PostgreSQL, a naive UTC string or datetime on SQLite."""
     if value is None or (isinstance(value, datetime) and timezone.is_aware(value)):
         return value
@@ -333,7 +342,7 @@ def _aware(value: Any) -> Any:
 
 def incident_set_status(
     *,
-    user: Any,
+    user: User,
     incident: Incident,
     status: str,
     classification: str = "",
@@ -367,7 +376,7 @@ def incident_set_status(
 
 
 def incident_assign(
-    *, user: Any, incident: Incident, assignee: User | None, request: HttpRequest | None = None
+    *, user: User, incident: Incident, assignee: User | None, request: HttpRequest | None = None
 ) -> None:
     with transaction.atomic():
         for alert in incident_members(incident):
@@ -387,7 +396,7 @@ def incident_assign(
 
 
 def saved_view_save(
-    *, user: Any, name: str, query: str, shared: bool, request: HttpRequest | None = None
+    *, user: User, name: str, query: str, shared: bool, request: HttpRequest | None = None
 ) -> SavedView:
     name = text.check_single_line(name, field="name")
     if not name or len(name) > 80:
@@ -409,7 +418,7 @@ def saved_view_save(
     return view
 
 
-def saved_view_delete(*, user: Any, view: SavedView, request: HttpRequest | None = None) -> None:
+def saved_view_delete(*, user: User, view: SavedView, request: HttpRequest | None = None) -> None:
     if view.owner_id != user.pk and not user.is_superuser:
         raise PermissionDenied("Only its owner deletes a view.")
     audit_record(actor=user, action="view.delete", obj=view, before={"name": view.name}, request=request)
@@ -421,7 +430,7 @@ def saved_view_delete(*, user: Any, view: SavedView, request: HttpRequest | None
 # --- retention -----------------------------------------------------------------------------------------------
 
 
-def retention_candidates(days: int) -> Any:
+def retention_candidates(days: int) -> QuerySet[Alert]:
     """Alerts closed (Resolved or Dismissed) more than `days` days ago."""
     cutoff = timezone.now() - timedelta(days=days)
     return Alert.objects.filter(status__in=CLOSED_STATUSES).filter(
@@ -430,7 +439,12 @@ def retention_candidates(days: int) -> Any:
 
 
 def retention_purge(
-    *, actor: Any, days: int, dry_run: bool = True, batch: int = 1000, request: HttpRequest | None = None
+    *,
+    actor: User | None,
+    days: int,
+    dry_run: bool = True,
+    batch: int = 1000,
+    request: HttpRequest | None = None,
 ) -> int:
     """Count (dry run) or delete, in batches, the alerts closed more than `days` days ago. Audited."""
     if days < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from triage.webhooks import MAX_ATTEMPTS, deliver
@@ -13,11 +13,12 @@ MAX_BACKOFF_SECONDS = 600
 
 
 def backoff(retries: int) -> float:
-    return min(MAX_BACKOFF_SECONDS, 5 * 3**retries) + random.uniform(0, 2)
+    growth: int = 3**retries  # an int: retries >= 0 (the checker types int ** int as Any)
+    return min(MAX_BACKOFF_SECONDS, 5 * growth) + random.uniform(0, 2)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS, name="triage.deliver_webhook")
-def deliver_webhook(self, delivery_pk: int) -> str:  # type: ignore[no-untyped-def]
+def deliver_webhook(self: Task[[int], str], delivery_pk: int) -> str:
     result = deliver(delivery_pk)
     if result is None:
         raise self.retry(countdown=backoff(self.request.retries))

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import selectors as alert_selectors
-from alerts.models import CLASSIFICATIONS, Status
+from alerts.filters import AlertFilterForm, FilterState
+from alerts.models import CLASSIFICATIONS, Alert, Status
 from portal.accounts import selectors as access
 from portal.web.formfields import cleaned
 from portal.web.http import AuthedRequest
@@ -31,7 +33,7 @@ from triage.forms import (
     StatusForm,
     WebhookForm,
 )
-from triage.models import WEBHOOK_EVENTS, AlertComment
+from triage.models import COMMENT_LIMIT, WEBHOOK_EVENTS, AlertComment
 
 
 def _crumbs(*extra: dict[str, str]) -> list[dict[str, str]]:
@@ -45,7 +47,7 @@ def _errors(exc: ValidationError) -> str:
 # --- assignment ----------------------------------------------------------------------------------------------
 
 
-def owner_context(user: Any, alert: Any) -> dict[str, Any]:
+def owner_context(user: User, alert: Alert) -> dict[str, Any]:
     """What the alert page's owner box needs."""
     can_write = access.can_write(user, alert.subscription_id)
     owners = (
@@ -117,18 +119,18 @@ def bulk_assign(request: AuthedRequest) -> HttpResponse:
 # --- comments ------------------------------------------------------------------------------------------------
 
 
-def comments_context(user: Any, alert: Any, **extra: Any) -> dict[str, Any]:
+def comments_context(user: User, alert: Alert, **extra: Any) -> dict[str, Any]:
     now = timezone.now()
     comments = list(selectors.comments_for(alert))
     for comment in comments:
-        comment.editable = (
+        comment.editable = (  # type: ignore[attr-defined]  # not a field: for the template
             comment.author_id == user.pk and now - comment.created_at <= services.COMMENT_EDIT_WINDOW
         )
     return {
         "alert": alert,
         "comments": comments,
         "can_comment": access.can_write(user, alert.subscription_id),
-        "comment_limit": services.COMMENT_LIMIT,
+        "comment_limit": COMMENT_LIMIT,
         **extra,
     }
 
@@ -175,7 +177,7 @@ def comment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
             "alert": alert,
             "error": error,
             "draft": draft,
-            "comment_limit": services.COMMENT_LIMIT,
+            "comment_limit": COMMENT_LIMIT,
             "breadcrumbs": _crumbs(
                 {"label": "Security alerts", "url": reverse("alerts:list")},
                 {"label": alert.title or alert.alert_type, "url": reverse("alerts:detail", args=[alert.pk])},
@@ -339,7 +341,7 @@ def saved_views(request: AuthedRequest) -> HttpResponse:
     )
 
 
-def _filter(request: AuthedRequest, query: str) -> tuple[Any, Any]:
+def _filter(request: AuthedRequest, query: str) -> tuple[AlertFilterForm, FilterState | None]:
     from django.http import QueryDict
 
     return alert_selectors.filter_state(request.user, QueryDict(query))
@@ -404,7 +406,9 @@ def metrics(request: AuthedRequest) -> HttpResponse:
 def webhook_list(request: AuthedRequest) -> HttpResponse:
     hooks = selectors.with_last_delivery(selectors.webhooks_visible_to(request.user))
     for hook in hooks:
-        hook.can_write = access.can_write(request.user, hook.subscription_id)
+        hook.can_write = access.can_write(  # type: ignore[attr-defined]  # not a field: for the template
+            request.user, hook.subscription_id
+        )
     return render(
         request,
         "triage/webhooks.html",

@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import secrets as pysecrets
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import requests
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -63,7 +65,7 @@ def _check_url(url: str) -> str:
 
 def webhook_save(
     *,
-    user: Any,
+    user: User,
     subscription: Subscription,
     name: str,
     url: str,
@@ -91,11 +93,11 @@ def webhook_save(
             "pk", flat=True
         ).first()
         clash = Webhook.objects.filter(subscription=subscription, name__iexact=name)
-        if not created:
+        if webhook is not None:
             clash = clash.exclude(pk=webhook.pk)
         if clash.exists():
             raise ValidationError({"name": "This subscription already has a webhook with this name."})
-        if created:
+        if webhook is None:
             secret = pysecrets.token_urlsafe(32)
             webhook = Webhook(
                 subscription=subscription, created_by=user, secret_encrypted=vault.encrypt(secret)
@@ -124,7 +126,7 @@ def webhook_save(
     return webhook, secret
 
 
-def webhook_delete(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> None:
+def webhook_delete(*, user: User, webhook: Webhook, request: HttpRequest | None = None) -> None:
     if not can_write(user, webhook.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
     audit_record(
@@ -152,7 +154,7 @@ def _alert_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: Any) -> WebhookDelivery:
+def _queue(webhook: Webhook, event: str, payload: dict[str, Any], now: datetime) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.create(
         webhook=webhook, event=event, payload=payload, created_at=now, touched_at=now
     )
@@ -173,7 +175,7 @@ def webhook_event(
     alert: Alert,
     event: str,
     *,
-    actor: Any = None,
+    actor: User | None = None,
     extra: dict[str, Any] | None = None,
     hooks: list[Webhook] | None = None,
 ) -> int:
@@ -188,13 +190,19 @@ def webhook_event(
 
 
 def _event_payload(
-    event: str, alert: Alert, now: Any, *, actor: Any = None, extra: dict[str, Any] | None = None
+    event: str,
+    alert: Alert,
+    now: datetime,
+    *,
+    actor: User | str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "event": event,
         "occurredAt": now.isoformat(),
         "alert": _alert_payload(alert),
-        "actor": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
+        # a person's name; a rule's label or the system (None) is not named
+        "actor": actor.get_username() if isinstance(actor, User) and actor.is_authenticated else None,
         **(extra or {}),
     }
 
@@ -232,7 +240,7 @@ def webhooks_for_new_alerts(*, alert_ids: list[int], subscription_pk: int) -> in
 
 
 def webhooks_for_status_changes(
-    *, alerts: list[Alert], before: dict[int, str], actor: Any = None, source: str = ""
+    *, alerts: list[Alert], before: dict[int, str], actor: User | str | None = None, source: str = ""
 ) -> int:
     """`alert.status_changed` for each alert whose status changed, to every webhook that wants it: one read of the
     webhooks, one insert of every delivery and one queued message, however many alerts (a bulk change, a rule)."""
@@ -283,7 +291,7 @@ def webhooks_for_status_changes(
     return len(pks)
 
 
-def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:
+def webhook_test(*, user: User, webhook: Webhook, request: HttpRequest | None = None) -> WebhookDelivery:
     """ "Send test": a `ping` event, delivered like any other."""
     if not can_write(user, webhook.subscription_id):
         raise PermissionDenied("Only Security Admins and Owners manage webhooks.")
@@ -296,7 +304,7 @@ def webhook_test(*, user: Any, webhook: Webhook, request: HttpRequest | None = N
 def _blocked(exc: BaseException) -> egress.BlockedAddress | None:
     """The egress refusal somewhere in the chain urllib3 and requests wrap it in, if that is what failed."""
     seen: set[int] = set()
-    todo: list[Any] = [exc]
+    todo: list[object] = [exc]
     while todo:
         item = todo.pop()
         if id(item) in seen or not isinstance(item, BaseException):

@@ -57,7 +57,7 @@ def test_parse_alert_raises_only_malformed_alert_error(field: str, value: Any) -
     from types import SimpleNamespace
 
     sub = SimpleNamespace(subscription_id="00000000-0000-0000-0000-0000000000aa")
-    item = alert_item(sub, n=1)  # type: ignore[arg-type]
+    item = alert_item(sub, n=1)
     item["properties"][field] = value
     with contextlib.suppress(MalformedAlertError):
         parse_alert(item)
@@ -68,7 +68,7 @@ def test_parse_alert_raises_only_malformed_alert_error(field: str, value: Any) -
 def test_parse_alert_survives_a_broken_envelope(top: str, value: Any) -> None:
     from types import SimpleNamespace
 
-    item = alert_item(SimpleNamespace(subscription_id="00000000-0000-0000-0000-0000000000bb"), n=2)  # type: ignore[arg-type]
+    item = alert_item(SimpleNamespace(subscription_id="00000000-0000-0000-0000-0000000000bb"), n=2)
     item[top] = value
     with contextlib.suppress(MalformedAlertError):
         parse_alert(item)

@@ -130,7 +130,7 @@ def test_state_changes_at_both_levels(
     rg_doc = _pick(emu, sub_id, rg=True)
     rg, loc, key = _parts(rg_doc)
     initial = "InProgress" if status == "Active" else "Active"
-    emu.state.find_alert_by_id(rg_doc["id"])[1].doc["properties"]["status"] = initial  # type: ignore[index]
+    emu.state.find_alert_by_id(rg_doc["id"])[1].doc["properties"]["status"] = initial
     assert getattr(client, f"update_resource_group_level_state_to_{method}")(rg, loc, key) is None
     assert client.get_resource_group_level(rg, loc, key).status == status
     with pytest.raises(ResourceNotFoundError):

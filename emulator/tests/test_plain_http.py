@@ -151,7 +151,7 @@ def test_control_alert_creation_options(http: Http, emu: EmulatorServer, sub_id:
     body = resp.json()
     assert resp.status_code == 201 and len(body["ids"]) == 2
     for alert_id in body["ids"]:
-        doc = emu.state.find_alert_by_id(alert_id)[1].doc  # type: ignore[index]
+        doc = emu.state.find_alert_by_id(alert_id)[1].doc
         assert "/resourceGroups/" not in doc["id"]
         props = doc["properties"]
         assert (props["alertType"], props["severity"], props["compromisedEntity"]) == (

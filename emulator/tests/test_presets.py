@@ -72,7 +72,7 @@ def test_demo_alert_details(seed: int) -> None:
     assert by_type["KV_UserAccessDeniedAnomaly"]["properties"]["intent"] == "InitialAccess"
     rg_level = [d for d in docs if "/resourceGroups/" in d["id"]]
     assert 0.5 < len(rg_level) / len(docs) < 0.8
-    differs = [d for d in docs if ALERT_ID_RE.match(d["id"])["key"] != d["name"]]  # type: ignore[index]
+    differs = [d for d in docs if ALERT_ID_RE.match(d["id"])["key"] != d["name"]]
     assert 5 <= len(differs) <= 12
     assert {"/resourceGroups/" in d["id"] for d in differs} == {True, False}
     assert all(d["name"] == d["properties"]["systemAlertId"] for d in docs)
@@ -152,7 +152,7 @@ def test_scale_preset_is_lazy_and_consistent() -> None:
         doc = lazy.doc(i)
         assert orjson.dumps(doc) == raw
         sizes.append(len(raw))
-        rg, loc, key = ALERT_ID_RE.match(doc["id"]).group("rg", "loc", "key")  # type: ignore[union-attr]
+        rg, loc, key = ALERT_ID_RE.match(doc["id"]).group("rg", "loc", "key")
         assert store.find(rg, loc, key) is not None
         assert store.find(None if rg else "rg-scale-a", loc, key) is None
     assert 2000 < sum(sizes) / len(sizes) < 3200
@@ -170,7 +170,7 @@ def test_scale_state_changes_live_in_the_overlay() -> None:
     (sid,) = state.subscriptions
     store = state.store(sid)
     doc = store.doc_at(10)
-    rg, loc, key = ALERT_ID_RE.match(doc["id"]).group("rg", "loc", "key")  # type: ignore[union-attr]
+    rg, loc, key = ALERT_ID_RE.match(doc["id"]).group("rg", "loc", "key")
     new_status = "Resolved" if doc["properties"]["status"] != "Resolved" else "Active"
     actions.set_status(state, sid, store.find(rg, loc, key), new_status)
     assert list(store.overlay) == [10]
@@ -196,7 +196,7 @@ def test_churn_holds_back_then_raises_alerts_and_changes_others_on_every_page() 
     }
     listed = [orjson.loads(raw)["id"] for raw in store.page(after=-1, limit=2000)[0]]
     assert len(listed) == 990 and held_doc["id"] not in listed
-    rg, loc, key = ALERT_ID_RE.match(held_doc["id"]).group("rg", "loc", "key")  # type: ignore[union-attr]
+    rg, loc, key = ALERT_ID_RE.match(held_doc["id"]).group("rg", "loc", "key")
     assert store.find(rg, loc, key) is None  # not raised yet: not found either
     before = {i: store.raw_at(i) for i in range(1000)}
 

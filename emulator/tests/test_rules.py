@@ -94,7 +94,7 @@ def test_a_matching_new_alert_is_dismissed(
     tor_ip = [{"$id": "1", "address": "185.220.101.47", "type": "ip"}]
     hit = _add(http, sub_id, alert_type="KV_TORAccess", overrides={"entities": tor_ip})
     assert (hit["status"], hit["suppressed_by"]) == ("Dismissed", "ip-rule")
-    assert emu.state.find_alert_by_id(hit["id"])[1].status == "Dismissed"  # type: ignore[index]
+    assert emu.state.find_alert_by_id(hit["id"])[1].status == "Dismissed"
     elsewhere = [{"$id": "1", "address": "192.0.2.1", "type": "ip"}]
     assert (
         _add(http, sub_id, alert_type="KV_TORAccess", overrides={"entities": elsewhere})["status"] == "Active"

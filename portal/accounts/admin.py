@@ -1,18 +1,26 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portal.accounts import selectors as access
 from portal.accounts import services
 from portal.accounts.admin_scoping import SubscriptionScopedAdmin
 from portal.accounts.models import GRANT_RANK, RoleAssignment, SsoIdentity, UserPreference
+from portal.web.http import signed_in_user
+
+if TYPE_CHECKING:  # ModelAdmin is generic in django-stubs only (not subscriptable at run time)
+    _UserPreferenceAdminBase = admin.ModelAdmin[UserPreference]
+    _SsoIdentityAdminBase = admin.ModelAdmin[SsoIdentity]
+else:
+    _UserPreferenceAdminBase = _SsoIdentityAdminBase = admin.ModelAdmin
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(SubscriptionScopedAdmin):
+class RoleAssignmentAdmin(SubscriptionScopedAdmin[RoleAssignment]):
     """Owners grant roles here as on the portal's Access control page, through the same service."""
 
     write_rank = GRANT_RANK
@@ -23,6 +31,7 @@ class RoleAssignmentAdmin(SubscriptionScopedAdmin):
     autocomplete_fields = ()
 
     def save_model(self, request: HttpRequest, obj: RoleAssignment, form: Any, change: bool) -> None:
+        actor = signed_in_user(request)
         if change:
             # Changing who/where is a revoke + grant; changing the role is a grant over the same principal.
             original = RoleAssignment.objects.get(pk=obj.pk)
@@ -31,9 +40,9 @@ class RoleAssignmentAdmin(SubscriptionScopedAdmin):
                 obj.group_id,
                 obj.subscription_id,
             ):
-                services.role_revoke(actor=request.user, assignment=original, request=request)
+                services.role_revoke(actor=actor, assignment=original, request=request)
         saved = services.role_grant(
-            actor=request.user,
+            actor=actor,
             subscription=obj.subscription,
             role=obj.role,
             user=obj.user,
@@ -43,16 +52,17 @@ class RoleAssignmentAdmin(SubscriptionScopedAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: RoleAssignment) -> None:
-        services.role_revoke(actor=request.user, assignment=obj, request=request)
+        services.role_revoke(actor=signed_in_user(request), assignment=obj, request=request)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[RoleAssignment]) -> None:
+        actor = signed_in_user(request)
         for obj in queryset:
-            if access.can_grant(request.user, obj.subscription_id):
-                services.role_revoke(actor=request.user, assignment=obj, request=request)
+            if access.can_grant(actor, obj.subscription_id):
+                services.role_revoke(actor=actor, assignment=obj, request=request)
 
 
 @admin.register(UserPreference)
-class UserPreferenceAdmin(admin.ModelAdmin):
+class UserPreferenceAdmin(_UserPreferenceAdminBase):
     list_display = ("user", "timezone", "timezone_from_browser", "theme")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -66,7 +76,7 @@ class UserPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(SsoIdentity)
-class SsoIdentityAdmin(admin.ModelAdmin):
+class SsoIdentityAdmin(_SsoIdentityAdminBase):
     """Administrators (superusers) link a Microsoft account to an existing portal account here, by the person's
     tenant id and object id (the id_token's tid and oid); the only way to link a superuser. Through the services:
     audited."""
@@ -119,11 +129,12 @@ class SsoIdentityAdmin(admin.ModelAdmin):
         return self._admin(request)
 
     def save_model(self, request: HttpRequest, obj: SsoIdentity, form: Any, change: bool) -> None:
+        actor = signed_in_user(request)
         if change:  # a different account or person: unlink, then link (both audited)
             original = SsoIdentity.objects.select_related("user").get(pk=obj.pk)
-            services.sso_identity_unlink(actor=request.user, identity=original, request=request)
+            services.sso_identity_unlink(actor=actor, identity=original, request=request)
         saved = services.sso_identity_link(
-            actor=request.user,
+            actor=actor,
             user=obj.user,
             tenant_id=obj.tenant_id,
             object_id=obj.object_id,
@@ -135,8 +146,9 @@ class SsoIdentityAdmin(admin.ModelAdmin):
         obj.linked_how, obj.linked_by, obj.linked_at = saved.linked_how, saved.linked_by, saved.linked_at
 
     def delete_model(self, request: HttpRequest, obj: SsoIdentity) -> None:
-        services.sso_identity_unlink(actor=request.user, identity=obj, request=request)
+        services.sso_identity_unlink(actor=signed_in_user(request), identity=obj, request=request)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SsoIdentity]) -> None:
+        actor = signed_in_user(request)
         for obj in queryset.select_related("user"):
-            services.sso_identity_unlink(actor=request.user, identity=obj, request=request)
+            services.sso_identity_unlink(actor=actor, identity=obj, request=request)

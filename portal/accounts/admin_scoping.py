@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from typing_extensions import TypeVar
 
 from portal.accounts import selectors as access
 from portal.accounts.models import WRITE_RANK
 from portal.inventory.models import Subscription
 
+# The admin's model. Unnamed (a bare `SubscriptionScopedAdmin`), it is left unchecked, as with a bare ModelAdmin.
+_M = TypeVar("_M", bound=Model, default=Any)
 
-class SubscriptionScopedAdmin(admin.ModelAdmin):
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin
+else:
+
+    class _ModelAdmin(admin.ModelAdmin, Generic[_M]):
+        """Django's ModelAdmin, subscriptable: django-stubs declares it generic in its model, Django's class is
+        not (and django_stubs_ext.monkeypatch is not used)."""
+
+
+class SubscriptionScopedAdmin(_ModelAdmin[_M]):
     """Rows of subscriptions the user holds a role on; changes only where the role allows writes.
 
     `subscription_field` is the lookup path from the model to its Subscription ("pk" for Subscription itself).
-    Subclasses save through services by overriding save_model/delete_model.
+    Subclasses save through services by overriding save_model/delete_model. `SubscriptionScopedAdmin[Model]` names
+    the model, for type checking.
     """
 
     subscription_field = "subscription"
     write_rank = WRITE_RANK
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
         return access.scope_to_user(
             super().get_queryset(request), request.user, field=self.subscription_field
         )
 
     def _subscription_pk(self, obj: Model) -> int:
         if self.subscription_field in ("", "pk"):
-            return obj.pk
+            pk: int = obj.pk
+            return pk
         return access._follow(obj, self.subscription_field)
 
     def _allowed(self, request: HttpRequest, obj: Model | None, min_rank: int) -> bool:

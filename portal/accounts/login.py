@@ -28,7 +28,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -177,7 +177,8 @@ class Counter:
     def _delay(self, count: int) -> float:
         if not self.backoff:
             return settings.LOGIN_FAILURE_WINDOW_SECONDS
-        return min(settings.LOGIN_BACKOFF_MAX_SECONDS, 2 ** min(count - self.limit, 32))
+        doubled: int = 2 ** min(count - self.limit, 32)  # the exponent is never negative: count >= limit
+        return min(settings.LOGIN_BACKOFF_MAX_SECONDS, doubled)
 
     def _wait(self, count: int, last: float | None, now: float) -> float:
         if count < self.limit:
@@ -309,7 +310,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     }
     retry_after: int | None = None
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         password = self.cleaned_data.get("password")
         if self.request is None or not username or not password:
@@ -345,8 +346,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         )
 
 
+if TYPE_CHECKING:  # LoginView is generic in its form in django-stubs only (not subscriptable at run time)
+    _LoginViewBase = auth_views.LoginView[ThrottledAuthenticationForm]
+else:
+    _LoginViewBase = auth_views.LoginView
+
+
 @method_decorator(login_not_required, name="dispatch")
-class LoginView(auth_views.LoginView):
+class LoginView(_LoginViewBase):
     form_class = ThrottledAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
@@ -356,14 +363,14 @@ class LoginView(auth_views.LoginView):
 
         return {**super().get_context_data(**kwargs), "sso_enabled": oidc.enabled()}
 
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
         user = form.get_user()
         response = super().form_valid(form)
         issue_device_cookie(self.request, response, user.get_username())
         audit_record(actor=user, action="auth.login", obj=user, request=self.request)
         return response
 
-    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         if getattr(form, "retry_after", None) and any(
             e.code == "throttled" for e in form.non_field_errors().as_data()

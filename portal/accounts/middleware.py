@@ -24,7 +24,7 @@ class UserTimezoneMiddleware:
                 .only("timezone", "theme", "timezone_from_browser")
                 .first()
             )
-            request.user_preference = pref  # type: ignore[attr-defined]
+            request.user_preference = pref  # type: ignore[attr-defined]  # added here for the chrome; HttpRequest does not declare it
             tzname = pref.timezone if pref else ""
         if tzname:
             try:

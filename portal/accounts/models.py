@@ -71,7 +71,8 @@ class RoleAssignment(models.Model):
         ordering = ["subscription", "role"]
 
     def __str__(self) -> str:
-        who = self.user.get_username() if self.user_id else f"group {self.group}"
+        user = self.user if self.user_id else None
+        who = user.get_username() if user is not None else f"group {self.group}"
         return f"{who}: {self.get_role_display()} on {self.subscription}"
 
 

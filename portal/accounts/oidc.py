@@ -28,31 +28,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-import msal
+import msal  # type: ignore[import-untyped]  # msal has no type hints (no py.typed) and no stubs package
 import requests
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import services
-from portal.accounts.login import LoginView
+from portal.accounts.login import LoginView, ThrottledAuthenticationForm
 from portal.accounts.models import SsoIdentity
 from portal.audit.services import audit_record
 from portal.web.formfields import cleaned
-from portal.web.http import safe_next
+from portal.web.http import AuthedRequest, safe_next
 
 SESSION_KEY = "oidc_flow"  # the flow msal started (state, PKCE verifier, nonce) and where to go after
 LINK_KEY = "oidc_link"  # a Microsoft account waiting to be linked to the account the person proves
@@ -79,7 +78,7 @@ def enabled() -> bool:
 # --- msal -----------------------------------------------------------------------------------------------------
 
 
-class _NoTokenCache(msal.TokenCache):
+class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]  # msal.TokenCache is Any to mypy (msal untyped)
     """The id_token is used once, to sign the person in; msal keeps no tokens in the long-lived application."""
 
     def add(self, event: dict[str, Any], **kwargs: Any) -> None:
@@ -126,7 +125,7 @@ def _redirect_uri(request: HttpRequest) -> str:
 
 def _discovery() -> dict[str, Any]:
     url = f"{_authority()}/v2.0/.well-known/openid-configuration"
-    config = cache.get(f"oidc:{url}")
+    config: dict[str, Any] | None = cache.get(f"oidc:{url}")
     if config is None:
         response = requests.get(url, timeout=TIMEOUT)
         response.raise_for_status()
@@ -378,7 +377,7 @@ class LinkSignInView(LoginView):
     template_name = "registration/sso_link.html"
     redirect_authenticated_user = False
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if _pending_link(request) is None:
             messages.error(
                 request, "No Microsoft sign-in is waiting to be linked, or it expired. Start again."
@@ -392,7 +391,7 @@ class LinkSignInView(LoginView):
     def get_success_url(self) -> str:
         return reverse("oidc_link_confirm")
 
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if user.is_superuser:
             form.add_error(
@@ -416,7 +415,7 @@ link = LinkSignInView.as_view()
 
 
 @require_http_methods(["GET", "POST"])
-def link_confirm(request: HttpRequest) -> HttpResponse:
+def link_confirm(request: AuthedRequest) -> HttpResponse:
     """ "Link the Microsoft account <upn> (tenant …) to <username>?", for the account just proven with its password."""
     pending = _pending_link(request)
     if pending is None or pending.get("user") != request.user.pk:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -22,11 +23,11 @@ M = TypeVar("M", bound=Model)
 _CACHE_ATTR = "_portal_role_map"
 
 
-def role_map(user: Any) -> dict[int, str]:
+def role_map(user: User | AnonymousUser) -> dict[int, str]:
     """{subscription pk: strongest role} for the user, directly or through a group. Cached per user object."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return {}
-    cached = getattr(user, _CACHE_ATTR, None)
+    cached: dict[int, str] | None = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
     result: dict[int, str] = {}
@@ -40,38 +41,38 @@ def role_map(user: Any) -> dict[int, str]:
     return result
 
 
-def forget_roles(user: Any) -> None:
+def forget_roles(user: User) -> None:
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
 
-def role_on(user: Any, subscription_pk: int) -> str | None:
+def role_on(user: User | AnonymousUser, subscription_pk: int) -> str | None:
     if getattr(user, "is_superuser", False) and user.is_active:
         return Role.OWNER
     return role_map(user).get(subscription_pk)
 
 
-def can_see(user: Any, subscription_pk: int) -> bool:
+def can_see(user: User | AnonymousUser, subscription_pk: int) -> bool:
     return role_on(user, subscription_pk) is not None
 
 
-def can_write(user: Any, subscription_pk: int) -> bool:
+def can_write(user: User | AnonymousUser, subscription_pk: int) -> bool:
     role = role_on(user, subscription_pk)
     return role is not None and ROLE_RANK[role] >= WRITE_RANK
 
 
-def can_write_any(user: Any) -> bool:
+def can_write_any(user: User | AnonymousUser) -> bool:
     """Whether the user may act (Security Admin or Owner) on at least one subscription."""
     pks = subscription_pks_for(user, min_rank=WRITE_RANK)
     return pks is None or bool(pks)
 
 
-def can_grant(user: Any, subscription_pk: int) -> bool:
+def can_grant(user: User | AnonymousUser, subscription_pk: int) -> bool:
     role = role_on(user, subscription_pk)
     return role is not None and ROLE_RANK[role] >= GRANT_RANK
 
 
-def subscription_pks_for(user: Any, *, min_rank: int = 0) -> list[int] | None:
+def subscription_pks_for(user: User | AnonymousUser, *, min_rank: int = 0) -> list[int] | None:
     """Subscription pks where the user holds at least `min_rank`; None means all (superuser)."""
     if getattr(user, "is_superuser", False) and user.is_active:
         return None
@@ -79,7 +80,7 @@ def subscription_pks_for(user: Any, *, min_rank: int = 0) -> list[int] | None:
 
 
 def scope_to_user(
-    qs: QuerySet[M], user: Any, *, field: str = "subscription", write: bool = False
+    qs: QuerySet[M], user: User | AnonymousUser, *, field: str = "subscription", write: bool = False
 ) -> QuerySet[M]:
     """Restrict `qs` to objects whose `field` (a Subscription FK path) the user may see (or change)."""
     if not getattr(user, "is_authenticated", False):
@@ -91,11 +92,11 @@ def scope_to_user(
     return qs.filter(**{lookup: pks})
 
 
-def subscriptions_visible_to(user: Any, *, write: bool = False) -> QuerySet[Subscription]:
+def subscriptions_visible_to(user: User | AnonymousUser, *, write: bool = False) -> QuerySet[Subscription]:
     return scope_to_user(Subscription.objects.all(), user, field="pk", write=write)
 
 
-def subscriptions_grantable_by(user: Any) -> QuerySet[Subscription]:
+def subscriptions_grantable_by(user: User | AnonymousUser) -> QuerySet[Subscription]:
     pks = subscription_pks_for(user, min_rank=GRANT_RANK)
     qs = Subscription.objects.all()
     return qs if pks is None else qs.filter(pk__in=pks)
@@ -103,7 +104,7 @@ def subscriptions_grantable_by(user: Any) -> QuerySet[Subscription]:
 
 def get_for_user(
     qs: QuerySet[M],
-    user: Any,
+    user: User | AnonymousUser,
     *,
     write: bool = False,
     grant: bool = False,
@@ -113,7 +114,7 @@ def get_for_user(
     """One object by `lookup`: 404 unless the user may see its subscription, 403 if a write/grant isn't allowed."""
     try:
         obj = scope_to_user(qs, user, field=field).get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:  # get(): the model's DoesNotExist, a subclass
         raise Http404(f"No {qs.model._meta.verbose_name} matches the given query.") from exc
     subscription_pk = obj.pk if field in ("", "pk") else _follow(obj, field)
     if grant and not can_grant(user, subscription_pk):
@@ -130,10 +131,11 @@ def _follow(obj: Model, field: str) -> int:
     parts = field.split("__")
     for part in parts[:-1]:
         current = getattr(current, part)
-    return getattr(current, parts[-1] + "_id")
+    subscription_pk: int = getattr(current, parts[-1] + "_id")
+    return subscription_pk
 
 
 def subscription_get_for_user(
-    user: Any, pk: Any, *, write: bool = False, grant: bool = False
+    user: User | AnonymousUser, pk: Any, *, write: bool = False, grant: bool = False
 ) -> Subscription:
     return get_for_user(Subscription.objects.all(), user, write=write, grant=grant, field="pk", pk=pk)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
-from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -17,7 +17,7 @@ from portal.audit.services import audit_record
 from portal.inventory.models import Subscription
 
 
-def _check_grant(actor: Any, subscription: Subscription) -> None:
+def _check_grant(actor: User | None, subscription: Subscription) -> None:
     if actor is not None and not can_grant(actor, subscription.pk):
         raise PermissionDenied("Only Owners of this subscription can grant roles.")
 
@@ -25,10 +25,10 @@ def _check_grant(actor: Any, subscription: Subscription) -> None:
 @transaction.atomic
 def role_grant(
     *,
-    actor: Any,
+    actor: User | None,
     subscription: Subscription,
     role: str,
-    user: Any = None,
+    user: User | None = None,
     group: Group | None = None,
     request: HttpRequest | None = None,
 ) -> RoleAssignment:
@@ -70,7 +70,9 @@ def role_grant(
 
 
 @transaction.atomic
-def role_revoke(*, actor: Any, assignment: RoleAssignment, request: HttpRequest | None = None) -> None:
+def role_revoke(
+    *, actor: User | None, assignment: RoleAssignment, request: HttpRequest | None = None
+) -> None:
     _check_grant(actor, assignment.subscription)
     audit_record(
         actor=actor,
@@ -85,12 +87,12 @@ def role_revoke(*, actor: Any, assignment: RoleAssignment, request: HttpRequest 
 
 
 @transaction.atomic
-def sso_user_create(*, name: str, tenant_id: Any, object_id: Any, request: HttpRequest | None = None) -> Any:
+def sso_user_create(
+    *, name: str, tenant_id: uuid.UUID | str, object_id: uuid.UUID | str, request: HttpRequest | None = None
+) -> User:
     """A portal account for someone Entra ID signed in (OIDC_CREATE_USERS), bound to their tenant id and object id
     (the token's tid and oid): no password (create_user without one stores an unusable one), no role until someone
     grants one; audited."""
-    from django.contrib.auth.models import User
-
     user = User.objects.create_user(username=name[:150], email=name if "@" in name else "")
     SsoIdentity.objects.create(
         user=user,
@@ -113,10 +115,10 @@ def sso_user_create(*, name: str, tenant_id: Any, object_id: Any, request: HttpR
 @transaction.atomic
 def sso_identity_link(
     *,
-    actor: Any,
-    user: Any,
-    tenant_id: Any,
-    object_id: Any,
+    actor: User,
+    user: User,
+    tenant_id: uuid.UUID | str,
+    object_id: uuid.UUID | str,
     how: str,
     upn: str = "",
     request: HttpRequest | None = None,
@@ -167,7 +169,7 @@ def sso_identity_link(
 
 
 @transaction.atomic
-def sso_identity_unlink(*, actor: Any, identity: SsoIdentity, request: HttpRequest | None = None) -> None:
+def sso_identity_unlink(*, actor: User, identity: SsoIdentity, request: HttpRequest | None = None) -> None:
     audit_record(
         actor=actor,
         action="auth.sso_unlinked",
@@ -191,7 +193,7 @@ def sso_identity_signed_in(*, identity: SsoIdentity, upn: str) -> None:
     identity.save(update_fields=["upn", "last_sign_in_at"])
 
 
-def preference_for(user: Any) -> UserPreference:
+def preference_for(user: User) -> UserPreference:
     pref, _ = UserPreference.objects.get_or_create(user=user)
     return pref
 
@@ -205,7 +207,7 @@ def validate_timezone(name: str) -> str:
 
 
 def preference_set_timezone(
-    *, user: Any, timezone_name: str, from_browser: bool, request: HttpRequest | None = None
+    *, user: User, timezone_name: str, from_browser: bool, request: HttpRequest | None = None
 ) -> UserPreference:
     """Set the user's time zone. A browser-detected zone never overrides one the user chose."""
     validate_timezone(timezone_name)
@@ -229,7 +231,7 @@ def preference_set_timezone(
     return pref
 
 
-def preference_set_theme(*, user: Any, theme: str) -> UserPreference:
+def preference_set_theme(*, user: User, theme: str) -> UserPreference:
     if theme not in {"auto", "light", "dark"}:
         raise ValidationError({"theme": "Choose auto, light or dark."})
     pref = preference_for(user)

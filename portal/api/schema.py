@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's __init_subclass__ (it registers the extension) is unannotated
     target_class = "portal.api.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
@@ -17,14 +17,16 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A token from Preferences → API tokens."}
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    fields = serializers.DictField(  # type: ignore[assignment]  # the error's "fields" key: DRF's metaclass takes declared fields off the class, Serializer.fields stays
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     error = ErrorDetailSerializer()
 
 

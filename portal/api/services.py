@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,7 +26,7 @@ def hash_token(raw: str) -> str:
 
 
 @sensitive_variables("raw")
-def token_create(*, user: Any, name: str, request: HttpRequest | None = None) -> tuple[ApiToken, str]:
+def token_create(*, user: User, name: str, request: HttpRequest | None = None) -> tuple[ApiToken, str]:
     """A new token for `user`; the raw value is returned once and never stored."""
     name = text.check_single_line(name, field="name")
     if not name or len(name) > 80:
@@ -61,7 +60,7 @@ def token_create(*, user: Any, name: str, request: HttpRequest | None = None) ->
     return token, raw
 
 
-def token_revoke(*, user: Any, token: ApiToken, request: HttpRequest | None = None) -> ApiToken:
+def token_revoke(*, user: User, token: ApiToken, request: HttpRequest | None = None) -> ApiToken:
     """Its owner, or a portal administrator, revokes a token; it stops working at once."""
     if not may_manage_token(user, token):
         raise PermissionDenied("Only the token's owner or an administrator revokes it.")

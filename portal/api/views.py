@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,14 +19,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.models import ApiToken
 from portal.api.schema import errors
 from portal.api.selectors import token_get_for_user, tokens_of
 from portal.api.services import token_create, token_revoke
 from portal.web.formfields import SingleLineField, cleaned
-from portal.web.http import AuthedRequest
+from portal.web.http import AuthedRequest, signed_in_user
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(serializers.Serializer[ApiToken | Iterable[ApiToken]]):  # one, or many=True
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=80)
     prefix = serializers.CharField(read_only=True)
@@ -42,7 +45,7 @@ class Tokens(APIView):
         operation_id="tokens_list", responses={200: TokenSerializer(many=True)}, summary="My API tokens"
     )
     def get(self, request: Request) -> Response:
-        return Response(TokenSerializer(tokens_of(request.user)[:100], many=True).data)
+        return Response(TokenSerializer(tokens_of(signed_in_user(request))[:100], many=True).data)
 
     @extend_schema(
         operation_id="tokens_create",
@@ -53,7 +56,7 @@ class Tokens(APIView):
         data = TokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         token, raw = token_create(
-            user=request.user, name=data.validated_data["name"], request=request._request
+            user=signed_in_user(request), name=data.validated_data["name"], request=request._request
         )
         return Response({**TokenSerializer(token).data, "token": raw}, status=status.HTTP_201_CREATED)
 
@@ -65,10 +68,11 @@ class TokenDetail(APIView):
         summary="Revoke a token (its owner; administrators any)",
     )
     def delete(self, request: Request, pk: int) -> Response:
-        token = token_get_for_user(request.user, pk)
+        user = signed_in_user(request)
+        token = token_get_for_user(user, pk)
         if token is None:
             raise NotFound("No such token.")
-        token_revoke(user=request.user, token=token, request=request._request)
+        token_revoke(user=user, token=token, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

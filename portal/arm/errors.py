@@ -25,8 +25,10 @@ class ArmAuthError(ArmError):
 class ArmThrottled(ArmError):
     """429 that outlasted the SDK's retries. `retry_after` seconds, when Azure said."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None, code: str = ""
+    ) -> None:
+        super().__init__(message, status=status, code=code)
         self.retry_after = retry_after
 
 

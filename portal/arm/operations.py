@@ -307,7 +307,8 @@ def update_pricing(
             f"subscriptions/{subscription_id}", name, pricing
         ),
     )
-    return result.serialize(keep_readonly=True)
+    serialized: dict[str, Any] = result.serialize(keep_readonly=True)  # the SDK model's JSON (a dict)
+    return serialized
 
 
 def put_contact(config: ConnectionConfig, subscription_id: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +316,8 @@ def put_contact(config: ConnectionConfig, subscription_id: str, properties: dict
 
     contact = SecurityContact.deserialize({"properties": properties})
     result = call(config, lambda s: s.security(subscription_id).security_contacts.create("default", contact))
-    return result.serialize(keep_readonly=True)
+    serialized: dict[str, Any] = result.serialize(keep_readonly=True)  # the SDK model's JSON (a dict)
+    return serialized
 
 
 def put_suppression_rule(
@@ -325,7 +327,8 @@ def put_suppression_rule(
 
     rule = AlertsSuppressionRule.deserialize({"properties": properties})
     result = call(config, lambda s: s.security(subscription_id).alerts_suppression_rules.update(name, rule))
-    return result.serialize(keep_readonly=True)
+    serialized: dict[str, Any] = result.serialize(keep_readonly=True)  # the SDK model's JSON (a dict)
+    return serialized
 
 
 def delete_suppression_rule(config: ConnectionConfig, subscription_id: str, name: str) -> None:

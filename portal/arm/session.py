@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
+from azure.core.rest import HttpRequest, HttpResponse
 
 ARM_DEFAULT = "https://management.azure.com"
 KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn"}
@@ -68,7 +69,7 @@ class ConnectionConfig:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-class CappedRetryPolicy(RetryPolicy):
+class CappedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """The SDK's retry policy, but a Retry-After longer than the cap is shortened to it."""
 
     def get_retry_after(self, response: Any) -> float | None:
@@ -76,7 +77,7 @@ class CappedRetryPolicy(RetryPolicy):
         return None if value is None else min(value, RETRY_AFTER_CAP)
 
 
-class CallCounter(SansIOHTTPPolicy):
+class CallCounter(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
     """Counts every HTTP request that reaches Azure (retries included): SyncRun.arm_calls."""
 
     def __init__(self) -> None:

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
@@ -11,7 +10,7 @@ from portal.csvexport import csv_response
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
+class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin[AuditRecord]):
     """Read-only, scoped to the subscriptions the user can see; records of no subscription: superusers only."""
 
     list_display = ("created_at", "actor_label", "action", "object_repr", "subscription", "ip_address")
@@ -22,7 +21,7 @@ class AuditRecordAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
     show_full_result_count = False
 
     @admin.action(description="Export selected records as CSV")
-    def export_csv(self, request: HttpRequest, queryset: Any) -> StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditRecord]) -> StreamingHttpResponse:
         header = [
             "created_at",
             "actor",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import User
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
 from portal.audit.models import AuditRecord
+
+if TYPE_CHECKING:
+    from portal.inventory.models import Subscription
 
 SENSITIVE_KEYS = {"secret", "client_secret", "password", "token", "secret_encrypted", "access_token"}
 
@@ -35,31 +40,33 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
 def audit_build(
     *,
-    actor: Any,
+    actor: User | str | None,
     action: str,
     obj: models.Model | None = None,
     before: Any = None,
     after: Any = None,
     request: HttpRequest | None = None,
-    subscription: Any = None,
+    subscription: Subscription | int | None = None,
     object_type: str = "",
     object_id: str = "",
     object_repr: str = "",
-    now: Any = None,
+    now: datetime | None = None,
 ) -> AuditRecord:
     """The entry recording who did `action` to `obj` (when, from which address, before → after), not yet saved:
-    `audit_records` saves many in one statement."""
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    `audit_records` saves many in one statement. `actor`: the user, None for the system, or a label for what else
+    acted (a suppression rule)."""
+    user = actor if isinstance(actor, User) and actor.is_authenticated else None
+    scope: models.Model | int | None = subscription  # the subscription (or its pk) the record is filed under
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:300]
-        if subscription is None:
+        if scope is None:
             if obj._meta.label_lower == "inventory.subscription":
-                subscription = obj
+                scope = obj
             elif hasattr(obj, "subscription_id"):
-                subscription = obj.subscription_id
-    subscription_id = getattr(subscription, "pk", subscription)
+                scope = obj.subscription_id
+    subscription_id: int | None = scope.pk if isinstance(scope, models.Model) else scope
     return AuditRecord(
         created_at=now or timezone.now(),
         actor=user,
@@ -80,8 +87,33 @@ def audit_records(records: list[AuditRecord]) -> None:
     AuditRecord.objects.bulk_create(records, batch_size=1000)
 
 
-def audit_record(**kwargs: Any) -> AuditRecord:
+def audit_record(
+    *,
+    actor: User | str | None,
+    action: str,
+    obj: models.Model | None = None,
+    before: Any = None,
+    after: Any = None,
+    request: HttpRequest | None = None,
+    subscription: Subscription | int | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    now: datetime | None = None,
+) -> AuditRecord:
     """Record who did `action` to `obj` (audit_build's arguments), now."""
-    record = audit_build(**kwargs)
+    record = audit_build(
+        actor=actor,
+        action=action,
+        obj=obj,
+        before=before,
+        after=after,
+        request=request,
+        subscription=subscription,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+        now=now,
+    )
     record.save(force_insert=True)
     return record

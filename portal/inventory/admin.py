@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -9,9 +9,17 @@ from django.http import HttpRequest
 from portal.accounts.admin_scoping import ReadOnlyAdminMixin, SubscriptionScopedAdmin
 from portal.inventory import services
 from portal.inventory.models import AzureConnection, KeyVault, Subscription
+from portal.web.http import signed_in_user
+
+if TYPE_CHECKING:  # ModelForm and ModelAdmin are generic in django-stubs only (not subscriptable at run time)
+    _AzureConnectionFormBase = forms.ModelForm[AzureConnection]
+    _AzureConnectionAdminBase = admin.ModelAdmin[AzureConnection]
+else:
+    _AzureConnectionFormBase = forms.ModelForm
+    _AzureConnectionAdminBase = admin.ModelAdmin
 
 
-class AzureConnectionForm(forms.ModelForm):
+class AzureConnectionForm(_AzureConnectionFormBase):
     new_secret = forms.CharField(
         label="New client secret",
         required=False,
@@ -38,7 +46,7 @@ class AzureConnectionForm(forms.ModelForm):
 
 
 @admin.register(AzureConnection)
-class AzureConnectionAdmin(admin.ModelAdmin):
+class AzureConnectionAdmin(_AzureConnectionAdminBase):
     """Connections span tenants and hold credentials: superusers only. The secret is write-only."""
 
     form = AzureConnectionForm
@@ -56,7 +64,7 @@ class AzureConnectionAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    has_view_permission = has_change_permission = has_add_permission = has_delete_permission = (  # type: ignore[assignment]
+    has_view_permission = has_change_permission = has_add_permission = has_delete_permission = (
         lambda self, request, obj=None: request.user.is_active and request.user.is_superuser
     )
 
@@ -71,7 +79,7 @@ class AzureConnectionAdmin(admin.ModelAdmin):
         )
         existing = AzureConnection.objects.get(pk=obj.pk) if change else None
         saved = services.connection_save(
-            actor=request.user,
+            actor=signed_in_user(request),
             connection=existing,
             data=data,
             secret=form.cleaned_data.get("new_secret") or None,
@@ -81,7 +89,7 @@ class AzureConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
+class SubscriptionAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin[Subscription]):
     subscription_field = "pk"
     list_display = (
         "display_name",
@@ -96,7 +104,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
 
 
 @admin.register(KeyVault)
-class KeyVaultAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin):
+class KeyVaultAdmin(ReadOnlyAdminMixin, SubscriptionScopedAdmin[KeyVault]):
     list_display = ("name", "resource_group", "location", "subscription", "sku", "in_azure")
     search_fields = ("name", "resource_group")
     list_filter = ("subscription", "location", "in_azure")

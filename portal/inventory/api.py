@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -13,10 +15,12 @@ from rest_framework.views import APIView
 from portal.accounts import selectors as access
 from portal.api.pagination import NewestFirst
 from portal.api.schema import errors
+from portal.inventory.models import KeyVault, Subscription
 from portal.inventory.selectors import vault_get_for_user, vaults_visible_to
 
 
-class SubscriptionSerializer(serializers.Serializer):
+# a subscription, or many (many=True)
+class SubscriptionSerializer(serializers.Serializer[Subscription | Iterable[Subscription]]):
     id = serializers.IntegerField()
     subscription_id = serializers.CharField()
     display_name = serializers.CharField()
@@ -25,11 +29,11 @@ class SubscriptionSerializer(serializers.Serializer):
     last_sync_completed_at = serializers.DateTimeField(allow_null=True)
     role = serializers.SerializerMethodField()
 
-    def get_role(self, subscription: object) -> str:
+    def get_role(self, subscription: Subscription) -> str:
         return access.role_on(self.context["request"].user, subscription.pk) or ""
 
 
-class VaultSerializer(serializers.Serializer):
+class VaultSerializer(serializers.Serializer[KeyVault]):
     id = serializers.IntegerField()
     arm_id = serializers.CharField()
     name = serializers.CharField()
@@ -54,7 +58,7 @@ class SubscriptionList(APIView):
         return Response(SubscriptionSerializer(subs, many=True, context={"request": request}).data)
 
 
-class VaultList(generics.ListAPIView):
+class VaultList(generics.ListAPIView[KeyVault]):
     serializer_class = VaultSerializer
     pagination_class = NewestFirst
 
@@ -62,7 +66,7 @@ class VaultList(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[KeyVault]:
         return vaults_visible_to(self.request.user)
 
 

@@ -3,8 +3,7 @@ bar's search."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from portal.inventory.selectors import vaults_visible_to
@@ -13,7 +12,7 @@ from portal.web import chrome
 LIMIT = 8
 
 
-def _vaults(user: Any, query: str) -> list[chrome.SearchResult]:
+def _vaults(user: User, query: str) -> list[chrome.SearchResult]:
     vaults = vaults_visible_to(user).filter(name__icontains=query).order_by("name")[:LIMIT]
     return [
         chrome.SearchResult(

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from portal.inventory.models import KeyVault
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ class VaultTab:
 class VaultColumn:
     header: str
     template: str  # drawn with `value` (what `values` gave for the vault, or None) and `vault`
-    values: Callable[[Any, list[Any]], dict[int, Any]]  # (user, vaults) -> {vault pk: value}
+    values: Callable[[User, list[KeyVault]], dict[int, Any]]  # (user, vaults) -> {vault pk: value}
     order: int = 100
 
 
@@ -69,7 +74,7 @@ def vault_column(column: VaultColumn) -> None:
     _replace(REGISTRY.vault_columns, column, "header")
 
 
-def vault_cells(user: Any, vaults: Iterable[Any]) -> tuple[list[str], dict[int, list[dict[str, Any]]]]:
+def vault_cells(user: User, vaults: Iterable[KeyVault]) -> tuple[list[str], dict[int, list[dict[str, Any]]]]:
     """The registered columns' headers, and per vault its cells ({"template", "value"}) in the same order."""
     vaults = list(vaults)
     columns = list(REGISTRY.vault_columns)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -40,7 +42,7 @@ def _snapshot(conn: AzureConnection) -> dict[str, Any]:
 @transaction.atomic
 def connection_save(
     *,
-    actor: Any,
+    actor: User | None,
     connection: AzureConnection | None = None,
     data: dict[str, Any],
     secret: str | None = None,
@@ -123,7 +125,7 @@ def subscription_upsert(*, connection: AzureConnection, data: dict[str, Any]) ->
     sid = data["subscription_id"].lower()
     subscription = Subscription.objects.select_for_update().filter(subscription_id=sid).first()
     created = subscription is None
-    if created:
+    if subscription is None:
         subscription = Subscription.objects.create(
             connection=connection,
             subscription_id=sid,
@@ -182,7 +184,7 @@ def _vault_fields(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: Any) -> dict[str, int]:
+def vaults_sync(*, subscription: Subscription, items: list[dict[str, Any]], now: datetime) -> dict[str, int]:
     """Upsert the subscription's key vaults from a complete listing; vaults no longer listed stay, marked gone."""
     from portal.hashing import content_hash
 

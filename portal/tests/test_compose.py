@@ -51,7 +51,7 @@ def compose() -> dict:
 
 
 @pytest.fixture(scope="module")
-def host_env(tmp_path_factory: pytest.TempPathFactory, compose: dict):  # type: ignore[no-untyped-def]
+def host_env(tmp_path_factory: pytest.TempPathFactory, compose: dict):
     redis_url = services.need_redis()
     pg_url = os.environ.get("DATABASE_URL", "")
     if not pg_url.startswith("postgres"):

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The menu's sections, in order. An app adds items to one of them, or a section of its own items per request.
 SECTIONS = ["Security Center", "Saved views", "Key Vault", "Settings"]
@@ -43,8 +46,8 @@ class PreferenceSection:
 
     name: str
     form: type[forms.Form]
-    initial: Callable[[Any], dict[str, Any]]  # (user) -> initial values
-    save: Callable[[Any, dict[str, Any]], None]  # (user, cleaned data)
+    initial: Callable[[User], dict[str, Any]]  # (user) -> initial values
+    save: Callable[[User, dict[str, Any]], None]  # (user, cleaned data)
     order: int = 100
 
 
@@ -52,8 +55,8 @@ class PreferenceSection:
 class _Registry:
     menu: dict[tuple[str, str], MenuItem] = field(default_factory=dict)
     menu_sections: dict[str, Callable[[HttpRequest], list[dict[str, Any]]]] = field(default_factory=dict)
-    search: dict[str, tuple[int, Callable[[Any, str], list[SearchResult]]]] = field(default_factory=dict)
-    indicators: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    search: dict[str, tuple[int, Callable[[User, str], list[SearchResult]]]] = field(default_factory=dict)
+    indicators: dict[str, Callable[[User], Any]] = field(default_factory=dict)
     preferences: dict[str, PreferenceSection] = field(default_factory=dict)
 
 
@@ -70,11 +73,11 @@ def menu_section(section: str, items: Callable[[HttpRequest], list[dict[str, Any
     REGISTRY.menu_sections[section] = items
 
 
-def search_provider(name: str, fn: Callable[[Any, str], list[SearchResult]], *, order: int = 100) -> None:
+def search_provider(name: str, fn: Callable[[User, str], list[SearchResult]], *, order: int = 100) -> None:
     REGISTRY.search[name] = (order, fn)
 
 
-def indicator(name: str, fn: Callable[[Any], Any]) -> None:
+def indicator(name: str, fn: Callable[[User], Any]) -> None:
     """A value every signed-in page's chrome shows (`chrome.<name>` in templates): `fn(user)`."""
     REGISTRY.indicators[name] = fn
 
@@ -101,14 +104,14 @@ def home_url(*, superuser: bool) -> str | None:
     return None
 
 
-def search(user: Any, query: str) -> list[SearchResult]:
+def search(user: User, query: str) -> list[SearchResult]:
     results: list[SearchResult] = []
     for _order, fn in sorted(REGISTRY.search.values(), key=lambda p: p[0]):
         results.extend(fn(user, query))
     return results
 
 
-def indicators(user: Any) -> dict[str, Any]:
+def indicators(user: User) -> dict[str, Any]:
     return {name: fn(user) for name, fn in REGISTRY.indicators.items()}
 
 

@@ -16,9 +16,9 @@ from portal.web.forms import SearchForm
 def _menu(request: HttpRequest) -> list[dict[str, Any]]:
     path = request.path
     superuser = bool(getattr(request.user, "is_superuser", False))
-    sections = []
+    sections: list[dict[str, Any]] = []
     for title in registry.SECTIONS:
-        entries = []
+        entries: list[dict[str, Any]] = []
         for item in registry.menu_items(title, superuser=superuser):
             try:
                 url = reverse(item.url_name)
@@ -34,8 +34,8 @@ def _menu(request: HttpRequest) -> list[dict[str, Any]]:
     # one current entry: the longest URL the path is under (/alerts/overview/ is Overview, not Security alerts too)
     current = [i for section in sections for i in section["items"] if i["active"]]
     best = max(current, key=lambda i: len(i["url"]), default=None)
-    for item in current:
-        item["active"] = item is best
+    for entry in current:
+        entry["active"] = entry is best
     return sections
 
 

@@ -42,7 +42,7 @@ class IsoDateTimeInput(forms.DateTimeInput):
 
 def iso_minute(value: object) -> str:
     """A datetime as `yyyy-mm-ddThh:mm` with a four-digit year (for inputs and URLs)."""
-    return f"{value.year:04d}{value.strftime('-%m-%dT%H:%M')}"  # type: ignore[attr-defined]
+    return f"{value.year:04d}{value.strftime('-%m-%dT%H:%M')}"  # type: ignore[attr-defined]  # duck-typed: any date-like value (callers check year and strftime)
 
 
 class SingleLineField(forms.CharField):
@@ -83,7 +83,7 @@ class FourDigitYearMixin:
     must survive the conversion to UTC and back (year 1 or 9999 in some time zones overflows)."""
 
     def validate(self, value: Any) -> None:
-        super().validate(value)  # type: ignore[misc]
+        super().validate(value)  # type: ignore[misc]  # a mixin: the form field it is mixed into has validate
         if isinstance(value, datetime):
             try:
                 timezone.localtime(value.astimezone(UTC))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from django import forms
 from django.contrib.auth.models import Group, User
@@ -34,8 +35,9 @@ class GrantRoleForm(forms.Form):
     group = forms.ModelChoiceField(label="Group", queryset=Group.objects.order_by("name"), required=False)
     role = forms.ChoiceField(label="Role", choices=Role.choices)
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data (the stubs allow None for overrides)
         if data.get("principal_type") == "user":
             username = (data.get("username") or "").strip()
             if not username:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
+from typing import Protocol
+
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
@@ -21,3 +23,15 @@ def safe_next(request: HttpRequest, candidate: str | None, *, default: str) -> s
     ):
         return candidate
     return default
+
+
+class _WithUser(Protocol):
+    user: User | AnonymousUser
+
+
+def signed_in_user(request: _WithUser) -> User:
+    """The person behind a request that only a signed-in user reaches: a page behind login_required, an API view
+    (IsAuthenticated, DRF's default permission here, never overridden), the admin (signed-in staff only)."""
+    user = request.user
+    assert isinstance(user, User), "reached without signing in"
+    return user

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from portal.web.http import AuthedRequest
 
 POLL_SECONDS = 2
 
@@ -32,10 +37,10 @@ POLL_SECONDS = 2
 @dataclass(frozen=True)
 class PendingKind:
     name: str
-    load: Callable[[Any, int], Any]  # (user, pk) -> the object, or Http404 / PermissionDenied
+    load: Callable[[User, int], Any]  # (user, pk) -> the object, or Http404 / PermissionDenied
     is_pending: Callable[[Any], bool]
     template: str
-    context: Callable[[Any, Any], dict[str, Any]] | None = None  # (user, obj) -> more template context
+    context: Callable[[User, Any], dict[str, Any]] | None = None  # (user, obj) -> more template context
 
 
 _KINDS: dict[str, PendingKind] = {}
@@ -64,7 +69,8 @@ def pending_attrs(kind: PendingKind, obj: Any) -> SafeString:
     )
 
 
-def render_element(request: HttpRequest, kind: PendingKind, obj: Any) -> str:
+def render_element(request: AuthedRequest, kind: PendingKind, obj: Any) -> str:
+    """The element (pages with one are for signed-in users only)."""
     context: dict[str, Any] = {"obj": obj, "pending_attrs": pending_attrs(kind, obj)}
     if kind.context is not None:
         context.update(kind.context(request.user, obj))

@@ -47,15 +47,15 @@ def test_the_writer_thread_stores_every_batch_in_order(biggest):
     threads = []
     original = sync.BatchWriter.__init__
 
-    def spy(self, *args, **kw):  # type: ignore[no-untyped-def]
+    def spy(self, *args, **kw):
         original(self, *args, **kw)
         threads.append(self.thread)
 
-    sync.BatchWriter.__init__ = spy  # type: ignore[method-assign]
+    sync.BatchWriter.__init__ = spy
     try:
         run = sync.sync_subscription(sub.pk, trigger="test")
     finally:
-        sync.BatchWriter.__init__ = original  # type: ignore[method-assign]
+        sync.BatchWriter.__init__ = original
     assert threads and threads[0] is not None, "the writer must run in its own thread here"
     assert run.status == "succeeded" and run.pages >= 3
     assert Alert.objects.filter(subscription=sub).count() == counts[sub.subscription_id] == run.alerts_new
@@ -67,7 +67,7 @@ def test_an_id_listed_again_in_the_next_batch_is_not_inserted_twice(biggest, mon
     sub, counts = biggest
     real = operations.iter_alert_pages
 
-    def twice(config, sid, start=None):  # type: ignore[no-untyped-def]
+    def twice(config, sid, start=None):
         pages = iter(real(config, sid, start=start))
         first = next(pages)
         yield dataclasses.replace(first, next_link=first.next_link or "x")
@@ -87,7 +87,7 @@ def test_an_error_in_the_writer_ends_the_run_and_keeps_the_batches_before(bigges
     real = alert_sync.store_page
     calls = []
 
-    def failing(**kw):  # type: ignore[no-untyped-def]
+    def failing(**kw):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")

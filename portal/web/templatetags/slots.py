@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.web import slots
@@ -17,10 +18,12 @@ def slot(context: template.Context, name: str, obj: Any = None) -> SafeString:
     request = context.get("request")
     parts = []
     for panel in slots.panels(name):
+        assert isinstance(request, HttpRequest)  # slots are on pages, rendered with their request
         extra = panel.context(request, obj)
         if extra is None:
             continue
-        tpl = context.template.engine.get_template(panel.template)  # type: ignore[union-attr]
+        assert context.template is not None  # a tag renders inside a template
+        tpl = context.template.engine.get_template(panel.template)
         with context.push(**extra):
             parts.append(tpl.render(context))
     return mark_safe("".join(parts))  # noqa: S308 - each part is a template rendered with autoescape

@@ -77,6 +77,7 @@ class NotificationBatch(models.Model):
 
     class Meta:
         db_table = "alerts_notificationbatch"  # the table it had in the alerts app
+        verbose_name_plural = "notification batches"
 
     def __str__(self) -> str:
         return f"{len(self.alert_ids)} new alerts of subscription {self.subscription_id}"

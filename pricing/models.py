@@ -35,6 +35,7 @@ class Pricing(models.Model):
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "Defender plan"
         constraints = [models.UniqueConstraint(fields=["subscription", "name"], name="pricing_unique_plan")]
         ordering = ["name"]
 

@@ -121,6 +121,7 @@ class WebhookDelivery(models.Model):
     touched_at = models.DateTimeField()
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["webhook", "-created_at"]),

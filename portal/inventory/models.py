@@ -59,6 +59,7 @@ class AzureConnection(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "Azure connection"
 
     def __str__(self) -> str:
         return self.name

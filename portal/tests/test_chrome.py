@@ -61,3 +61,18 @@ def test_preferences_save_the_notification_section_too(client, personas):
     bad = client.post(reverse("web:preferences"), {"theme": "dark", "notify_mode": "weekly"})
     assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
     assert NotificationPreference.objects.get(user=personas.owner).mode == "daily"  # nothing lost
+
+
+def test_model_names_read_as_english_in_the_admin():
+    """Django's guess adds an "s": "Webhook deliverys", "Notification batchs" once showed in the admin."""
+    from django.apps import apps
+
+    wrong = []
+    for model in apps.get_models():
+        name, plural = str(model._meta.verbose_name), str(model._meta.verbose_name_plural)
+        if plural == name + "s" and (
+            (name.endswith("y") and name[-2:-1] not in "aeiou") or name.endswith(("s", "x", "ch", "sh"))
+        ):
+            wrong.append(f"{model._meta.label}: {plural}")
+    assert wrong == []
+    assert apps.get_model("triage", "WebhookDelivery")._meta.verbose_name_plural == "webhook deliveries"

@@ -130,7 +130,9 @@ def test_only_security_admins_manage_rules(client, personas, django_capture_on_c
     assert response.status_code == 302 and saved.push_state == "pending" and len(callbacks) == 1
     assert AuditRecord.objects.filter(action="rule.create", actor=personas.secadmin).exists()
     client.force_login(personas.reader)
-    assert "ci-noise" in client.get(reverse("suppression:rules")).content.decode()  # readers see rules
+    listing = client.get(reverse("suppression:rules")).content.decode()
+    assert "ci-noise" in listing  # readers see rules
+    assert "IP address" in listing and ">entities.ip.address<" not in listing  # people's words, code on hover
     assert client.post(reverse("suppression:rule_delete", args=[saved.pk])).status_code == 403
     client.force_login(personas.outsider)
     assert client.get(reverse("suppression:rule_edit", args=[saved.pk])).status_code == 404

@@ -324,6 +324,14 @@ def main() -> int:
     try:
         # 1 ---------------------------------------------------------------------------------------------------
         section("\n1. PostgreSQL restarted during a sync")
+        # Slow the alert pages down (0.3 s each) so the run is certainly caught mid-way: a first sync of 1,500
+        # alerts takes 0.7 s here, faster than the 0.5 s poll below can be sure to see it running.
+        control(
+            emu_env,
+            "POST",
+            "faults",
+            json={"operation": "alerts.list", "kind": "latency", "latency_ms": 300, "times": 30},
+        )
         sync_task.delay(sub.pk, trigger="drill")
         wait(
             lambda: (

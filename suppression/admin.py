@@ -44,6 +44,9 @@ class _RuleAdminFormBase(_ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choice_field(self, "state").choices = [("Enabled", "Enabled"), ("Disabled", "Disabled")]
+        # the alert types from the catalog, by name (a type seen only in Azure stays choosable on its own rule)
+        types = RuleForm(subscriptions=[], seen_types=[self.instance.alert_type] if self.instance.pk else [])
+        choice_field(self, "alert_type").choices = choice_field(types, "alert_type").choices
         if self.instance.pk:
             self.initial.update(initial_conditions(self.instance.conditions))
         self.condition_rows = CONDITION_ROWS
@@ -68,7 +71,7 @@ def _rule_form_fields() -> dict[str, Any]:
     return {
         name: field
         for name, field in template.fields.items()
-        if name == "reason" or (name.startswith("c") and name[1:2].isdigit())
+        if name in ("reason", "alert_type") or (name.startswith("c") and name[1:2].isdigit())
     }
 
 

@@ -326,6 +326,13 @@ def test_apply_to_open_alerts_shows_the_count_then_deleting_does_not_reactivate(
 
 def test_admin_saves_through_the_service(client, personas, django_capture_on_commit_callbacks):
     client.force_login(personas.secadmin)
+    form = client.get(reverse("admin:suppression_suppressionrule_add")).content.decode()
+    # the alert types from the catalog, by name, in a select (not a free-text box)
+    assert '<select name="alert_type"' in form
+    assert (
+        '<option value="KV_TORAccess">Access from a TOR exit node to a key vault (KV_TORAccess)</option>'
+        in form
+    )
     data = {
         "subscription": personas.sub.pk,
         "name": "from-admin",

@@ -88,8 +88,13 @@ class Supervisor:
     RESTART_BACKOFF_MAX = 30.0  # the pause doubles each time it exits that soon again, up to this
     STABLE_AFTER = 60.0  # a child that ran this long starts again at once
 
-    def __init__(self, *, clock=time.monotonic, popen=subprocess.Popen) -> None:
-        self.clock, self.popen = clock, popen  # the tests pass fakes
+    LIVENESS_MAX_AGE = (
+        90.0  # a worker whose liveness file is older than this (and has run this long) is restarted
+    )
+
+    def __init__(self, *, clock=time.monotonic, popen=subprocess.Popen, wall=time.time) -> None:
+        self.clock, self.popen, self.wall = clock, popen, wall  # the tests pass fakes
+        self.liveness: dict[str, Path] = {}  # child -> the file it must keep touching (portal.worker_alive)
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
         self.restartable: dict[str, tuple[list[str], dict[str, str], dict[str, object]]] = {}
         self.started_at: dict[str, float] = {}
@@ -128,12 +133,36 @@ class Supervisor:
             raise KeyboardInterrupt
         return proc
 
+    def watch(self, name: str, path: Path) -> None:
+        """Restart `name` when `path` (touched by the child's own work, e.g. portal.worker_alive) grows older than
+        LIVENESS_MAX_AGE: a Celery worker can outlive a Redis restart yet consume nothing."""
+        self.liveness[name] = path
+
+    def _stale(self, name: str) -> float | None:
+        """How long `name`'s liveness file has not been touched, when that is too long (else None)."""
+        path = self.liveness.get(name)
+        if path is None or self.clock() - self.started_at[name] < self.LIVENESS_MAX_AGE:
+            return None
+        try:
+            age = self.wall() - path.stat().st_mtime
+        except FileNotFoundError:
+            age = self.clock() - self.started_at[name]
+        return age if age > self.LIVENESS_MAX_AGE else None
+
     def check(self) -> str | None:
         """Restart each exited child that was started with `restart=True` (at once if it had run for a while,
-        else after a growing pause); return the name of an exited child that is not restarted, if any."""
+        else after a growing pause), and a watched one whose liveness file grew old; return the name of an exited
+        child that is not restarted, if any."""
         now = self.clock()
         for name, proc in list(self.children):
             if proc.poll() is None:
+                stale = self._stale(name)
+                if stale is None:
+                    continue
+                log(f"{name} has done no work for {stale:.0f} s; restarting it")
+                self.restarts.append(f"{name} (no work for {stale:.0f} s)")
+                cmd, env, kw = self.restartable[name]  # start() SIGKILLs the old one's process group
+                self.start(name, cmd, env, restart=True, **kw)
                 continue
             if name not in self.restartable:
                 return name
@@ -250,6 +279,7 @@ def run() -> int:
         log("starting the web server, a Celery worker and Celery beat")
         sup.start("web", [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env)
         sup.start("worker", worker_command(str(PY), "--loglevel=INFO", "-n", "worker@%h"), env, restart=True)
+        sup.watch("worker", Path(env.get("PORTAL_VAR_DIR", str(VAR))) / "worker-alive")
         sup.start(
             "beat", [str(PY), "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"], env, restart=True
         )

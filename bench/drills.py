@@ -139,6 +139,7 @@ class Celery:
     def start_worker(self) -> None:
         cmd = worker_command(PY, "--loglevel=INFO", "-n", f"drill-{time.time_ns()}@%h")
         self.sup.start("worker", cmd, self.env, restart=True, stdout=self.out, stderr=self.out)
+        self.sup.watch("worker", Path(self.env["PORTAL_VAR_DIR"]) / "worker-alive")
 
     def start_beat(self, schedule: Path) -> None:
         cmd = [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-s", str(schedule)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -44,6 +45,18 @@ def _requeue_stale() -> int:
 requeue_stale = app.task(name="portal.requeue_stale")(_requeue_stale)
 # the name this task had when the sweep lived in the alerts app: messages queued before an upgrade still run
 requeue_stale_legacy = app.task(name="alerts.requeue_stale")(_requeue_stale)
+
+
+@app.task(name="portal.worker_alive")
+def worker_alive() -> str:
+    """Sent by beat every WORKER_ALIVE_SECONDS: the worker that runs it touches var/worker-alive. A supervisor
+    (`dev.py run`, the drills) restarts a worker whose file grows old: after a Redis restart a worker may stay up
+    but consume nothing (seen once in the drills), which only a task that must get through can tell."""
+    from django.conf import settings  # the Celery app loads before Django's settings are configured
+
+    path = Path(settings.VAR_DIR) / "worker-alive"
+    path.touch()
+    return str(path)
 
 
 @app.task(name="portal.ping")

@@ -314,6 +314,7 @@ NOTIFY_STUCK_SECONDS = env_int("NOTIFY_STUCK_SECONDS", 300)  # a mail claimed bu
 STALE_PUSH_SECONDS = env_int(
     "STALE_PUSH_SECONDS", 300
 )  # pending write-backs older than this are queued again
+WORKER_ALIVE_SECONDS = env_int("WORKER_ALIVE_SECONDS", 15)  # how often beat asks the worker to touch its file
 # Every schedule of the project, in one place.
 CELERY_BEAT_SCHEDULE = {
     "sync-all-subscriptions": {
@@ -326,6 +327,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(max(10, STALE_PUSH_SECONDS // 2)),
     },
     "retention-purge": {"task": "triage.retention_purge", "schedule": 86400.0},
+    "worker-alive": {"task": "portal.worker_alive", "schedule": float(WORKER_ALIVE_SECONDS)},
     "send-due-notifications": {
         "task": "alerts.send_due_notifications",
         "schedule": float(NOTIFY_DUE_SECONDS),

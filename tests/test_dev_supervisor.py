@@ -107,3 +107,33 @@ def test_ctrl_c_while_a_child_starts_waits_until_it_is_recorded(clock, killed):
     assert [name for name, _ in sup.children] == ["worker"]  # stop() will stop it
     with pytest.raises(KeyboardInterrupt):
         sup.interrupt()
+
+
+def test_a_worker_that_does_no_work_is_restarted(clock, killed, tmp_path):
+    """After a Redis restart a worker can stay up and consume nothing: beat's portal.worker_alive then stops
+    touching its file, and the supervisor restarts it (not before it has run LIVENESS_MAX_AGE)."""
+    wall = Clock()
+    wall.now = 1_000_000.0
+    sup = dev.Supervisor(clock=clock, popen=FakeProc, wall=wall)
+    alive = tmp_path / "worker-alive"
+    sup.start("worker", ["celery", "worker"], {}, restart=True)
+    sup.watch("worker", alive)
+    first = proc_of(sup, "worker")
+    clock.now += 60
+    wall.now += 60
+    assert sup.check() is None and proc_of(sup, "worker") is first  # still starting up: no file yet is fine
+    alive.touch()
+    import os
+
+    os.utime(alive, (wall.now, wall.now))
+    clock.now += 60
+    wall.now += 60
+    assert sup.check() is None and proc_of(sup, "worker") is first  # touched 60 s ago: working
+    clock.now += 40
+    wall.now += 40
+    assert sup.check() is None
+    assert proc_of(sup, "worker") is not first and killed == [first.pid]  # 100 s without work: restarted
+    assert sup.restarts == ["worker (no work for 100 s)"]
+    clock.now += 30
+    wall.now += 30
+    assert sup.check() is None and len(sup.restarts) == 1  # the new one gets its grace period

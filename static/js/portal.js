@@ -228,3 +228,30 @@
     if (marker) { marker.hidden = (input.checked ? "on" : "off") === toggle.getAttribute("data-saved"); }
   });
 })();
+
+/* A table wider than its box scrolls inside it (.table-wrap): such a box takes keyboard focus, so that the arrow
+   keys scroll it (WCAG 2.1.1; axe's scrollable-region-focusable). Boxes that fit take no tab stop. */
+(function () {
+  "use strict";
+  function mark(root) {
+    var boxes = (root || document).querySelectorAll(".table-wrap");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        if (!box.hasAttribute("aria-label")) {
+          var caption = box.querySelector("caption");
+          box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table (scrolls sideways)");
+        }
+        box.setAttribute("role", "region");
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+      }
+    }
+  }
+  function all() { mark(document); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", all); } else { all(); }
+  window.addEventListener("resize", all);
+  document.addEventListener("htmx:afterSettle", all);
+})();

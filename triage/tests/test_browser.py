@@ -89,7 +89,7 @@ def test_close_an_incident_with_a_classification(page, live_server, team, browse
     page.goto("/incidents/")
     page.get_by_role("link", name=incident.title).click()
     expect(page.locator(".timeline li")).to_have_count(3)
-    expect(page.locator("#shared-title + table")).to_contain_text("198.51.100.9")
+    expect(page.locator("#shared-title + .table-wrap table")).to_contain_text("198.51.100.9")
     page.get_by_label("Set every alert to").select_option("Dismissed")
     page.get_by_role("button", name="Change status").click()
     expect(page.locator(".messages")).to_contain_text("Say why the alert is closed")

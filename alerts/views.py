@@ -424,6 +424,19 @@ def alert_types(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def overview(request: AuthedRequest) -> HttpResponse:
+    """Security Center's overview. Someone who holds no role on any subscription is told so first (not shown zeros
+    as if their subscriptions were quiet)."""
+    if not access.subscriptions_visible_to(request.user).exists():
+        return render(
+            request,
+            "alerts/overview.html",
+            {
+                "page_title": "Overview",
+                "page_subtitle": "Security Center",
+                "no_role": True,
+                "breadcrumbs": [{"label": "Security Center"}],
+            },
+        )
     trend = selectors.trend(request.user)
     return render(
         request,

@@ -388,3 +388,14 @@ def test_sample_alerts_are_for_security_admins(client, personas, monkeypatch):
     client.force_login(personas.secadmin)
     assert client.post(reverse("alerts:sample"), {"subscription": personas.sub.pk}).status_code == 302
     assert queued == [(personas.sub.pk, personas.secadmin.pk)]
+
+
+def test_overview_tells_someone_without_a_role_first(client, personas):
+    from portal.testing.factories import make_user
+
+    client.force_login(make_user("newcomer"))
+    page = client.get(reverse("alerts:overview")).content.decode()
+    assert "You don't hold a role on any subscription yet" in page and "Open alerts by severity" not in page
+    client.force_login(personas.reader)
+    page = client.get(reverse("alerts:overview")).content.decode()
+    assert "Open alerts by severity" in page and "any subscription yet" not in page

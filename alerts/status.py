@@ -352,12 +352,9 @@ def alert_set_status(
     classification: str = "",
     comment: str = "",
 ) -> Alert:
-    """One alert (a page, the API): refused outright for a read-only role; returns the row as it is now."""
-    if user is not None and not can_write(user, alert.subscription_id):
-        raise PermissionDenied(
-            "Your role on this subscription is read-only (Security Admin or Owner required)."
-        )
-    alerts_set_status(
+    """One alert (a page, the API): refused outright for a read-only role (the bulk path's own check, which changed
+    nothing); returns the row as it is now."""
+    result = alerts_set_status(
         actor=user,
         alert_ids=[alert.pk],
         status=status,
@@ -366,6 +363,10 @@ def alert_set_status(
         classification=classification,
         comment=comment,
     )
+    if result.refused:
+        raise PermissionDenied(
+            "Your role on this subscription is read-only (Security Admin or Owner required)."
+        )
     return Alert.objects.get(pk=alert.pk)
 
 

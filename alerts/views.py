@@ -177,7 +177,7 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
                     "statuses": Status.choices,
                     "classifications": CLASSIFICATIONS,
                     "status_error": " ".join(exc.messages),
-                    "chosen": form.cleaned_data.get("status", "") if hasattr(form, "cleaned_data") else "",
+                    "chosen": form.cleaned_data.get("status", ""),
                 },
                 status=400,
             )

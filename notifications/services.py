@@ -140,8 +140,7 @@ def message_id(*parts: Any) -> str:
 
 def queue_new_alert_notifications(*, alert_ids: list[int], subscription_pk: int) -> None:
     """Called by alerts.services.alerts_on_new for fresh, unsuppressed alerts (never the first sync's backlog)."""
-    from notifications.models import NotificationBatch
-    from notifications.tasks import notify_new_alerts
+    from notifications.tasks import notify_new_alerts  # the tasks import these services
 
     batch = NotificationBatch.objects.create(
         subscription_id=subscription_pk, alert_ids=list(alert_ids), created_at=timezone.now()

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import Page
 
 from alerts.models import Alert
-from portal.accounts.management.commands.demo_users import DEMO_PASSWORD
 from portal.inventory.models import KeyVault
+from portal.testing.fixtures import sign_in
 from sync.orchestrator import sync_subscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -49,18 +50,11 @@ CELLS = ".grid td, .grid th, .badge, .status, .sev, .tag, .resource-menu a, .lef
 
 
 @pytest.fixture
-def demo(emulator: Any) -> None:
+def owner(emulator: Any) -> User:
     for sub in emulator.discover():
         sync_subscription(sub.pk, trigger="test")
     call_command("demo_users", quiet=True)
-
-
-def _sign_in(page: Page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return User.objects.get(username="owner")
 
 
 def _pages() -> list[str]:
@@ -79,9 +73,11 @@ def _pages() -> list[str]:
 
 
 @pytest.mark.parametrize("size", [(1440, 900), (1280, 720)], ids=["1440x900", "1280x720"])
-def test_no_word_breaks_and_one_current_menu_item(page: Page, demo: None, size: tuple[int, int]) -> None:
+def test_no_word_breaks_and_one_current_menu_item(
+    page: Page, live_server: Any, owner: User, size: tuple[int, int]
+) -> None:
     page.set_viewport_size({"width": size[0], "height": size[1]})
-    _sign_in(page, "owner")
+    sign_in(page, live_server, owner)
     problems = []
     for url in _pages():
         page.goto(url)
@@ -98,9 +94,9 @@ def test_no_word_breaks_and_one_current_menu_item(page: Page, demo: None, size: 
     assert problems == [], "\n".join(problems)
 
 
-def test_the_check_sees_a_broken_word(page: Page, demo: None) -> None:
+def test_the_check_sees_a_broken_word(page: Page, live_server: Any, owner: User) -> None:
     """The measurement can fail: a cell too narrow for its word is caught."""
-    _sign_in(page, "owner")
+    sign_in(page, live_server, owner)
     page.goto("/alerts/rules/")
     page.evaluate(
         # styles set through the CSSOM: the page's CSP refuses inline style attributes

@@ -14,6 +14,12 @@ class BannerForm(forms.Form):
     since = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
 
 
+class PaneForm(forms.Form):
+    """The alert the list keeps open in its side pane (?open=<id>)."""
+
+    open = BoundedIntegerField(required=False, min_value=1)
+
+
 class DetailTabForm(forms.Form):
     tab = forms.ChoiceField(required=False, choices=[("details", "Alert details"), ("action", "Take action")])
 

@@ -159,6 +159,51 @@ def severity_counts(user: User, state: FilterState) -> dict[str, Any]:
     return {"counts": [(s, counts[s]) for s in SEVERITY_ORDER], "capped": capped, "approximate": False}
 
 
+STATUS_ORDER = ["Active", "InProgress", "Resolved", "Dismissed"]
+
+
+def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
+    """The filter bar's pills: alerts per severity under every filter but severity (and the chosen statuses), and
+    per status under every filter but status (and the chosen severities), so each option says what choosing it
+    would show. One grouped query on the rollup; for free text, a custom range or an owner, capped counts."""
+    d = state.data
+    chosen_severities = set(d.get("severity") or SEVERITY_ORDER)
+    chosen_statuses = set(d.get("status") or STATUS_ORDER)
+    wide = FilterState({**d, "severity": [], "status": []})
+    rollup = _rollup_scope(user, wide)
+    capped = False
+    if rollup is not None:
+        grid: Counter[tuple[str, str]] = Counter()
+        for severity, status, n in (
+            rollup.values_list("severity", "status").annotate(n=Sum("count")).order_by()
+        ):
+            grid[(severity, status)] += n or 0
+        by_severity = {
+            s: sum(n for (sev, st), n in grid.items() if sev == s and st in chosen_statuses)
+            for s in SEVERITY_ORDER
+        }
+        by_status = {
+            s: sum(n for (sev, st), n in grid.items() if st == s and sev in chosen_severities)
+            for s in STATUS_ORDER
+        }
+    else:
+        qs = wide.apply(alerts_visible_to(user), with_cursor=False).order_by()
+        by_severity, by_status = {}, {}
+        for s in SEVERITY_ORDER:
+            n = qs.filter(severity=s, status__in=chosen_statuses).values("pk")[: COUNT_CAP + 1].count()
+            by_severity[s], capped = min(n, COUNT_CAP), capped or n > COUNT_CAP
+        for s in STATUS_ORDER:
+            n = qs.filter(status=s, severity__in=chosen_severities).values("pk")[: COUNT_CAP + 1].count()
+            by_status[s], capped = min(n, COUNT_CAP), capped or n > COUNT_CAP
+    return {
+        "severity": by_severity,
+        "status": by_status,
+        "total": sum(n for s, n in by_severity.items() if s in chosen_severities),
+        "capped": capped,
+        "approximate": d.get("range") == "24h" and rollup is not None,
+    }
+
+
 def trend(user: User, state: FilterState | None = None, *, days: int = 30) -> dict[str, Any]:
     """Alerts per day by severity over the last `days` days (from the rollup)."""
     today = timezone.now().date()

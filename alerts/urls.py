@@ -8,6 +8,8 @@ urlpatterns = [
     path("overview/", views.overview, name="overview"),
     path("", views.alert_list, name="list"),
     path("counters/", views.alert_counters, name="counters"),
+    path("chart/", views.alert_chart, name="chart"),
+    path("chart/state/", views.chart_state, name="chart_state"),
     path("new/", views.new_alerts_banner, name="new_banner"),
     path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
     path("export.json", views.export, {"fmt": "json"}, name="export_json"),
@@ -18,4 +20,5 @@ urlpatterns = [
     path("types/", views.alert_types, name="types"),
     path("<int:pk>/", views.alert_detail, name="detail"),
     path("<int:pk>/status/", views.alert_status, name="status"),
+    path("<int:pk>/pane/", views.alert_pane, name="pane"),
 ]

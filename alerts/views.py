@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,15 +20,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import hooks, selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.charts import chart
-from alerts.filters import PAGE_SIZE, AlertFilterForm, FilterState
-from alerts.forms import BannerForm, DetailTabForm, StatusChangeForm, SubscriptionForm
-from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, BulkStatusJob, Status
+from alerts.filters import PAGE_SIZE, RANGES, SORTS, AlertFilterForm, FilterState
+from alerts.forms import BannerForm, DetailTabForm, PaneForm, StatusChangeForm, SubscriptionForm
+from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, BulkStatusJob, Status
+from alerts.selectors import SEVERITY_ORDER, STATUS_ORDER
 from alerts.services import bulk_status_job_create
 from alerts.status import Source, alert_set_status, alerts_set_status
 from portal.accounts import selectors as access
+from portal.accounts import services as account_services
 from portal.audit.services import audit_record
 from portal.csvexport import csv_response
 from portal.web.formfields import cleaned
+from portal.web.forms import FlagForm, PendingScopeForm
 from portal.web.http import AuthedRequest
 
 
@@ -40,9 +43,53 @@ def _state_or_errors(request: AuthedRequest) -> tuple[AlertFilterForm, FilterSta
     return selectors.filter_state(request.user, request.GET)
 
 
+def _pills(form: AlertFilterForm, state: FilterState | None) -> dict[str, str]:
+    """What each pill of the filter bar says when closed: the chosen values, or "All"."""
+    if state is None:
+        return {"range": "", "severity": "", "status": "", "more": ""}
+    d = state.data
+    ranges = dict(RANGES)
+    status_labels = dict(Status.choices)
+    more = [
+        name
+        for name, label in (
+            ("subscription", "subscription"),
+            ("type", "type"),
+            ("plan", "plan"),
+            ("vault", "key vault"),
+            ("assignee", "owner"),
+        )
+        if d.get(name)
+    ]
+    severities = [s for s in SEVERITY_ORDER if s in (d.get("severity") or [])]
+    statuses = [status_labels[s] for s in STATUS_ORDER if s in (d.get("status") or [])]
+    return {
+        "range": ranges.get(d.get("range") or "all", "All time"),
+        "severity": ", ".join(severities) if severities and len(severities) < 4 else "All",
+        "status": ", ".join(statuses) if statuses and len(statuses) < 4 else "All",
+        "more": f"{len(more)} more" if more else "",
+    }
+
+
+def _pane_alert(request: AuthedRequest, pk: int | None) -> Alert | None:
+    """The alert the URL keeps open in the side pane (?open=<id>), if the user may see it."""
+    if pk is None:
+        return None
+    return (
+        selectors.alerts_visible_to(request.user)
+        .select_related("vault", "subscription")
+        .filter(pk=pk)
+        .first()
+    )
+
+
 @login_required
 @require_GET
 def alert_list(request: AuthedRequest) -> HttpResponse:
+    return _list_page(request, open_pk=cleaned(PaneForm(request.GET), "open", None))
+
+
+def _list_page(request: AuthedRequest, *, open_pk: int | None) -> HttpResponse:
     form, state = _state_or_errors(request)
     can_write_any = access.can_write_any(request.user)
     context: dict[str, Any] = {
@@ -52,6 +99,7 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
         "can_write_any": can_write_any,
         "statuses": Status.choices,
         "classifications": CLASSIFICATIONS,
+        "pills": _pills(form, state),
     }
     if state is None:
         context.update(page=None, invalid=True)
@@ -61,15 +109,21 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
     newest = (
         selectors.alerts_visible_to(request.user).order_by("-id").values_list("id", flat=True).first() or 0
     )
+    pane_alert = _pane_alert(request, open_pk)
     context.update(
         page=page,
         state=state,
         query=state.urlencode(),
+        pane_query=state.urlencode(cursor=state.data.get("cursor") or None),
+        sort_links={key: state.urlencode(sort=key) for key, _label in SORTS},
         newest_id=newest,
         poll_seconds=settings.LIVE_POLL_SECONDS,
         next_query=state.urlencode(cursor=page.next_cursor) if page.next_cursor else "",
         first_page=not state.data.get("cursor"),
+        pane_alert=pane_alert,
     )
+    if pane_alert is not None:
+        context.update(_pane_context(request, pane_alert))
     template = (
         "alerts/list.html#results"
         if request.htmx and request.htmx.target == "results"
@@ -78,25 +132,68 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _pane_context(request: AuthedRequest, alert: Alert) -> dict[str, Any]:
+    _form, state = _state_or_errors(request)
+    return {
+        "alert": alert,
+        "can_write": access.can_write(request.user, alert.subscription_id),
+        "statuses": Status.choices,
+        "classifications": CLASSIFICATIONS,
+        "pane_query": state.urlencode(cursor=state.data.get("cursor") or None) if state else "",
+    }
+
+
+@login_required
+@require_GET
+def alert_pane(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The side pane beside the list: summary, entities, the Take action essentials, the status menu. Opened by
+    htmx (the URL keeps ?open=<id>); asked for directly, it is the list with the pane open."""
+    alert = selectors.alert_get_for_user(request.user, pk)
+    if not request.htmx:  # a bookmarked or copied pane address: the list, with this alert open beside it
+        return _list_page(request, open_pk=alert.pk)
+    return render(request, "alerts/_pane.html", _pane_context(request, alert))
+
+
 @login_required
 @require_GET
 def alert_counters(request: AuthedRequest) -> HttpResponse:
-    """Severity counters and the 30-day chart for the current filter: loaded lazily, outside the list request."""
+    """The filter bar's counts (per severity and status, into the pills) and the slim counters row: loaded lazily
+    after the rows, which never wait for them."""
     _form, state = _state_or_errors(request)
     if state is None:
         return HttpResponseBadRequest("Invalid filter")
-    counts = selectors.severity_counts(request.user, state)
-    trend = selectors.trend(request.user, state)
     return render(
         request,
         "alerts/_counters.html",
         {
-            "counts": counts,
-            "chart": chart(trend),
+            "facets": selectors.facet_counts(request.user, state),
             "state": state,
             "owners": selectors.ownership_counts(request.user),
         },
     )
+
+
+@login_required
+@require_GET
+def alert_chart(request: AuthedRequest) -> HttpResponse:
+    """The 30-day trend of the current filter: loaded when the user opens it (it starts collapsed)."""
+    _form, state = _state_or_errors(request)
+    if state is None:
+        return HttpResponseBadRequest("Invalid filter")
+    return render(request, "alerts/_chart.html", {"chart": chart(selectors.trend(request.user, state))})
+
+
+@login_required
+@require_POST
+def chart_state(request: AuthedRequest) -> HttpResponse:
+    """The list's chart opened or collapsed: remembered for the user."""
+    form = FlagForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    account_services.preference_set_flag(
+        user=request.user, name="alerts_chart_open", value=form.cleaned_data["open"]
+    )
+    return JsonResponse({"open": form.cleaned_data["open"]})
 
 
 @login_required
@@ -155,6 +252,7 @@ def alert_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk, write=True)
     form = StatusChangeForm(request.POST)
+    scope = cleaned(PendingScopeForm(request.POST), "scope", "")
     try:
         if not form.is_valid():
             raise ValidationError(form.errors)
@@ -178,6 +276,7 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
                     "classifications": CLASSIFICATIONS,
                     "status_error": " ".join(exc.messages),
                     "chosen": form.cleaned_data.get("status", ""),
+                    "status_scope": scope,
                 },
                 status=400,
             )
@@ -192,6 +291,8 @@ def alert_status(request: AuthedRequest, pk: int) -> HttpResponse:
                 "can_write": True,
                 "statuses": Status.choices,
                 "classifications": CLASSIFICATIONS,
+                "status_scope": scope,
+                "refresh_row": bool(scope),  # the pane's change also settles the list row's status in place
             },
         )
     messages.success(
@@ -438,14 +539,16 @@ def overview(request: AuthedRequest) -> HttpResponse:
             },
         )
     trend = selectors.trend(request.user)
+    open_counts = selectors.open_counts_by_severity(request.user)
     return render(
         request,
         "alerts/overview.html",
         {
             "page_title": "Overview",
             "page_subtitle": "Security Center",
-            "open_counts": selectors.open_counts_by_severity(request.user),
-            "chart": chart(trend),
+            "open_counts": open_counts,
+            "open_total": sum(n for _severity, n in open_counts),
+            "chart": chart(trend, height=260),
             "top_vaults": selectors.top_vaults(request.user),
             "top_identities": selectors.top_identities(request.user),
             "breadcrumbs": [{"label": "Security Center"}],

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from django.contrib.auth.models import User
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 
 from alerts import pending_kinds
 from alerts.models import OPEN_STATUSES, AlertRollup
@@ -17,6 +16,7 @@ from alerts.selectors import alerts_quick_search
 from portal.inventory import hooks as inventory_hooks
 from portal.inventory.models import KeyVault
 from portal.web import chrome
+from portal.web.when import as_text
 
 SEARCH_LIMIT = 8
 
@@ -25,7 +25,7 @@ def _search(user: User, query: str) -> list[chrome.SearchResult]:
     results = []
     for a in alerts_quick_search(user, query, limit=SEARCH_LIMIT):
         where = a.vault.name if a.vault is not None else a.compromised_entity
-        when = timezone.localtime(a.time_generated).strftime("%Y-%m-%d %H:%M")
+        when = as_text(a.time_generated)
         results.append(
             chrome.SearchResult(
                 "Alert",

@@ -103,7 +103,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.web.context_processors.chrome",
             ],
-            "builtins": ["template_partials.templatetags.partials", "portal.web.templatetags.pending"],
+            "builtins": [
+                "template_partials.templatetags.partials",
+                "portal.web.templatetags.pending",
+                "portal.web.templatetags.when",
+            ],
         },
     }
 ]
@@ -206,6 +210,7 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+FORMAT_MODULE_PATH = ["portal.formats"]  # one date-time format: "2 Dec 2026, 13:27 UTC" (admin included)
 
 # --- Static files ---------------------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from alerts.parsing import entity_type, entity_value
 from portal.plans import plan_label as _plan_label
@@ -79,6 +81,19 @@ def tactic_label(value: str) -> str:
 @register.filter
 def plan_label(value: str) -> str:
     return _plan_label(value) if value else ""
+
+
+@register.filter
+def alert_type_label(value: str) -> SafeString | str:
+    """KV_TORAccess -> "Access from a TOR exit node to a key vault" with the code in small type after it."""
+    from alerts.catalog import BY_TYPE
+
+    if not value:
+        return ""
+    info = BY_TYPE.get(value.removeprefix("SIMULATED_"))
+    if info is None:
+        return format_html('<code class="type-code">{}</code>', value)
+    return format_html('{} <code class="type-code">{}</code>', info.display_name, value)
 
 
 @register.filter

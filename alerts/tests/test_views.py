@@ -330,16 +330,81 @@ def test_export_neutralises_spreadsheet_formulas(client, personas):
 def test_counters_and_chart_come_from_the_rollup(client, data):
     client.force_login(data["p"].reader)
     response = client.get(reverse("alerts:counters"))
-    assert dict(response.context["counts"]["counts"]) == {
-        "High": 2,
-        "Medium": 2,
-        "Low": 0,
-        "Informational": 0,
-    }
+    facets = response.context["facets"]
+    assert facets["severity"] == {"High": 2, "Medium": 2, "Low": 0, "Informational": 0}
+    assert facets["total"] == 4
     body = response.content.decode()
-    assert "<svg" in body and 'class="bar bar-high"' in body
+    # the pills' counts are swapped in out of band, beside the slim row
+    assert 'id="facet-severity-High" hx-swap-oob="true">2<' in body
     free_text = client.get(reverse("alerts:counters") + "?q=mallory")
-    assert dict(free_text.context["counts"]["counts"])["High"] == 1
+    assert free_text.context["facets"]["severity"]["High"] == 1
+    chart = client.get(reverse("alerts:chart")).content.decode()
+    assert "<svg" in chart and 'class="bar bar-high"' in chart and ">Alerts</text>" in chart
+
+
+def test_facet_counts_say_what_choosing_each_option_would_show(client, data):
+    """Each severity counts under the chosen statuses; each status under the chosen severities, whatever the
+    severity pill says: Medium is counted while only High is chosen, Resolved while only open ones are."""
+    client.force_login(data["p"].reader)
+    facets = client.get(reverse("alerts:counters") + "?severity=High").context["facets"]
+    mine = Alert.objects.filter(subscription=data["p"].sub)
+    assert facets["total"] == mine.filter(severity="High", status__in=["Active", "InProgress"]).count() == 2
+    assert (
+        facets["severity"]["Medium"]
+        == mine.filter(severity="Medium", status__in=["Active", "InProgress"]).count()
+    )
+    for status in ("Active", "InProgress", "Resolved", "Dismissed"):
+        assert facets["status"][status] == mine.filter(severity="High", status=status).count(), status
+    # free text counts through the alert table, and agrees
+    text = client.get(reverse("alerts:counters") + "?severity=High&q=mallory").context["facets"]
+    assert text["severity"]["High"] == 1 and text["capped"] is False
+
+
+def _trend_tag(html: str) -> str:
+    return html.split('id="trend"')[1].split(">")[0]
+
+
+def test_the_chart_state_is_remembered_per_user(client, data):
+    client.force_login(data["p"].reader)
+    assert not _trend_tag(client.get(reverse("alerts:list")).content.decode()).endswith(" open")  # collapsed
+    assert client.post(reverse("alerts:chart_state"), {"open": "on"}).json() == {"open": True}
+    assert _trend_tag(client.get(reverse("alerts:list")).content.decode()).endswith(" open")
+    client.force_login(data["p"].owner)  # another user's list is still collapsed
+    assert not _trend_tag(client.get(reverse("alerts:list")).content.decode()).endswith(" open")
+    client.force_login(data["p"].reader)
+    assert client.post(reverse("alerts:chart_state"), {"open": ""}).json() == {"open": False}
+    assert not _trend_tag(client.get(reverse("alerts:list")).content.decode()).endswith(" open")
+
+
+def test_the_side_pane_is_in_the_url_and_checks_the_role(client, data):
+    p = data["p"]
+    mine = Alert.objects.filter(subscription=p.sub).order_by("pk").first()
+    theirs = Alert.objects.filter(subscription=p.other).first()
+    client.force_login(p.reader)
+    page = client.get(reverse("alerts:list") + f"?open={mine.pk}")
+    assert page.context["pane_alert"] == mine and f'data-pane-pk="{mine.pk}"' in page.content.decode()
+    # another subscription's alert: the list, without a pane (nothing said about whether it exists)
+    page = client.get(reverse("alerts:list") + f"?open={theirs.pk}")
+    assert page.status_code == 200 and page.context["pane_alert"] is None
+    assert client.get(reverse("alerts:pane", args=[theirs.pk]), HTTP_HX_REQUEST="true").status_code == 404
+    pane = client.get(reverse("alerts:pane", args=[mine.pk]), HTTP_HX_REQUEST="true")
+    assert pane.status_code == 200 and "View full details" in pane.content.decode()
+    # asked for without htmx (a copied address): the list with the pane open
+    assert client.get(reverse("alerts:pane", args=[mine.pk])).context["pane_alert"] == mine
+    assert client.get(reverse("alerts:list") + "?open=abc").status_code == 200  # a bad id is ignored
+
+
+def test_sortable_headers_are_the_indexed_orders_only(client, data):
+    client.force_login(data["p"].reader)
+    html = client.get(reverse("alerts:list")).content.decode()
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    assert (
+        head.count('class="sort-link') == 2
+    )  # Severity and Detected: the (rank, time, id) and (time, id) indexes
+    assert 'aria-sort="descending"' in head and "&amp;sort=severity" in head
+    by_severity = client.get(reverse("alerts:list") + "?sort=severity").context["page"].rows
+    ranks = [a.severity_rank for a in by_severity]
+    assert ranks == sorted(ranks, reverse=True)
 
 
 def test_a_custom_range_from_year_one_loads_the_list_and_the_counters(client, data):

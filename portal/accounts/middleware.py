@@ -21,7 +21,7 @@ class UserTimezoneMiddleware:
 
             pref = (
                 UserPreference.objects.filter(user=user)
-                .only("timezone", "theme", "timezone_from_browser")
+                .only("timezone", "theme", "timezone_from_browser", "keyboard_shortcuts", "alerts_chart_open")
                 .first()
             )
             request.user_preference = pref  # type: ignore[attr-defined]  # added here for the chrome; HttpRequest does not declare it

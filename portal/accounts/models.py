@@ -85,6 +85,13 @@ class UserPreference(models.Model):
         choices=[("auto", "Follow the OS"), ("light", "Light"), ("dark", "Dark")],
         default="auto",
     )
+    keyboard_shortcuts = models.BooleanField(
+        default=True,
+        help_text="Single-key shortcuts (j/k, x, a, /, ?): off for users of speech input (WCAG 2.1.4).",
+    )
+    alerts_chart_open = models.BooleanField(
+        default=False, help_text="The Security alerts list shows its 30-day chart open."
+    )
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"

@@ -231,6 +231,17 @@ def preference_set_timezone(
     return pref
 
 
+def preference_set_flag(*, user: User, name: str, value: bool) -> UserPreference:
+    """A yes/no preference: `keyboard_shortcuts` or `alerts_chart_open`."""
+    if name not in {"keyboard_shortcuts", "alerts_chart_open"}:
+        raise ValidationError({name: "Not a preference."})
+    pref = preference_for(user)
+    if getattr(pref, name) != value:
+        setattr(pref, name, value)
+        pref.save(update_fields=[name])
+    return pref
+
+
 def preference_set_theme(*, user: User, theme: str) -> UserPreference:
     if theme not in {"auto", "light", "dark"}:
         raise ValidationError({"theme": "Choose auto, light or dark."})

@@ -49,6 +49,8 @@ def chrome(request: HttpRequest) -> dict[str, Any]:
             "theme": pref.theme if pref else "auto",
             "timezone": pref.timezone if pref else "",
             "timezone_from_browser": pref.timezone_from_browser if pref else True,
+            "shortcuts": pref.keyboard_shortcuts if pref else True,
+            "chart_open": pref.alerts_chart_open if pref else False,
             "menu": _menu(request),
             "menu_collapsed": request.COOKIES.get("menu") == "collapsed",
             "search_query": cleaned(SearchForm(request.GET), "q", "")

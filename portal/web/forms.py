@@ -19,6 +19,18 @@ class PreferencesForm(forms.Form):
     theme = forms.ChoiceField(
         label="Theme", choices=[("auto", "Follow the OS"), ("light", "Light"), ("dark", "Dark")]
     )
+    keyboard_shortcuts = forms.BooleanField(
+        label="Single-key keyboard shortcuts",
+        required=False,
+        help_text="j / k to move through a list, x to select, a to assign, / to search, ? for help. "
+        "Turn them off if you use speech input or they get in your way.",
+    )
+
+
+class FlagForm(forms.Form):
+    """A yes/no preference set from a page (the alerts chart open or collapsed)."""
+
+    open = forms.BooleanField(required=False)
 
 
 class BrowserTimezoneForm(forms.Form):
@@ -60,6 +72,12 @@ class NextForm(forms.Form):
     """Where to go after an action (safe_next checks it stays on this site)."""
 
     next = forms.CharField(required=False, max_length=2000)
+
+
+class PendingScopeForm(forms.Form):
+    """The prefix of a pending element's id when the object is shown twice on a page (portal.web.pending)."""
+
+    scope = forms.RegexField(regex=r"^[a-z][a-z0-9]{0,19}$", required=False)
 
 
 class VaultFilterForm(forms.Form):

@@ -10,15 +10,19 @@ load, and a reload shows the new one.
 
     register(PendingKind(name="plan-row", load=..., is_pending=..., template="<app>/_plan_row.html"))
 
-The template receives `obj`, the request's context processors, and `pending_attrs` (the htmx attributes, or an
-empty string) to put on its outermost element, which must have a stable `id`.
+The template receives `obj`, the request's context processors, `pending_attrs` (the htmx attributes, or an
+empty string) to put on its outermost element, which must have a stable `id`, and `pending_scope` (a prefix for
+that id, "" or e.g. "pane-"): the same object shown twice on a page (a list row and the side pane) is two elements
+with two ids, `{% pending_element "kind" obj scope="pane" %}`, each polling for itself.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django.http import Http404
 from django.template.loader import render_to_string
@@ -57,10 +61,15 @@ def kind_named(name: str) -> PendingKind:
     return kind
 
 
-def pending_attrs(kind: PendingKind, obj: Any) -> SafeString:
+SCOPE_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+
+
+def pending_attrs(kind: PendingKind, obj: Any, scope: str = "") -> SafeString:
     if not kind.is_pending(obj):
         return SafeString("")
     url = reverse("web:pending", args=[kind.name, obj.pk])
+    if scope:
+        url += "?" + urlencode({"scope": scope})
     return format_html(
         'hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML" data-pending="{}"',
         url,
@@ -69,9 +78,18 @@ def pending_attrs(kind: PendingKind, obj: Any) -> SafeString:
     )
 
 
-def render_element(request: AuthedRequest, kind: PendingKind, obj: Any) -> str:
-    """The element (pages with one are for signed-in users only)."""
-    context: dict[str, Any] = {"obj": obj, "pending_attrs": pending_attrs(kind, obj)}
+def render_element(
+    request: AuthedRequest, kind: PendingKind, obj: Any, scope: str = "", *, oob: bool = False
+) -> str:
+    """The element (pages with one are for signed-in users only). `oob`: marked for htmx's out-of-band swap, so a
+    response about the object elsewhere on the page (the side pane's status change) replaces this copy too."""
+    if scope and not SCOPE_RE.match(scope):
+        raise ValueError(f"Not a pending scope: {scope!r}")
+    context: dict[str, Any] = {
+        "obj": obj,
+        "pending_attrs": SafeString(pending_attrs(kind, obj, scope) + (' hx-swap-oob="true"' if oob else "")),
+        "pending_scope": f"{scope}-" if scope else "",
+    }
     if kind.context is not None:
         context.update(kind.context(request.user, obj))
     return render_to_string(kind.template, context, request=request)

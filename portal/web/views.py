@@ -21,6 +21,7 @@ from portal.web.forms import (
     BrowserTimezoneForm,
     GrantRoleForm,
     NextForm,
+    PendingScopeForm,
     PreferencesForm,
     SearchForm,
     ThemeForm,
@@ -55,7 +56,11 @@ def preferences(request: AuthedRequest) -> HttpResponse:
     posted = request.method == "POST"
     form = PreferencesForm(
         request.POST if posted else None,
-        initial={"timezone": "" if pref.timezone_from_browser else pref.timezone, "theme": pref.theme},
+        initial={
+            "timezone": "" if pref.timezone_from_browser else pref.timezone,
+            "theme": pref.theme,
+            "keyboard_shortcuts": pref.keyboard_shortcuts,
+        },
     )
     sections = [
         (section, section.form(request.POST if posted else None, initial=section.initial(request.user)))
@@ -71,6 +76,9 @@ def preferences(request: AuthedRequest) -> HttpResponse:
             pref.timezone_from_browser = True
             pref.save(update_fields=["timezone_from_browser"])
         account_services.preference_set_theme(user=request.user, theme=form.cleaned_data["theme"])
+        account_services.preference_set_flag(
+            user=request.user, name="keyboard_shortcuts", value=form.cleaned_data["keyboard_shortcuts"]
+        )
         for section, section_form in sections:
             section.save(request.user, section_form.cleaned_data)
         messages.success(request, "Preferences saved.")
@@ -197,7 +205,8 @@ def pending_state(request: AuthedRequest, kind: str, pk: int) -> HttpResponse:
     """A pending write-back's element, polled while pending (portal.web.pending): access-checked by the kind's own
     loader, so another subscription's object is a 404 and a role's read access suffices."""
     registered = pending.kind_named(kind)
-    return HttpResponse(pending.render_element(request, registered, registered.load(request.user, pk)))
+    scope = cleaned(PendingScopeForm(request.GET), "scope", "")
+    return HttpResponse(pending.render_element(request, registered, registered.load(request.user, pk), scope))
 
 
 @login_not_required

@@ -93,6 +93,6 @@ def test_vault_security_try_it_free_then_upgrade(
     rows = page.locator("#alerts-table tbody tr[data-row-url]")
     assert rows.count() > 0
     assert all(
-        vault.name in t for t in page.locator("#alerts-table tbody tr td:nth-child(3)").all_inner_texts()
+        vault.name in t for t in page.locator("#alerts-table tbody tr td:nth-child(4)").all_inner_texts()
     )
     browser_events.assert_clean()

@@ -67,65 +67,79 @@
     }
   }
 
-  /* Keyboard: "/" search, "?" help, j/k move, x select, Enter open, Esc close. */
+  /* Keyboard: "/" search, "?" help, j/k move through a list (only while focus is in it), x select, a assign,
+     Esc close. Single-key shortcuts can be switched off in Preferences (WCAG 2.1.4): body[data-shortcuts=off]. */
   function typingIn(target) {
     var tag = (target && target.tagName) || "";
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
-  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-row-url]")); }
+  function shortcutsOn() { return document.body.getAttribute("data-shortcuts") !== "off"; }
 
-  function moveCurrent(delta) {
-    var all = rows();
+  function listOf(target) { return target && target.closest ? target.closest("[data-list]") : null; }
+
+  function rows(list) { return Array.prototype.slice.call((list || document).querySelectorAll("[data-row-url]")); }
+
+  function markCurrent(row) {
+    rows().forEach(function (r) { r.classList.remove("is-current"); r.removeAttribute("aria-selected"); });
+    if (row) { row.classList.add("is-current"); row.setAttribute("aria-selected", "true"); }
+  }
+
+  function moveCurrent(list, delta) {
+    var all = rows(list);
     if (!all.length) { return; }
     var index = all.findIndex(function (r) { return r.classList.contains("is-current"); });
-    var next = Math.max(0, Math.min(all.length - 1, index + delta));
-    if (index === -1) { next = delta > 0 ? 0 : all.length - 1; }
-    all.forEach(function (r) { r.classList.remove("is-current"); r.removeAttribute("aria-selected"); });
-    all[next].classList.add("is-current");
-    all[next].setAttribute("aria-selected", "true");
+    var focused = document.activeElement && document.activeElement.closest("[data-row-url]");
+    if (focused) { index = all.indexOf(focused); }
+    var next = index === -1 ? (delta > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, index + delta));
+    markCurrent(all[next]);
     all[next].scrollIntoView({ block: "nearest" });
-    var link = all[next].querySelector("a");
-    if (link) { link.focus({ preventScroll: true }); }
+    var link = all[next].querySelector("[data-pane-link]") || all[next].querySelector("a");
+    if (link) {
+      link.focus({ preventScroll: true });
+      if (link.hasAttribute("data-pane-link")) { link.click(); }  /* the side pane follows */
+    }
   }
 
   function currentRow() { return document.querySelector("[data-row-url].is-current"); }
 
   function showHelp(show) {
     var modal = document.getElementById("shortcut-help");
-    if (!modal) { return; }
+    if (!modal) { return false; }
+    var wasOpen = !modal.hidden;
     modal.hidden = !show;
     if (show) { var b = modal.querySelector("[data-close-modal]"); if (b) { b.focus(); } }
+    return wasOpen;
   }
 
   function initKeyboard() {
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-      if (event.key === "Escape") { showHelp(false); return; }
-      if (typingIn(event.target)) { return; }
-      var row;
+      if (event.key === "Escape") {
+        if (showHelp(false)) { return; }
+        if (window.portalPane && window.portalPane.close(true)) { event.preventDefault(); }
+        return;
+      }
+      if (typingIn(event.target) || !shortcutsOn()) { return; }
+      var row, list = listOf(event.target);
       switch (event.key) {
         case "/":
           var search = document.getElementById("global-search-input");
           if (search) { event.preventDefault(); search.focus(); search.select(); }
           break;
         case "?": event.preventDefault(); showHelp(true); break;
-        case "j": event.preventDefault(); moveCurrent(1); break;
-        case "k": event.preventDefault(); moveCurrent(-1); break;
+        case "j": if (list) { event.preventDefault(); moveCurrent(list, 1); } break;
+        case "k": if (list) { event.preventDefault(); moveCurrent(list, -1); } break;
         case "x":
-          row = currentRow();
+          row = list && (event.target.closest("[data-row-url]") || currentRow());
           if (row) {
             var box = row.querySelector("input[type=checkbox]");
             if (box) { event.preventDefault(); box.click(); }
           }
           break;
-        case "Enter":
-          row = currentRow();
-          if (row && event.target === document.body) { event.preventDefault(); window.location.href = row.getAttribute("data-row-url"); }
-          break;
         case "a":
           var assign = document.querySelector("[data-shortcut-assign]");
-          row = currentRow();
+          row = (list && event.target.closest("[data-row-url]")) || currentRow();
           if (row && assign) {
             var mine = row.querySelector("input[type=checkbox]");
             if (mine && !mine.checked && !document.querySelector("[data-row-url] input[type=checkbox]:checked")) { mine.checked = true; }
@@ -254,4 +268,75 @@
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", all); } else { all(); }
   window.addEventListener("resize", all);
   document.addEventListener("htmx:afterSettle", all);
+})();
+
+/* Security alerts: the side pane. A row's title opens the alert beside the list (htmx, ?open=<id> in the URL, so
+   reload and back keep it); j/k move it through the list while focus is on the list; Esc or × closes it. Without
+   JavaScript the title is a link to the alert's page. The 30-day chart's open/collapsed state is remembered. */
+(function () {
+  "use strict";
+  function workspace() { return document.getElementById("workspace"); }
+  function pane() { return document.getElementById("pane"); }
+
+  function urlWith(pk) {
+    var url = new URL(window.location.href);
+    if (pk) { url.searchParams.set("open", pk); } else { url.searchParams.delete("open"); }
+    return url.pathname + url.search;
+  }
+
+  function setOpenField(pk) {
+    var field = document.getElementById("id_open");
+    if (field) { field.value = pk || ""; field.disabled = !pk; }
+  }
+
+  function opened(pk) {
+    var p = pane(), w = workspace();
+    if (!p || !w) { return; }
+    p.hidden = false;
+    w.classList.add("pane-open");
+    setOpenField(pk);
+    document.querySelectorAll("[data-row-url]").forEach(function (r) {
+      var on = r.getAttribute("data-pk") === String(pk);
+      r.classList.toggle("is-current", on);
+      if (on) { r.setAttribute("aria-selected", "true"); } else { r.removeAttribute("aria-selected"); }
+    });
+  }
+
+  function close(fromKey) {
+    var p = pane(), w = workspace();
+    if (!p || p.hidden) { return false; }
+    var inner = p.querySelector("[data-pane-pk]");
+    var pk = inner ? inner.getAttribute("data-pane-pk") : "";
+    p.hidden = true;
+    p.innerHTML = "";
+    w.classList.remove("pane-open");
+    setOpenField("");
+    history.pushState({ htmx: true }, "", urlWith(""));
+    var row = pk && document.querySelector('[data-row-url][data-pk="' + pk + '"]');
+    var link = row && (row.querySelector("[data-pane-link]") || row.querySelector("a"));
+    if (link && fromKey) { link.focus({ preventScroll: true }); }
+    return true;
+  }
+  window.portalPane = { close: close };
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail && e.detail.target && e.detail.target.id === "pane") {
+      var inner = e.detail.target.querySelector("[data-pane-pk]");
+      if (inner) { opened(inner.getAttribute("data-pane-pk")); }
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var closer = e.target.closest && e.target.closest("[data-pane-close]");
+    if (closer) { e.preventDefault(); close(false); }
+  });
+  document.addEventListener("toggle", function (e) {
+    var el = e.target;
+    if (!el || el.id !== "trend" || !el.getAttribute("data-remember-url") || !window.portal) { return; }
+    window.portal.post(el.getAttribute("data-remember-url"), { open: el.open ? "on" : "" });
+  }, true);
+  function init() {
+    var inner = document.querySelector("#pane [data-pane-pk]");
+    if (inner) { opened(inner.getAttribute("data-pane-pk")); }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();

@@ -64,6 +64,7 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "notifications:delivery_retry": ("delivery", False, False),
     "alerts:detail": ("alert", False, True),
     "alerts:status": ("alert", False, False),
+    "alerts:pane": ("alert", False, True),
     "pricing:plans": ("sub", False, True),
     "feedback:reply": ("feedback", False, False),
     "feedback:panel": ("alert", True, True),  # readers answer "Was this useful?"

@@ -115,8 +115,8 @@ def test_assign_to_a_group_queue_and_the_owner_filters_and_counters(client, data
     assert {r.pk for r in unassigned.context["page"].rows} == {x.pk for x in data["alerts"][3:]}
     assert "Queue:</span> Tier 1" in client.get(reverse("alerts:list") + "?assignee=any").content.decode()
     counters = client.get(reverse("alerts:counters")).content.decode()
-    assert '<span class="counter-n">2</span><span class="counter-label">Assigned to me (open)' in counters
-    assert '<span class="counter-n">2</span><span class="counter-label">Unassigned (open)' in counters
+    assert 'id="counter-mine">Assigned to me (open) 2</a>' in counters
+    assert 'id="counter-unassigned">Unassigned (open) 2</a>' in counters
     assert "assignee=me" in reverse("alerts:list") + "?" + mine.context["state"].urlencode()
     assert (
         client.get(reverse("alerts:list") + "?assignee=somebody").status_code == 400

@@ -4,6 +4,7 @@
     python3 dev.py run     # the whole portal: web, worker, scheduler, emulator with demo data (SQLite, no servers)
     python3 dev.py test    # ruff (lint and format), lint-imports (the layers), mypy + the whole pytest suite in parallel (extra arguments go to pytest)
                            # (uses PostgreSQL/Redis found at 127.0.0.1 unless DATABASE_URL/REDIS_URL are set)
+    python3 dev.py screenshots [--url URL]   # the user guide's screenshots (docs/img), from a fresh demo or a running one
 
 Both create/update the virtualenv in .venv from the pinned requirements first.
 """
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent
 DEMO_PASSWORD = "kv-demo-password"  # noqa: S105 - the demo's documented sign-in (demo_users)
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("PORTAL_VAR_DIR") or ROOT / "var")
 
 
 def worker_command(python: str, *extra: str) -> list[str]:
@@ -238,7 +240,7 @@ def start_emulator(sup: Supervisor, env: dict[str, str]) -> dict[str, str]:
     if "AZURE_ARM_ENDPOINT" not in values:
         raise SystemExit("The emulator did not start (see the lines above).")
     values.pop("EMULATOR_READY", None)
-    shown = data_dir.relative_to(ROOT)
+    shown = data_dir.relative_to(ROOT) if data_dir.is_relative_to(ROOT) else data_dir
     log(
         f"the emulator keeps Azure's state (alert statuses, plans, contacts, rules) in {shown}/state-*.json across "
         f"restarts; delete {shown}/state* to start again from the demo data"
@@ -464,12 +466,41 @@ def test(extra: list[str]) -> int:
     return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
 
 
+def screenshots(extra: list[str]) -> int:
+    """docs/img/*.png for docs/USER_GUIDE.md: against `--url`, or a fresh demo (its own port, SQLite and emulator
+    state in a temporary folder) started here and stopped after."""
+    ensure_venv("requirements-dev.txt")
+    script = [str(PY), str(ROOT / "docs" / "screenshots.py")]
+    if "--url" in extra:
+        return subprocess.run([*script, *extra], cwd=ROOT).returncode
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kv-screenshots-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        env.update(PORT=str(port), PORTAL_VAR_DIR=tmp)
+        log(f"starting a fresh demo on port {port} (state in {tmp})")
+        demo = subprocess.Popen(
+            [sys.executable, str(ROOT / "dev.py"), "run"], cwd=ROOT, env=env, start_new_session=True
+        )
+        try:
+            wait_for_http(port, timeout=300)
+            return subprocess.run([*script, "--url", f"http://127.0.0.1:{port}"], cwd=ROOT).returncode
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(demo.pid, signal.SIGTERM)
+            try:
+                demo.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "screenshots"}:
         print(__doc__)
         return 2
     if sys.argv[1] == "run":
         return run()
+    if sys.argv[1] == "screenshots":
+        return screenshots(sys.argv[2:])
     return test(sys.argv[2:])
 
 

@@ -14,5 +14,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def pending_element(context: Any, kind: str, obj: Any, scope: str = "", oob: bool = False) -> SafeString:
-    element = pending.render_element(context["request"], pending.kind_named(kind), obj, scope, oob=oob)
+    element = pending.render_element(
+        context["request"], pending.kind_named(kind), obj, scope, oob=oob, page=context.flatten()
+    )
     return mark_safe(element)  # noqa: S308 - a rendered template

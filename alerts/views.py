@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import hooks, selectors
+from alerts import hooks, labels, selectors
 from alerts.catalog import BY_TYPE, KEY_VAULT_ALERT_TYPES
 from alerts.charts import chart
 from alerts.filters import PAGE_SIZE, RANGES, SORTS, AlertFilterForm, FilterState
@@ -412,10 +412,10 @@ EXPORT_COLUMNS = [
     ("id", "Alert ID"),
     ("title", "Alert title"),
     ("severity", "Severity"),
-    ("status", "Status"),
-    ("alert_type", "Alert type"),
+    ("status", "Status code"),
+    ("alert_type", "Alert type code"),
     ("plan", "Plan"),
-    ("intent", "MITRE ATT&CK tactics"),
+    ("intent", "MITRE ATT&CK tactics code"),
     ("compromised_entity", "Affected resource"),
     ("vault__name", "Key vault"),
     ("subscription__display_name", "Subscription"),
@@ -453,9 +453,23 @@ def export(request: AuthedRequest, fmt: str) -> HttpResponse | StreamingHttpResp
         return HttpResponseBadRequest("The filter is not valid.")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     if fmt == "csv":
+        status_at, type_at, intent_at = (
+            [f for f, _ in EXPORT_COLUMNS].index(name) for name in ("status", "alert_type", "intent")
+        )
+
+        def readable(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+            """The codes, then the same in people's words (alerts.labels): for a spreadsheet's reader."""
+            for row in rows:
+                yield (
+                    *row,
+                    labels.status_label(row[status_at]),
+                    labels.alert_type_name(row[type_at]),
+                    labels.tactic_label(row[intent_at]),
+                )
+
         return csv_response(
-            [label for _, label in EXPORT_COLUMNS],
-            _export_rows(request.user, state),
+            [label for _, label in EXPORT_COLUMNS] + ["Status", "Alert type", "MITRE ATT&CK tactics"],
+            readable(_export_rows(request.user, state)),
             filename=f"security-alerts-{stamp}.csv",
             bom=True,
         )

@@ -6,10 +6,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django import forms, template
+from django.forms import BoundField
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
+from alerts import labels
 from alerts.parsing import entity_type, entity_value
 from portal.plans import plan_label as _plan_label
 
@@ -72,10 +74,7 @@ def safe_url(value: Any) -> str:
 @register.filter
 def tactic_label(value: str) -> str:
     """CredentialAccess -> Credential Access (several may be comma-separated)."""
-    if not value:
-        return ""
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    return ", ".join(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", p) for p in parts)
+    return labels.tactic_label(value)
 
 
 @register.filter
@@ -86,26 +85,27 @@ def plan_label(value: str) -> str:
 @register.filter
 def alert_type_label(value: str) -> SafeString | str:
     """KV_TORAccess -> "Access from a TOR exit node to a key vault" with the code in small type after it."""
-    from alerts.catalog import BY_TYPE
-
     if not value:
         return ""
-    info = BY_TYPE.get(value.removeprefix("SIMULATED_"))
-    if info is None:
+    name = labels.alert_type_name(value)
+    if name == value:
         return format_html('<code class="type-code">{}</code>', value)
-    return format_html('{} <code class="type-code">{}</code>', info.display_name, value)
+    return format_html('{} <code class="type-code">{}</code>', name, value)
+
+
+@register.filter
+def alert_type_name(value: str) -> str:
+    return labels.alert_type_name(value)
 
 
 @register.filter
 def status_label(value: str) -> str:
-    return {"InProgress": "In progress"}.get(value, value)
+    return labels.status_label(value)
 
 
 @register.filter
 def classification_label(value: str) -> str:
-    from alerts.models import CLASSIFICATIONS
-
-    return dict(CLASSIFICATIONS).get(value, value)
+    return labels.classification_label(value)
 
 
 @register.simple_tag
@@ -194,3 +194,53 @@ def link_label(link: Any) -> str:
         return ""
     value = entity_value(link, "label") or entity_value(link, "href") or "Link"
     return str(value)[:500]
+
+
+def _choices(bound: BoundField) -> list[tuple[str, str]]:
+    field = bound.field
+    choices = getattr(field, "choices", None) or getattr(field.widget, "choices", [])
+    return [(str(value), str(label)) for value, label in choices]
+
+
+def _chosen(bound: BoundField) -> set[str]:
+    value = bound.value()
+    if value is None:
+        return set()
+    if isinstance(value, list | tuple):
+        return {str(v) for v in value}
+    return {str(value)}
+
+
+@register.simple_tag
+def filter_select(bound: BoundField) -> SafeString:
+    """The filter bar's <select>, drawn in Python: Django's widget templates (an include per option) made the list
+    page's filters cost as much as its fifty rows."""
+    chosen = _chosen(bound)
+    multiple = isinstance(bound.field, forms.MultipleChoiceField)
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((v, mark_safe(" selected") if v in chosen else "", label) for v, label in _choices(bound)),
+    )
+    return format_html(
+        '<select name="{}" id="{}"{}>{}</select>',
+        bound.html_name,
+        bound.id_for_label,
+        mark_safe(" multiple") if multiple else "",
+        options,
+    )
+
+
+@register.simple_tag
+def filter_checks(bound: BoundField, facet: str) -> SafeString:
+    """The pill's checkboxes, each with the place its count is swapped into (id facet-<facet>-<value>)."""
+    chosen = _chosen(bound)
+    return format_html_join(
+        "",
+        '<label class="check" for="{0}_{1}"><input type="checkbox" name="{2}" value="{3}" id="{0}_{1}"{4}> {5}'
+        ' <span class="facet-count muted" id="facet-{6}-{3}"></span></label>',
+        (
+            (bound.auto_id, i, bound.html_name, v, mark_safe(" checked") if v in chosen else "", label, facet)
+            for i, (v, label) in enumerate(_choices(bound))
+        ),
+    )

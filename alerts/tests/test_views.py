@@ -315,9 +315,28 @@ def test_csv_and_json_export_of_the_current_filter(client, data):
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["Alert ID", "Alert title", "Severity"] and len(rows) == 6
+    # the codes, and the same in people's words (one mapping: alerts.labels)
+    by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    app = by_id[str(Alert.objects.get(alert_type="KV_AppAnomaly").pk)]
+    assert (
+        app["Alert type code"] == "KV_AppAnomaly"
+        and app["Alert type"] == "Unusual application accessed a key vault"
+    )
+    assert (
+        app["MITRE ATT&CK tactics"] == "Credential Access"
+        and app["MITRE ATT&CK tactics code"] == "CredentialAccess"
+    )
+    resolved = next(r for r in by_id.values() if r["Status code"] == "Resolved")
+    assert resolved["Status"] == "Resolved"
+    in_progress = Alert.objects.filter(subscription=data["p"].sub).first()
+    Alert.objects.filter(pk=in_progress.pk).update(status="InProgress")
+    text = b"".join(client.get(reverse("alerts:export_csv")).streaming_content).decode("utf-8-sig")
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["Alert ID"] == str(in_progress.pk))
+    assert row["Status"] == "In progress" and row["Status code"] == "InProgress"
     response = client.get(reverse("alerts:export_json") + "?severity=High")
     items = json.loads(b"".join(response.streaming_content))
     assert {i["severity"] for i in items} == {"High"} and len(items) == 2
+    assert "T" in items[0]["time_generated"]  # ISO 8601 in JSON
 
 
 def test_export_neutralises_spreadsheet_formulas(client, personas):

@@ -185,7 +185,41 @@ def test_the_fold_check_can_fail(page: Page, live_server: Any, owner: User) -> N
 
 
 def _menu_urls(page: Page) -> list[str]:
-    return page.evaluate("() => [...document.querySelectorAll('#leftnav a')].map(a => a.getAttribute('href'))")
+    return page.evaluate(
+        "() => [...document.querySelectorAll('#leftnav a')].map(a => a.getAttribute('href'))"
+    )
+
+
+def test_the_menu_collapses_to_icons_and_a_focused_title_shows_in_full(
+    page: Page, live_server: Any, owner: User
+) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, live_server, owner)
+    page.goto("/alerts/")
+    icons = page.evaluate(
+        "() => [...document.querySelectorAll('#leftnav a .nav-icon use')].map(u => u.getAttribute('href').split('#')[1])"
+    )
+    assert len(icons) >= 12 and len(set(icons)) == len(icons)  # a distinct icon per item
+    page.locator("#menu-toggle").click()
+    box = page.locator("#leftnav").bounding_box()
+    assert box is not None and box["width"] <= 56
+    assert (
+        page.locator("#leftnav .nav-label").first.is_hidden()
+        and page.locator("#leftnav .nav-icon").first.is_visible()
+    )
+    page.reload()  # remembered
+    assert page.locator("#leftnav .nav-label").first.is_hidden()
+    page.locator("#menu-toggle").click()
+    assert page.locator("#leftnav .nav-label").first.is_visible()
+    link = page.locator("#alerts-table tbody tr a[data-pane-link]").first
+    title = link.get_attribute("title") or ""
+    cut = link.evaluate("a => a.scrollWidth > a.clientWidth")
+    link.focus()
+    assert link.evaluate("a => a.scrollWidth <= a.clientWidth + 1"), (
+        title,
+        cut,
+    )  # nothing hidden while focused
+    assert link.inner_text() == title
 
 
 def test_narrow_screens_scroll_no_page_sideways_and_the_menu_is_a_drawer(

@@ -129,5 +129,7 @@ def test_save_the_current_filter_as_a_view_shared_with_the_team(page, live_serve
     page.goto("/alerts/")
     page.locator("#leftnav").get_by_role("link", name="Medium TOR").click()
     page.wait_for_url(lambda url: "severity=Medium" in url)
-    expect(page.get_by_label("Medium", exact=True)).to_be_checked()
+    expect(page.locator("#pill-severity .pill-value")).to_have_text("Medium")
+    page.locator("#pill-severity summary").click()
+    expect(page.get_by_role("checkbox", name=re.compile(r"^Medium\b"))).to_be_checked()
     browser_events.assert_clean()

@@ -244,3 +244,38 @@ def filter_checks(bound: BoundField, facet: str) -> SafeString:
             for i, (v, label) in enumerate(_choices(bound))
         ),
     )
+
+
+@register.simple_tag
+def severity_badge(severity: str) -> SafeString:
+    """The severity dot and word (a tag, not an include: a list draws fifty)."""
+    return format_html(
+        '<span class="sev sev-{}"><span class="sev-dot" aria-hidden="true"></span>{}</span>',
+        (severity or "").lower(),
+        severity,
+    )
+
+
+@register.simple_tag
+def status_badge(alert: Any) -> SafeString:
+    """An alert's status in words, with pending / write-back failed / suppressed markers."""
+    parts = [
+        format_html(
+            '<span class="status-badge status-{}">{}</span>',
+            alert.status.lower(),
+            labels.status_label(alert.status),
+        )
+    ]
+    if alert.pending_status:
+        parts.append(
+            mark_safe(' <span class="badge pending" title="Being written back to Azure">pending</span>')
+        )
+    elif getattr(alert, "pending_failed", False):
+        parts.append(
+            format_html(
+                ' <span class="badge failed" title="{}">write-back failed</span>', alert.pending_error
+            )
+        )
+    if getattr(alert, "is_suppressed", False):  # annotated by the suppression app where it applies
+        parts.append(mark_safe(' <span class="badge">suppressed</span>'))
+    return mark_safe("".join(parts))  # noqa: S308 - each part escaped above

@@ -11,6 +11,7 @@
 |                                      | and the saved state (persist.py)                                  |
 | GET/POST /_emulator/clock            | read / advance the emulator clock: `{"advance_seconds": n}`       |
 | POST   /_emulator/throttle           | `{"enabled": bool}`                                               |
+| POST   /_emulator/resource-graph-quota | `{"limit": n, "window_seconds": s}` (Resource Graph's per-user quota) |
 | GET    /_emulator/requests?since=<n> | the request log; DELETE clears it                                 |
 | GET    /_emulator/state              | a summary (counts per subscription, plans, ...)                   |
 | GET    /_emulator/connections        | the tenants' credentials and subscriptions (connections.json)     |
@@ -116,6 +117,17 @@ def _dispatch(rt: Runtime, req: Request, path: str, method: str, body: Any) -> R
                 return error_response(400, "InvalidInputError", "'enabled' (true or false) is required")
             rt.throttle.reset(enabled)
         return json_response(200, {"enabled": rt.throttle.enabled})
+    elif path == "resource-graph-quota" and method in ("POST", "GET"):
+        quota = rt.resource_graph_quota
+        if method == "POST":
+            limit = body.get("limit") if isinstance(body, dict) else None
+            window = body.get("window_seconds") if isinstance(body, dict) else None
+            if not isinstance(limit, int) or limit < 1 or not isinstance(window, int | float) or window <= 0:
+                return error_response(
+                    400, "InvalidInputError", "'limit' (a positive integer) and 'window_seconds' are required"
+                )
+            quota.configure(limit, float(window))
+        return json_response(200, {"limit": quota.limit, "window_seconds": quota.window})
     elif path == "requests":
         if method == "GET":
             since_raw = req.param("since") or "0"

@@ -34,6 +34,7 @@ from . import (  # arm modules register their routes on import
     identity,
     persist,
     presets,
+    resource_graph,
     signin,
 )
 from .certs import ensure_certificates
@@ -128,6 +129,7 @@ class Runtime:
         self.signin = signin.SignInService()
         self.faults = FaultRegistry()
         self.throttle = Throttle(throttle)
+        self.resource_graph_quota = resource_graph.Quota()  # per user: 15 queries in 5 s
         self.log = RequestLog()
         self.state = self._fresh_state()
         if path is None:
@@ -174,6 +176,7 @@ class Runtime:
         self.faults.clear()
         self.log.clear()
         self.throttle.reset(self.initial_throttle)
+        self.resource_graph_quota.configure(15, 5.0)
 
     def known_resource_group(self, subscription_id: str, rg: str) -> bool:
         return self.state.known_resource_group(subscription_id, rg)

@@ -314,6 +314,14 @@ CELERY_TASK_ACKS_LATE = False  # opted in per task, only where a task is safe to
 
 # --- Azure ----------------------------------------------------------------------------------------------------
 SYNC_INTERVAL_SECONDS = env_int("SYNC_INTERVAL_SECONDS", 300)
+# Azure Resource Graph decides which subscriptions a round lists, for a connection that sees more subscriptions
+# than the threshold (0: never); every subscription is still listed in full at least every FULL_LISTING_SECONDS.
+RESOURCE_GRAPH_THRESHOLD = env_int("RESOURCE_GRAPH_THRESHOLD", 50)
+RESOURCE_GRAPH_GROUP_SIZE = env_int(
+    "RESOURCE_GRAPH_GROUP_SIZE", 100
+)  # subscriptions per query (advised < 300)
+RESOURCE_GRAPH_SKEW_SECONDS = env_int("RESOURCE_GRAPH_SKEW_SECONDS", 120)  # clock skew allowed for new alerts
+FULL_LISTING_SECONDS = env_int("FULL_LISTING_SECONDS", 3600)
 NOTIFY_DUE_SECONDS = env_int("NOTIFY_DUE_SECONDS", 60)  # how often digests and retries are looked at
 NOTIFY_STUCK_SECONDS = env_int("NOTIFY_STUCK_SECONDS", 300)  # a mail claimed but not sent by then: sent again
 STALE_PUSH_SECONDS = env_int(

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from portal.arm import errors
-from portal.inventory.models import AzureConnection
+from portal.inventory.models import AzureConnection, Subscription
 from portal.inventory.services import connection_from_environment
+from sync import graph
 from sync import orchestrator as sync
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,26 @@ def sync_all() -> int:
         log.warning("cannot list subscriptions of %s: %s", connection, exc)
 
     found = sync.discover_all(only=settings.AZURE_SUBSCRIPTION_IDS or None, on_error=failed_listing)
-    for subscription, _seen_by in found:  # each subscription once, however many connections see it
-        sync_subscription.delay(subscription.pk, trigger="schedule")
-    return len(found)
+    by_connection: dict[int, list[Subscription]] = {}
+    for subscription, _seen_by in found:  # each subscription once, through the connection that syncs it
+        by_connection.setdefault(subscription.connection_id, []).append(subscription)
+    queued = 0
+    for subscriptions in by_connection.values():
+        plan = graph.plan_listing(subscriptions[0].connection, subscriptions)
+        if plan.used_graph:
+            log.info(
+                "Resource Graph: %d of %d subscriptions of %s to list (%d queries)%s",
+                len(plan.listed),
+                len(subscriptions),
+                subscriptions[0].connection,
+                plan.queries,
+                f"; {plan.fallback}" if plan.fallback else "",
+            )
+        for subscription in subscriptions:
+            if subscription.pk in plan.listed:
+                sync_subscription.delay(subscription.pk, trigger="schedule")
+                queued += 1
+    return queued
 
 
 @shared_task(

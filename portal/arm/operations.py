@@ -238,6 +238,68 @@ def list_suppression_rules(config: ConnectionConfig, subscription_id: str) -> li
     )
 
 
+@dataclass
+class GraphAnswer:
+    """A Resource Graph query's rows (every page), and what its last answer said of the user's quota."""
+
+    rows: list[dict[str, Any]]
+    calls: int
+    truncated: bool
+    quota_remaining: int | None
+    quota_resets_after: float | None  # seconds
+
+
+def _hms_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        hours, minutes, seconds = (float(part) for part in value.split(":"))
+    except ValueError:
+        return None
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def resource_graph_query(
+    config: ConnectionConfig, subscriptions: list[str], query: str, *, page_size: int = 1000
+) -> GraphAnswer:
+    """One KQL query over `subscriptions` through ResourceGraphClient, every page (1 call per 1,000 rows). The quota
+    headers (x-ms-user-quota-remaining, -resets-after) come back with the rows: the caller schedules from them."""
+    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+    def run(session: ArmSession) -> GraphAnswer:
+        client = session.resource_graph()
+        answer = GraphAnswer(rows=[], calls=0, truncated=False, quota_remaining=None, quota_resets_after=None)
+        token: str | None = None
+        headers: dict[str, str] = {}
+
+        def keep(response: Any) -> None:
+            headers.clear()
+            headers.update(response.http_response.headers)
+
+        while True:
+            page = client.resources(
+                QueryRequest(
+                    subscriptions=subscriptions,
+                    query=query,
+                    options=QueryRequestOptions(top=page_size, skip_token=token, result_format="objectArray"),
+                ),
+                raw_response_hook=keep,
+            )
+            answer.calls += 1
+            if not isinstance(page.data, list):
+                raise errors.ArmMalformed("Resource Graph answered rows that are not a list")
+            answer.rows += page.data
+            answer.truncated = answer.truncated or str(page.result_truncated).lower() == "true"
+            remaining = headers.get("x-ms-user-quota-remaining", "")
+            answer.quota_remaining = int(remaining) if remaining.isdigit() else None
+            answer.quota_resets_after = _hms_seconds(headers.get("x-ms-user-quota-resets-after"))
+            token = page.skip_token
+            if not token:
+                return answer
+
+    return call(config, run)
+
+
 # --- writes through the SDK --------------------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ API_CONTACTS = "2020-01-01-preview"
 API_RULES = "2019-01-01-preview"
 API_SUBSCRIPTIONS = "2022-12-01"
 API_VAULTS = "2026-05-15"  # azure-mgmt-keyvault 14.1.0's default
+API_RESOURCE_GRAPH = "2021-03-01"  # azure-mgmt-resourcegraph 8.0.1's default
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,9 @@ class ArmSession:
     def subscriptions(self) -> Any:
         return self._get("subscriptions", "", self._build_subscriptions)
 
+    def resource_graph(self) -> Any:
+        return self._get("resourcegraph", "", self._build_resource_graph)
+
     def pipeline(self) -> Any:
         """An ARM pipeline (auth, retries, counting) for raw JSON requests that skip SDK models."""
         return self.subscriptions()._client
@@ -182,6 +186,11 @@ class ArmSession:
             "alerts_suppression_rules": API_RULES,
         }
         return SecurityCenter(self.credential, subscription_id, profile=profile, **self._client_kwargs())
+
+    def _build_resource_graph(self, _: str) -> Any:
+        from azure.mgmt.resourcegraph import ResourceGraphClient
+
+        return ResourceGraphClient(self.credential, **self._client_kwargs())
 
     def _build_subscriptions(self, _: str) -> Any:
         from azure.mgmt.resource.subscriptions import SubscriptionClient

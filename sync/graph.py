@@ -1,0 +1,149 @@
+"""Which subscriptions a round lists, decided with Azure Resource Graph (AZURE.md §8).
+
+A connection that sees more subscriptions than RESOURCE_GRAPH_THRESHOLD asks Resource Graph two questions per
+group of RESOURCE_GRAPH_GROUP_SIZE subscriptions, instead of listing every subscription's alerts:
+
+1. new alerts: how many alerts per subscription have `properties.TimeGeneratedUtc` later than the group's oldest
+   last sync minus an overlap (one round interval plus RESOURCE_GRAPH_SKEW_SECONDS);
+2. status-only changes (a dismissal in the Azure portal changes no time field): alerts per subscription and
+   `properties.Status`, compared with what the portal stored as Azure's status of the alerts Azure still lists.
+
+A subscription with new alerts or different counts is listed this round; so is one never synced, and one whose last
+full listing is older than FULL_LISTING_SECONDS (two changes that cancel out in the counts escape question 2).
+Resource Graph only decides: the alerts themselves are always read through the REST path (its rows lack fields the
+parser stores). Whenever it cannot answer for certain (a refusal, a throttle beyond its quota, a truncated or
+malformed result) every subscription of the connection is listed, and the plan says why.
+
+Property names are PascalCase in Resource Graph (`Status`, `TimeGeneratedUtc`); the `type` column is lower-case
+(compared with `=~`); `summarize count()` names its column `count_`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from alerts.models import Alert
+from portal.arm import errors, operations
+from portal.inventory.azure import config_for
+from portal.inventory.models import AzureConnection, Subscription
+
+log = logging.getLogger(__name__)
+
+ALERTS = "securityresources | where type =~ 'microsoft.security/locations/alerts'"
+
+
+@dataclass
+class ListingPlan:
+    """What one round lists for one connection: subscription pk -> why, and the rest skipped."""
+
+    listed: dict[int, str] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
+    used_graph: bool = False
+    fallback: str = ""  # why every subscription is listed although the graph path applied
+    queries: int = 0  # Resource Graph calls (pages included)
+    quota_remaining: int | None = None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _quoted(ids: Iterable[str]) -> str:
+    return ", ".join(f"'{i}'" for i in ids)  # subscription ids are GUIDs the portal stored (checked below)
+
+
+def _stored_counts(subscriptions: list[Subscription]) -> dict[tuple[str, str], int]:
+    """(subscription id, Azure's status) -> alerts the portal holds that Azure still lists."""
+    rows = (
+        Alert.objects.filter(subscription__in=subscriptions, in_azure=True)
+        .values_list("subscription__subscription_id", "azure_status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(sid.lower(), status): n for sid, status, n in rows}
+
+
+def plan_listing(
+    connection: AzureConnection, subscriptions: list[Subscription], *, now: datetime | None = None
+) -> ListingPlan:
+    now = now or timezone.now()
+    plan = ListingPlan()
+    threshold = settings.RESOURCE_GRAPH_THRESHOLD
+    if threshold <= 0 or len(subscriptions) <= threshold:
+        plan.listed = {
+            s.pk: "every subscription is listed (below the Resource Graph threshold)" for s in subscriptions
+        }
+        return plan
+    plan.used_graph = True
+    full_due = now - timedelta(seconds=settings.FULL_LISTING_SECONDS)
+    overlap = timedelta(seconds=settings.SYNC_INTERVAL_SECONDS + settings.RESOURCE_GRAPH_SKEW_SECONDS)
+    candidates: list[Subscription] = []
+    for sub in subscriptions:
+        if sub.last_sync_completed_at is None:
+            plan.listed[sub.pk] = "never listed"
+        elif sub.last_sync_completed_at < full_due:
+            plan.listed[sub.pk] = "full listing due"
+        elif not all(c in "0123456789abcdef-" for c in sub.subscription_id.lower()):
+            plan.listed[sub.pk] = "not a subscription id Resource Graph can be asked about"
+        else:
+            candidates.append(sub)
+    config = config_for(connection)
+    size = max(1, settings.RESOURCE_GRAPH_GROUP_SIZE)
+    try:
+        for start in range(0, len(candidates), size):
+            group = candidates[start : start + size]
+            ids = [s.subscription_id.lower() for s in group]
+            oldest = min(s.last_sync_completed_at for s in group if s.last_sync_completed_at is not None)
+            new = operations.resource_graph_query(
+                config,
+                ids,
+                f"{ALERTS} | where subscriptionId in~ ({_quoted(ids)})"
+                f" | where todatetime(properties.TimeGeneratedUtc) > datetime({_stamp(oldest - overlap)})"
+                " | summarize count() by subscriptionId",
+            )
+            counts = operations.resource_graph_query(
+                config,
+                ids,
+                f"{ALERTS} | where subscriptionId in~ ({_quoted(ids)})"
+                " | summarize count() by subscriptionId, Status = tostring(properties.Status)",
+            )
+            plan.queries += new.calls + counts.calls
+            plan.quota_remaining = counts.quota_remaining
+            if new.truncated or counts.truncated:
+                raise errors.ArmMalformed("Resource Graph truncated its answer")
+            with_new = {
+                str(r.get("subscriptionId", "")).lower() for r in new.rows if int(r.get("count_") or 0) > 0
+            }
+            azure: Counter[tuple[str, str]] = Counter()
+            for row in counts.rows:
+                azure[(str(row.get("subscriptionId", "")).lower(), str(row.get("Status") or ""))] += int(
+                    row.get("count_") or 0
+                )
+            stored = _stored_counts(group)
+            for sub in group:
+                sid = sub.subscription_id.lower()
+                if sid in with_new:
+                    plan.listed[sub.pk] = "new alerts"
+                    continue
+                theirs = {status: n for (s, status), n in azure.items() if s == sid and n}
+                ours = {status: n for (s, status), n in stored.items() if s == sid and n}
+                if theirs != ours:
+                    plan.listed[sub.pk] = "alert counts by status differ"
+                else:
+                    plan.skipped.append(sub.pk)
+    except errors.ArmError as exc:
+        reason = f"Resource Graph did not answer for certain ({exc.__class__.__name__}: {exc}); listing every subscription"
+        log.warning("%s: %s", connection, reason)
+        plan.fallback = reason
+        plan.skipped = []
+        for sub in subscriptions:
+            plan.listed.setdefault(sub.pk, "listed because Resource Graph did not answer")
+    return plan

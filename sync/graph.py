@@ -4,7 +4,8 @@ A connection that sees more subscriptions than RESOURCE_GRAPH_THRESHOLD asks Res
 group of RESOURCE_GRAPH_GROUP_SIZE subscriptions, instead of listing every subscription's alerts:
 
 1. new alerts: how many alerts per subscription have `properties.TimeGeneratedUtc` later than the group's oldest
-   last sync minus an overlap (one round interval plus RESOURCE_GRAPH_SKEW_SECONDS);
+   last sync minus an overlap (one round interval plus RESOURCE_GRAPH_SKEW_SECONDS), compared with how many of those
+   the portal already holds (so an alert stored last round is not "new" again for the length of the overlap);
 2. status-only changes (a dismissal in the Azure portal changes no time field): alerts per subscription and
    `properties.Status`, compared with what the portal stored as Azure's status of the alerts Azure still lists.
 
@@ -71,6 +72,17 @@ def _stored_counts(subscriptions: list[Subscription]) -> dict[tuple[str, str], i
     return {(sid.lower(), status): n for sid, status, n in rows}
 
 
+def _stored_recent(subscriptions: list[Subscription], since: datetime) -> dict[str, int]:
+    """Subscription id -> alerts the portal holds, that Azure still lists, detected after `since`."""
+    rows = (
+        Alert.objects.filter(subscription__in=subscriptions, in_azure=True, time_generated__gt=since)
+        .values_list("subscription__subscription_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {sid.lower(): n for sid, n in rows}
+
+
 def plan_listing(
     connection: AzureConnection, subscriptions: list[Subscription], *, now: datetime | None = None
 ) -> ListingPlan:
@@ -102,11 +114,12 @@ def plan_listing(
             group = candidates[start : start + size]
             ids = [s.subscription_id.lower() for s in group]
             oldest = min(s.last_sync_completed_at for s in group if s.last_sync_completed_at is not None)
+            since = (oldest - overlap).replace(microsecond=0)
             new = operations.resource_graph_query(
                 config,
                 ids,
                 f"{ALERTS} | where subscriptionId in~ ({_quoted(ids)})"
-                f" | where todatetime(properties.TimeGeneratedUtc) > datetime({_stamp(oldest - overlap)})"
+                f" | where todatetime(properties.TimeGeneratedUtc) > datetime({_stamp(since)})"
                 " | summarize count() by subscriptionId",
             )
             counts = operations.resource_graph_query(
@@ -119,9 +132,9 @@ def plan_listing(
             plan.quota_remaining = counts.quota_remaining
             if new.truncated or counts.truncated:
                 raise errors.ArmMalformed("Resource Graph truncated its answer")
-            with_new = {
-                str(r.get("subscriptionId", "")).lower() for r in new.rows if int(r.get("count_") or 0) > 0
-            }
+            recent = {str(r.get("subscriptionId", "")).lower(): int(r.get("count_") or 0) for r in new.rows}
+            held = _stored_recent(group, since)
+            with_new = {sid for sid, n in recent.items() if n and n != held.get(sid, 0)}
             azure: Counter[tuple[str, str]] = Counter()
             for row in counts.rows:
                 azure[(str(row.get("subscriptionId", "")).lower(), str(row.get("Status") or ""))] += int(

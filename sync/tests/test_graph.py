@@ -1,0 +1,91 @@
+"""Resource Graph decides which subscriptions a round lists: against the emulator, through the real
+ResourceGraphClient and credential. New alerts and status-only changes of old alerts are both found in one round;
+every other subscription is skipped; any doubt lists everything."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alerts.models import Alert
+from portal.inventory.models import Subscription
+from sync import orchestrator as sync
+from sync.graph import plan_listing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def contoso(emulator, settings):
+    """Contoso's two subscriptions (one connection), synced once; the graph path on for more than one."""
+    settings.RESOURCE_GRAPH_THRESHOLD = 1
+    subs = [s for s in emulator.discover() if s.connection.name == emulator.connections[0]["name"]]
+    assert len(subs) == 2
+    for sub in subs:
+        sync.sync_subscription(sub.pk, trigger="test")
+    return [Subscription.objects.get(pk=s.pk) for s in subs]
+
+
+def _plan(subs):
+    return plan_listing(subs[0].connection, subs)
+
+
+def test_nothing_changed_lists_nothing(emulator, contoso):
+    plan = _plan(contoso)
+    assert plan.used_graph and not plan.fallback
+    assert plan.listed == {} and sorted(plan.skipped) == sorted(s.pk for s in contoso)
+    assert plan.queries == 2  # one group: new alerts, and counts by status
+    assert plan.quota_remaining is not None and plan.quota_remaining < 15
+    assert [r["op"] for r in emulator.requests()].count("resourcegraph.query") == 2
+
+
+def test_new_alerts_and_status_only_changes_of_old_alerts_in_the_same_round(emulator, contoso):
+    with_new, with_status = contoso
+    emulator.add_alerts(with_new.subscription_id, count=2, alert_type="KV_TORAccess")
+    old = (
+        Alert.objects.filter(subscription=with_status, azure_status="Active")
+        .order_by("time_generated")
+        .first()
+    )
+    assert old is not None and old.time_generated < timezone.now() - timedelta(
+        days=1
+    )  # outside the time window
+    emulator.control("PATCH", "alerts", json={"id": old.azure_id, "properties": {"status": "Dismissed"}})
+    plan = _plan(contoso)
+    assert plan.listed == {with_new.pk: "new alerts", with_status.pk: "alert counts by status differ"}
+    # listing what the plan named brings the portal in step, and the next round has nothing to list
+    for sub in contoso:
+        sync.sync_subscription(sub.pk, trigger="test")
+    old.refresh_from_db()
+    assert old.azure_status == "Dismissed"
+    assert _plan([Subscription.objects.get(pk=s.pk) for s in contoso]).listed == {}
+
+
+def test_each_subscription_is_still_listed_in_full_every_hour(emulator, contoso, settings):
+    stale, fresh = contoso
+    Subscription.objects.filter(pk=stale.pk).update(
+        last_sync_completed_at=timezone.now() - timedelta(seconds=settings.FULL_LISTING_SECONDS + 60)
+    )
+    plan = _plan([Subscription.objects.get(pk=s.pk) for s in contoso])
+    assert plan.listed == {stale.pk: "full listing due"} and plan.skipped == [fresh.pk]
+
+
+def test_below_the_threshold_every_subscription_is_listed_without_asking(emulator, contoso, settings):
+    settings.RESOURCE_GRAPH_THRESHOLD = 5
+    emulator.clear_requests()
+    plan = _plan(contoso)
+    assert not plan.used_graph and set(plan.listed) == {s.pk for s in contoso}
+    assert not [r for r in emulator.requests() if r["op"] == "resourcegraph.query"]
+
+
+@pytest.mark.parametrize("how", ["500", "quota", "malformed"])
+def test_when_resource_graph_cannot_answer_every_subscription_is_listed(emulator, contoso, how):
+    if how == "quota":
+        emulator.control("POST", "resource-graph-quota", json={"limit": 1, "window_seconds": 60})
+    else:
+        emulator.fault("resourcegraph.query", how, times=20)
+    plan = _plan(contoso)
+    assert plan.used_graph and plan.fallback
+    assert set(plan.listed) == {s.pk for s in contoso} and plan.skipped == []

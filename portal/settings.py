@@ -322,6 +322,9 @@ RESOURCE_GRAPH_GROUP_SIZE = env_int(
 )  # subscriptions per query (advised < 300)
 RESOURCE_GRAPH_SKEW_SECONDS = env_int("RESOURCE_GRAPH_SKEW_SECONDS", 120)  # clock skew allowed for new alerts
 FULL_LISTING_SECONDS = env_int("FULL_LISTING_SECONDS", 3600)
+# Workers take from one bucket per principal (in Redis) before each Resource Graph query, fed by its quota headers;
+# off, each worker asks as it pleases and a 429 falls back to listing everything (a comparison for the benchmarks).
+RESOURCE_GRAPH_SHARED_BUDGET = env_bool("RESOURCE_GRAPH_SHARED_BUDGET", True)
 NOTIFY_DUE_SECONDS = env_int("NOTIFY_DUE_SECONDS", 60)  # how often digests and retries are looked at
 NOTIFY_STUCK_SECONDS = env_int("NOTIFY_STUCK_SECONDS", 300)  # a mail claimed but not sent by then: sent again
 STALE_PUSH_SECONDS = env_int(

@@ -35,6 +35,7 @@ from alerts.models import Alert
 from portal.arm import errors, operations
 from portal.inventory.azure import config_for
 from portal.inventory.models import AzureConnection, Subscription
+from sync import budget
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,17 @@ def plan_listing(
         else:
             candidates.append(sub)
     config = config_for(connection)
+    principal = f"{connection.tenant_id}:{connection.client_id or connection.pk}"
+
+    def query(ids: list[str], text: str) -> operations.GraphAnswer:
+        shared = settings.RESOURCE_GRAPH_SHARED_BUDGET
+        if shared:
+            budget.take(principal, "resourcegraph", deadline=settings.SYNC_INTERVAL_SECONDS / 2)
+        answer = operations.resource_graph_query(config, ids, text)
+        if shared:
+            budget.observe(principal, "resourcegraph", answer.quota_remaining, answer.quota_resets_after)
+        return answer
+
     size = max(1, settings.RESOURCE_GRAPH_GROUP_SIZE)
     try:
         for start in range(0, len(candidates), size):
@@ -115,15 +127,13 @@ def plan_listing(
             ids = [s.subscription_id.lower() for s in group]
             oldest = min(s.last_sync_completed_at for s in group if s.last_sync_completed_at is not None)
             since = (oldest - overlap).replace(microsecond=0)
-            new = operations.resource_graph_query(
-                config,
+            new = query(
                 ids,
                 f"{ALERTS} | where subscriptionId in~ ({_quoted(ids)})"
                 f" | where todatetime(properties.TimeGeneratedUtc) > datetime({_stamp(since)})"
                 " | summarize count() by subscriptionId",
             )
-            counts = operations.resource_graph_query(
-                config,
+            counts = query(
                 ids,
                 f"{ALERTS} | where subscriptionId in~ ({_quoted(ids)})"
                 " | summarize count() by subscriptionId, Status = tostring(properties.Status)",
@@ -152,7 +162,7 @@ def plan_listing(
                     plan.listed[sub.pk] = "alert counts by status differ"
                 else:
                     plan.skipped.append(sub.pk)
-    except errors.ArmError as exc:
+    except (errors.ArmError, TimeoutError) as exc:
         reason = f"Resource Graph did not answer for certain ({exc.__class__.__name__}: {exc}); listing every subscription"
         log.warning("%s: %s", connection, reason)
         plan.fallback = reason

@@ -1,0 +1,105 @@
+"""The budget workers share per principal (Redis, one Lua script): taken before each Resource Graph query, fed by
+its quota headers, so the workers keep within the quota instead of finding it with 429s."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from portal.testing.services import need_redis
+from sync import budget
+from sync import orchestrator as sync
+from sync.graph import plan_listing
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
+
+
+@pytest.fixture
+def redis_budget(settings):
+    need_redis()
+    principal = f"test-{time.monotonic_ns()}"
+    yield principal
+    budget.forget(principal, "resourcegraph")
+
+
+def test_a_bucket_of_15_refilling_3_a_second(redis_budget) -> None:
+    for _ in range(15):
+        assert budget.take(redis_budget, "resourcegraph") == 0.0
+    started = time.monotonic()
+    waited = budget.take(redis_budget, "resourcegraph")
+    assert 0.2 < waited < 0.6 and time.monotonic() - started >= 0.2  # one token: 1/3 s
+
+
+def test_an_empty_quota_holds_every_taker_off_until_it_resets(redis_budget) -> None:
+    budget.observe(redis_budget, "resourcegraph", remaining=0, resets_after=1.5)
+    started = time.monotonic()
+    budget.take(redis_budget, "resourcegraph")
+    assert time.monotonic() - started >= 1.4
+    with pytest.raises(TimeoutError):
+        budget.observe(redis_budget, "resourcegraph", remaining=0, resets_after=30)
+        budget.take(redis_budget, "resourcegraph", deadline=1)
+
+
+def test_workers_share_one_bucket(redis_budget) -> None:
+    """Two workers taking 10 each from one bucket of 15: five of the twenty wait for the refill (≈ 1.7 s)."""
+    waits: list[float] = []
+
+    def worker() -> None:
+        waits.extend(budget.take(redis_budget, "resourcegraph") for _ in range(10))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for w in waits if w > 0) >= 5
+    assert time.monotonic() - started >= 1.4
+
+
+@pytest.fixture
+def contoso(emulator, settings):
+    settings.RESOURCE_GRAPH_THRESHOLD = 1
+    settings.RESOURCE_GRAPH_GROUP_SIZE = 1  # 2 subscriptions: 4 queries a round
+    subs = [s for s in emulator.discover() if s.connection.name == emulator.connections[0]["name"]]
+    for sub in subs:
+        sync.sync_subscription(sub.pk, trigger="test")
+    emulator.control("POST", "resource-graph-quota", json={"limit": 3, "window_seconds": 2})
+    emulator.clear_requests()
+    connection = subs[0].connection
+    budget.forget(f"{connection.tenant_id}:{connection.client_id}", "resourcegraph")
+    return [type(s).objects.get(pk=s.pk) for s in subs]
+
+
+def _graph_answers(emulator) -> list[int]:
+    return [r["status"] for r in emulator.requests() if r["op"] == "resourcegraph.query"]
+
+
+def test_the_shared_budget_keeps_within_the_quota(emulator, contoso, settings) -> None:
+    need_redis()
+    settings.RESOURCE_GRAPH_SHARED_BUDGET = True
+    plan = plan_listing(contoso[0].connection, contoso)
+    assert not plan.fallback and plan.listed == {} and plan.queries == 4
+    assert _graph_answers(emulator) == [
+        200,
+        200,
+        200,
+        200,
+    ]  # it waited for the reset instead of meeting a 429
+
+
+def test_without_it_the_quota_is_found_by_429s_and_everything_is_listed(emulator, contoso, settings) -> None:
+    settings.RESOURCE_GRAPH_SHARED_BUDGET = False
+    plan = plan_listing(contoso[0].connection, contoso)
+    assert plan.fallback and set(plan.listed) == {s.pk for s in contoso}
+    assert 429 in _graph_answers(emulator)
+
+
+def test_without_redis_the_bucket_lives_in_the_process(settings) -> None:
+    settings.REDIS_URL = ""
+    principal = f"local-{time.monotonic_ns()}"
+    assert [budget.take(principal, "resourcegraph") for _ in range(15)] == [0.0] * 15
+    assert budget.take(principal, "resourcegraph") > 0.2
+    budget.forget(principal, "resourcegraph")

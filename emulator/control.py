@@ -10,7 +10,7 @@
 | POST   /_emulator/reset              | back to the seeded state; clears faults, request log, clock offset|
 |                                      | and the saved state (persist.py)                                  |
 | GET/POST /_emulator/clock            | read / advance the emulator clock: `{"advance_seconds": n}`       |
-| POST   /_emulator/throttle           | `{"enabled": bool}`                                               |
+| POST   /_emulator/throttle           | `{"enabled": bool, "limits"?: [{"subscription_id", "kind", "capacity", "refill_per_second"}]}` |
 | POST   /_emulator/resource-graph-quota | `{"limit": n, "window_seconds": s}` (Resource Graph's per-user quota) |
 | GET    /_emulator/requests?since=<n> | the request log; DELETE clears it                                 |
 | GET    /_emulator/state              | a summary (counts per subscription, plans, ...)                   |
@@ -115,7 +115,21 @@ def _dispatch(rt: Runtime, req: Request, path: str, method: str, body: Any) -> R
             enabled = body.get("enabled") if isinstance(body, dict) else None
             if not isinstance(enabled, bool):
                 return error_response(400, "InvalidInputError", "'enabled' (true or false) is required")
+            limits = body.get("limits") or []
+            if not isinstance(limits, list) or not all(isinstance(x, dict) for x in limits):
+                return error_response(400, "InvalidInputError", "'limits' is a list of objects")
             rt.throttle.reset(enabled)
+            try:
+                for item in limits:
+                    rt.throttle.limit(
+                        str(item["subscription_id"]),
+                        str(item.get("kind", "reads")),
+                        float(item["capacity"]),
+                        float(item["refill_per_second"]),
+                    )
+            except (KeyError, TypeError, ValueError) as exc:
+                rt.throttle.reset(rt.throttle.enabled)
+                return error_response(400, "InvalidInputError", f"a limit is not valid: {exc}")
         return json_response(200, {"enabled": rt.throttle.enabled})
     elif path == "resource-graph-quota" and method in ("POST", "GET"):
         quota = rt.resource_graph_quota

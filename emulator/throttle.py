@@ -30,15 +30,27 @@ class Throttle:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._buckets: dict[tuple[str, str, str], list[float]] = {}
+        self._limits: dict[tuple[str, str], tuple[float, float]] = {}  # (scope, kind) -> a smaller bucket
         self._lock = threading.Lock()
 
     def reset(self, enabled: bool) -> None:
         with self._lock:
             self.enabled = enabled
             self._buckets.clear()
+            self._limits.clear()
+
+    def limit(self, scope: str, kind: str, capacity: float, rate: float) -> None:
+        """One scope's (a subscription's) own bucket size and refill, for every principal: tests of a throttled
+        subscription beside unthrottled ones."""
+        if kind not in LIMITS or capacity < 1 or rate <= 0:
+            raise ValueError("kind must be reads, writes or deletes; capacity >= 1; refill > 0")
+        with self._lock:
+            self._limits[(scope.lower(), kind)] = (float(capacity), float(rate))
+            for key in [k for k in self._buckets if k[0] == scope.lower() and k[2] == kind]:
+                del self._buckets[key]
 
     def take(self, scope: str, principal: str, kind: str) -> Decision:
-        capacity, rate = LIMITS[kind]
+        capacity, rate = self._limits.get((scope.lower(), kind), LIMITS[kind])
         key = (scope.lower(), principal.lower(), kind)
         now = time.monotonic()
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import UTC, datetime
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -19,6 +20,21 @@ log = logging.getLogger(__name__)
 MAX_RUN_RETRIES = 3
 
 
+def queue_order(groups: list[list[Subscription]]) -> list[Subscription]:
+    """The round's queue: within each connection, due soonest first (never synced, then the oldest last sync); the
+    connections' queues interleaved one subscription at a time, so that one big tenant's round never holds another
+    tenant's subscriptions back behind all of its own."""
+    far_past = datetime.min.replace(tzinfo=UTC)
+    queues = [
+        sorted(group, key=lambda s: (s.last_sync_completed_at or far_past, s.subscription_id))
+        for group in groups
+    ]
+    order: list[Subscription] = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        order += [q[i] for q in queues if i < len(q)]
+    return order
+
+
 @shared_task(name="portal.inventory.tasks.sync_all")
 def sync_all() -> int:
     """Discover each connection's subscriptions, then queue one sync per subscription."""
@@ -31,7 +47,7 @@ def sync_all() -> int:
     by_connection: dict[int, list[Subscription]] = {}
     for subscription, _seen_by in found:  # each subscription once, through the connection that syncs it
         by_connection.setdefault(subscription.connection_id, []).append(subscription)
-    queued = 0
+    listed: list[list[Subscription]] = []
     for subscriptions in by_connection.values():
         plan = graph.plan_listing(subscriptions[0].connection, subscriptions)
         if plan.used_graph:
@@ -43,10 +59,11 @@ def sync_all() -> int:
                 plan.queries,
                 f"; {plan.fallback}" if plan.fallback else "",
             )
-        for subscription in subscriptions:
-            if subscription.pk in plan.listed:
-                sync_subscription.delay(subscription.pk, trigger="schedule")
-                queued += 1
+        listed.append([s for s in subscriptions if s.pk in plan.listed])
+    queued = 0
+    for subscription in queue_order(listed):
+        sync_subscription.delay(subscription.pk, trigger="schedule")
+        queued += 1
     return queued
 
 

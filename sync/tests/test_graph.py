@@ -82,10 +82,31 @@ def test_below_the_threshold_every_subscription_is_listed_without_asking(emulato
 
 @pytest.mark.parametrize("how", ["500", "quota", "malformed"])
 def test_when_resource_graph_cannot_answer_every_subscription_is_listed(emulator, contoso, how):
-    if how == "quota":  # exhausted for longer than a round can wait (the shared budget waits for shorter resets)
+    if (
+        how == "quota"
+    ):  # exhausted for longer than a round can wait (the shared budget waits for shorter resets)
         emulator.control("POST", "resource-graph-quota", json={"limit": 1, "window_seconds": 3600})
     else:
         emulator.fault("resourcegraph.query", how, times=20)
     plan = _plan(contoso)
     assert plan.used_graph and plan.fallback
     assert set(plan.listed) == {s.pk for s in contoso} and plan.skipped == []
+
+
+def test_a_round_queues_due_soonest_first_and_interleaves_tenants() -> None:
+    """One big tenant's round never holds another tenant's subscriptions back behind all of its own."""
+    from types import SimpleNamespace
+
+    from sync.tasks import queue_order
+
+    now = timezone.now()
+
+    def sub(name: str, minutes_ago: int | None) -> SimpleNamespace:
+        done = None if minutes_ago is None else now - timedelta(minutes=minutes_ago)
+        return SimpleNamespace(subscription_id=name, last_sync_completed_at=done)
+
+    big = [sub("big-1", 5), sub("big-2", 50), sub("big-3", None), sub("big-4", 10)]
+    small = [sub("small-1", 5), sub("small-2", 30)]
+    order = [s.subscription_id for s in queue_order([big, small])]
+    assert order == ["big-3", "small-2", "big-2", "small-1", "big-4", "big-1"]
+    assert queue_order([]) == []

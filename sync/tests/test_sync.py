@@ -516,3 +516,62 @@ def test_relative_next_links_are_resolved_against_the_arm_endpoint(emulator, sub
     resumed = _sync(sub, run_id=failed.pk)
     assert resumed.status == "succeeded" and resumed.pages == 2
     assert len([r for r in emulator.requests() if r["op"] == "alerts.list"]) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_throttled_subscription_slows_down_and_completes_and_the_others_do_not_wait(emulator, subs):
+    """ARM's bucket of one subscription made small (4 reads, refilling 2/s; a demo sync is ~9 reads): its sync meets
+    429s with Retry-After, which the SDK's retry honours, and completes; another subscription synced at the same time
+    through the same connection meets no 429 and finishes first."""
+    import threading
+    import time
+
+    throttled, other = subs[0], next(s for s in subs[1:] if s.connection_id == subs[0].connection_id)
+    emulator.control(
+        "POST",
+        "throttle",
+        json={
+            "enabled": True,
+            "limits": [
+                {
+                    "subscription_id": throttled.subscription_id,
+                    "kind": "reads",
+                    "capacity": 4,
+                    "refill_per_second": 2,
+                }
+            ],
+        },
+    )
+    emulator.clear_requests()
+    finished: dict[str, float] = {}
+    started = time.monotonic()
+
+    def run(sub):
+        from django.db import connection as db
+
+        try:
+            _sync(sub)
+            finished[sub.subscription_id] = time.monotonic() - started
+        finally:
+            db.close()
+
+    slow = threading.Thread(target=run, args=(throttled,))
+    slow.start()
+    run(other)
+    slow.join(timeout=120)
+    assert set(finished) == {throttled.subscription_id, other.subscription_id}
+    assert finished[other.subscription_id] < finished[throttled.subscription_id]
+    log = emulator.requests()
+    throttled_429 = [
+        r for r in log if r["status"] == 429 and r["subscription_id"] == throttled.subscription_id
+    ]
+    assert throttled_429 and not [
+        r for r in log if r["status"] == 429 and r["subscription_id"] == other.subscription_id
+    ]
+    for sub in (throttled, other):
+        run_row = SyncRun.objects.filter(subscription=sub).latest("pk")
+        assert run_row.status == "succeeded", run_row.error
+    upstream = {
+        s["subscription_id"].lower(): s["alerts"] for s in emulator.control("GET", "state")["subscriptions"]
+    }
+    assert Alert.objects.filter(subscription=throttled).count() == upstream[throttled.subscription_id]

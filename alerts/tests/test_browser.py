@@ -410,3 +410,24 @@ def test_a_custom_range_is_applied_with_apply_not_when_chosen(page, live_server,
     expect(page.locator("#results .form-errors")).to_have_count(0)
     page.locator("#counters .count-total").wait_for()
     browser_events.assert_clean()
+
+
+def test_the_filters_work_without_javascript(browser, live_server, world):
+    """The pills are <details>, the filter a GET form: with JavaScript off, Severity → Medium → Apply filters the list
+    and the address keeps it; the title is a link to the alert's page."""
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, world["user"])
+        page.goto("/alerts/")
+        page.locator("#pill-severity summary").click()
+        page.get_by_role("checkbox", name=re.compile(r"^Medium\b")).check()
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_url(lambda url: "severity=Medium" in url)
+        severities = page.locator("#alerts-table tbody .sev").all_inner_texts()
+        assert severities and {s.strip() for s in severities} == {"Medium"}
+        page.locator("#alerts-table tbody a[data-pane-link]").first.click()
+        page.wait_for_url(lambda url: re.search(r"/alerts/\d+/$", url) is not None)
+        assert page.get_by_role("heading", name="Entities").is_visible()
+    finally:
+        context.close()

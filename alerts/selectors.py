@@ -172,6 +172,7 @@ def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
     wide = FilterState({**d, "severity": [], "status": []})
     rollup = _rollup_scope(user, wide)
     capped = False
+    over: set[str] = set()  # the values counted up to the cap only
     if rollup is not None:
         grid: Counter[tuple[str, str]] = Counter()
         for severity, status, n in (
@@ -191,15 +192,21 @@ def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
         by_severity, by_status = {}, {}
         for s in SEVERITY_ORDER:
             n = qs.filter(severity=s, status__in=chosen_statuses).values("pk")[: COUNT_CAP + 1].count()
-            by_severity[s], capped = min(n, COUNT_CAP), capped or n > COUNT_CAP
+            by_severity[s] = min(n, COUNT_CAP)
+            if n > COUNT_CAP:
+                over.add(s)
         for s in STATUS_ORDER:
             n = qs.filter(status=s, severity__in=chosen_severities).values("pk")[: COUNT_CAP + 1].count()
-            by_status[s], capped = min(n, COUNT_CAP), capped or n > COUNT_CAP
+            by_status[s] = min(n, COUNT_CAP)
+            if n > COUNT_CAP:
+                over.add(s)
+        capped = bool(over)
     return {
         "severity": by_severity,
         "status": by_status,
         "total": sum(n for s, n in by_severity.items() if s in chosen_severities),
         "capped": capped,
+        "over": over,
         "approximate": d.get("range") == "24h" and rollup is not None,
     }
 

@@ -150,7 +150,7 @@ def alert_pane(request: AuthedRequest, pk: int) -> HttpResponse:
     htmx (the URL keeps ?open=<id>); asked for directly, it is the list with the pane open."""
     alert = selectors.alert_get_for_user(request.user, pk)
     if not request.htmx:  # a bookmarked or copied pane address: the list, with this alert open beside it
-        return _list_page(request, open_pk=alert.pk)
+        return redirect(f"{reverse('alerts:list')}?open={alert.pk}")
     return render(request, "alerts/_pane.html", _pane_context(request, alert))
 
 
@@ -412,10 +412,10 @@ EXPORT_COLUMNS = [
     ("id", "Alert ID"),
     ("title", "Alert title"),
     ("severity", "Severity"),
-    ("status", "Status code"),
-    ("alert_type", "Alert type code"),
+    ("status", "Status"),
+    ("alert_type", "Alert type"),
     ("plan", "Plan"),
-    ("intent", "MITRE ATT&CK tactics code"),
+    ("intent", "MITRE ATT&CK tactics"),
     ("compromised_entity", "Affected resource"),
     ("vault__name", "Key vault"),
     ("subscription__display_name", "Subscription"),
@@ -468,7 +468,8 @@ def export(request: AuthedRequest, fmt: str) -> HttpResponse | StreamingHttpResp
                 )
 
         return csv_response(
-            [label for _, label in EXPORT_COLUMNS] + ["Status", "Alert type", "MITRE ATT&CK tactics"],
+            [label for _, label in EXPORT_COLUMNS]
+            + ["Status (in words)", "Alert type (name)", "MITRE ATT&CK tactics (in words)"],
             readable(_export_rows(request.user, state)),
             filename=f"security-alerts-{stamp}.csv",
             bom=True,

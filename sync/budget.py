@@ -50,7 +50,7 @@ local hold = tonumber(b[3]) or 0
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 if seen >= 0 then
   tokens = math.min(tokens, seen)
-  if seen < 1 then hold = math.max(hold, now + resets) end
+  if seen < 1 then hold = math.max(hold, now + resets) else hold = 0 end
 end
 local wait = 0
 if want > 0 then
@@ -82,8 +82,7 @@ class _LocalBuckets:
             tokens = min(kind.capacity, tokens + max(0.0, now - ts) * kind.refill_per_second)
             if seen >= 0:
                 tokens = min(tokens, seen)
-                if seen < 1:
-                    hold = max(hold, now + resets)
+                hold = max(hold, now + resets) if seen < 1 else 0.0
             wait = 0.0
             if want > 0:
                 if now < hold:

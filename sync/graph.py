@@ -12,7 +12,9 @@ group of RESOURCE_GRAPH_GROUP_SIZE subscriptions, instead of listing every subsc
 A subscription with new alerts or different counts is listed this round; so is one never synced, and one whose last
 full listing is older than FULL_LISTING_SECONDS (two changes that cancel out in the counts escape question 2).
 Resource Graph only decides: the alerts themselves are always read through the REST path (its rows lack fields the
-parser stores). Whenever it cannot answer for certain (a refusal, a throttle beyond its quota, a truncated or
+parser stores). A skipped subscription skips its whole sync, so changes made in Azure to its key vaults, Defender
+plans, security contacts and suppression rules (not alerts) show up at its next listing, at most FULL_LISTING_SECONDS
+later; the portal's own changes to those are written back and shown at once, as always. Whenever it cannot answer for certain (a refusal, a throttle beyond its quota, a truncated or
 malformed result) every subscription of the connection is listed, and the plan says why.
 
 Property names are PascalCase in Resource Graph (`Status`, `TimeGeneratedUtc`); the `type` column is lower-case
@@ -115,7 +117,14 @@ def plan_listing(
         shared = settings.RESOURCE_GRAPH_SHARED_BUDGET
         if shared:
             budget.take(principal, "resourcegraph", deadline=settings.SYNC_INTERVAL_SECONDS / 2)
-        answer = operations.resource_graph_query(config, ids, text)
+        try:
+            answer = operations.resource_graph_query(config, ids, text)
+        except (
+            errors.ArmThrottled
+        ) as exc:  # found the quota empty anyway: every worker holds off, not only this one
+            if shared:
+                budget.observe(principal, "resourcegraph", 0, exc.retry_after or 5.0)
+            raise
         if shared:
             budget.observe(principal, "resourcegraph", answer.quota_remaining, answer.quota_resets_after)
         return answer
@@ -162,7 +171,7 @@ def plan_listing(
                     plan.listed[sub.pk] = "alert counts by status differ"
                 else:
                     plan.skipped.append(sub.pk)
-    except (errors.ArmError, TimeoutError) as exc:
+    except Exception as exc:
         reason = f"Resource Graph did not answer for certain ({exc.__class__.__name__}: {exc}); listing every subscription"
         log.warning("%s: %s", connection, reason)
         plan.fallback = reason

@@ -160,6 +160,15 @@ def test_the_side_pane_follows_j_and_k_only_from_the_list_and_keeps_its_place(
     page.go_back()
     page.wait_for_url(lambda url: f"open={first}" in url)
     page.locator(f'#pane [data-pane-pk="{first}"]').wait_for()
+    # Esc while typing in a field keeps the pane (and what was typed)
+    comment = page.locator("#pane #close-comment")
+    comment.fill("seen before")
+    comment.press("Escape")
+    assert page.locator("#pane").is_visible() and comment.input_value() == "seen before"
+    # a row's checkbox is in the list: j moves from it
+    rows.nth(0).locator("input[type=checkbox]").focus()
+    page.keyboard.press("j")
+    page.locator(f'#pane [data-pane-pk="{second}"]').wait_for()
     # Esc closes it, and the URL forgets it
     rows.nth(0).locator("td:nth-child(3) a").focus()
     page.keyboard.press("Escape")

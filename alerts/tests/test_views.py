@@ -318,21 +318,17 @@ def test_csv_and_json_export_of_the_current_filter(client, data):
     # the codes, and the same in people's words (one mapping: alerts.labels)
     by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     app = by_id[str(Alert.objects.get(alert_type="KV_AppAnomaly").pk)]
-    assert (
-        app["Alert type code"] == "KV_AppAnomaly"
-        and app["Alert type"] == "Unusual application accessed a key vault"
-    )
-    assert (
-        app["MITRE ATT&CK tactics"] == "Credential Access"
-        and app["MITRE ATT&CK tactics code"] == "CredentialAccess"
-    )
-    resolved = next(r for r in by_id.values() if r["Status code"] == "Resolved")
-    assert resolved["Status"] == "Resolved"
+    assert app["Alert type"] == "KV_AppAnomaly"  # the codes keep their columns (scripts read them by header)
+    assert app["Alert type (name)"] == "Unusual application accessed a key vault"
+    assert app["MITRE ATT&CK tactics"] == "CredentialAccess"
+    assert app["MITRE ATT&CK tactics (in words)"] == "Credential Access"
+    resolved = next(r for r in by_id.values() if r["Status"] == "Resolved")
+    assert resolved["Status (in words)"] == "Resolved"
     in_progress = Alert.objects.filter(subscription=data["p"].sub).first()
     Alert.objects.filter(pk=in_progress.pk).update(status="InProgress")
     text = b"".join(client.get(reverse("alerts:export_csv")).streaming_content).decode("utf-8-sig")
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["Alert ID"] == str(in_progress.pk))
-    assert row["Status"] == "In progress" and row["Status code"] == "InProgress"
+    assert row["Status (in words)"] == "In progress" and row["Status"] == "InProgress"
     response = client.get(reverse("alerts:export_json") + "?severity=High")
     items = json.loads(b"".join(response.streaming_content))
     assert {i["severity"] for i in items} == {"High"} and len(items) == 2
@@ -409,7 +405,7 @@ def test_the_side_pane_is_in_the_url_and_checks_the_role(client, data):
     pane = client.get(reverse("alerts:pane", args=[mine.pk]), HTTP_HX_REQUEST="true")
     assert pane.status_code == 200 and "View full details" in pane.content.decode()
     # asked for without htmx (a copied address): the list with the pane open
-    assert client.get(reverse("alerts:pane", args=[mine.pk])).context["pane_alert"] == mine
+    assert client.get(reverse("alerts:pane", args=[mine.pk]))["Location"].endswith(f"/alerts/?open={mine.pk}")
     assert client.get(reverse("alerts:list") + "?open=abc").status_code == 200  # a bad id is ignored
 
 

@@ -71,7 +71,8 @@
      Esc close. Single-key shortcuts can be switched off in Preferences (WCAG 2.1.4): body[data-shortcuts=off]. */
   function typingIn(target) {
     var tag = (target && target.tagName) || "";
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+    if (tag === "INPUT") { return !/^(checkbox|radio|button|submit|reset)$/.test(target.type || ""); }
+    return tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
   function shortcutsOn() { return document.body.getAttribute("data-shortcuts") !== "off"; }
@@ -117,6 +118,7 @@
       if (event.ctrlKey || event.metaKey || event.altKey) { return; }
       if (event.key === "Escape") {
         if (showHelp(false)) { return; }
+        if (typingIn(event.target)) { return; }  /* Esc in the pane's comment box keeps what was typed */
         if (window.portalPane && window.portalPane.close(true)) { event.preventDefault(); }
         return;
       }
@@ -332,6 +334,9 @@
   document.addEventListener("toggle", function (e) {
     var el = e.target;
     if (!el || el.id !== "trend" || !el.getAttribute("data-remember-url") || !window.portal) { return; }
+    var state = el.open ? "1" : "0";
+    if (el.getAttribute("data-saved-open") === state) { return; }  /* drawn open: toggle fires, nothing changed */
+    el.setAttribute("data-saved-open", state);
     window.portal.post(el.getAttribute("data-remember-url"), { open: el.open ? "on" : "" });
   }, true);
   function init() {

@@ -64,7 +64,7 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "notifications:delivery_retry": ("delivery", False, False),
     "alerts:detail": ("alert", False, True),
     "alerts:status": ("alert", False, False),
-    "alerts:pane": ("alert", False, True),
+    "alerts:pane": ("alert", False, False),  # without htmx, a redirect to the list with the pane open
     "pricing:plans": ("sub", False, True),
     "feedback:reply": ("feedback", False, False),
     "feedback:panel": ("alert", True, True),  # readers answer "Was this useful?"

@@ -25,8 +25,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="host name clients use (printed URLs and the certificate's SAN); default 127.0.0.1",
     )
-    p.add_argument("--preset", choices=("demo", "scale"), default="demo")
-    p.add_argument("--alerts", type=int, default=None, help="scale preset: number of alerts (max 1,000,000)")
+    p.add_argument("--preset", choices=("demo", "scale", "fleet"), default="demo")
+    p.add_argument(
+        "--alerts",
+        type=int,
+        default=None,
+        help="scale preset: number of alerts (max 1,000,000); fleet: alerts per subscription (200 of them)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data-dir", type=Path, default=Path("var/emulator"))
     p.add_argument("--page-size", type=int, default=100)

@@ -558,6 +558,38 @@ def build_scale(state: EmulatorState, anchor: dt.datetime, alerts: int) -> None:
 
 
 DEFAULT_SCALE_ALERTS = 100_000
+FLEET_TENANTS = 10
+FLEET_SUBSCRIPTIONS = 200
+DEFAULT_FLEET_ALERTS = 500  # per subscription
+
+
+def build_fleet(state: EmulatorState, anchor: dt.datetime, per_subscription: int) -> None:
+    """Sync at scale (bench/scale_out.py): FLEET_SUBSCRIPTIONS subscriptions spread over FLEET_TENANTS tenants (one
+    service principal each), `per_subscription` lazily generated alerts and 2 key vaults each."""
+    rng = random.Random(state.seed)
+    tenants = [_tenant(rng, f"Fleet{i:02d} Corp", f"fleet{i:02d}.example") for i in range(FLEET_TENANTS)]
+    for tenant in tenants:
+        state.tenants[tenant.tenant_id.lower()] = tenant
+    for i in range(FLEET_SUBSCRIPTIONS):
+        tenant = tenants[i % FLEET_TENANTS]
+        sub = Subscription(_guid(rng), f"Fleet subscription {i:03d}", tenant.tenant_id, "westeurope")
+        sid = sub.subscription_id.lower()
+        state.subscriptions[sid] = sub
+        _add_vaults(state, rng, sub, [(f"rg-fleet-{i:03d}", "westeurope")], 2, anchor, tenant.domain)
+        refs = [_ref(v, tenant.tenant_id) for v in state.vaults[sid]]
+        state.alerts[sid] = AlertStore(
+            ScaleAlerts(
+                seed=state.seed * 1000 + i,
+                count=per_subscription,
+                subscription_id=sub.subscription_id,
+                asc_location=sub.asc_location,
+                vaults=refs,
+                tenant_domain=tenant.domain,
+                anchor=anchor,
+            )
+        )
+        _plans(state, sub, anchor, {"KeyVaults": ("PerKeyVault", anchor - dt.timedelta(days=100))})
+        state.rules[sid] = {}
 
 
 def build(state: EmulatorState, anchor: dt.datetime, alerts: int | None) -> None:
@@ -565,7 +597,9 @@ def build(state: EmulatorState, anchor: dt.datetime, alerts: int | None) -> None
         build_demo(state, anchor)
     elif state.preset == "scale":
         build_scale(state, anchor, alerts if alerts is not None else DEFAULT_SCALE_ALERTS)
+    elif state.preset == "fleet":
+        build_fleet(state, anchor, alerts if alerts is not None else DEFAULT_FLEET_ALERTS)
     else:
-        raise ValueError(f"unknown preset {state.preset!r} (demo or scale)")
+        raise ValueError(f"unknown preset {state.preset!r} (demo, scale or fleet)")
     for store in state.alerts.values():
         store.mark_seeded()

@@ -111,6 +111,12 @@ Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
 
 
+def _props(row: Row) -> Any:
+    """A row's properties (an empty Properties is falsy: never `or {}` it)."""
+    value = row.get("properties")
+    return {} if value is None else value
+
+
 @dataclass
 class Column:
     name: str
@@ -118,8 +124,9 @@ class Column:
 
     def value(self, row: Row) -> Any:
         if self.field is None:
-            return row.get(self.name)
-        value = (row.get("properties") or {}).get(self.field)
+            value = row.get(self.name)
+            return value.whole() if isinstance(value, Properties) else value
+        value = _props(row).get(self.field)
         return None if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
@@ -221,7 +228,7 @@ def _condition(text: str) -> Predicate:
         name, compare, bound = m[1], _OPS[m[2]], _datetime(m[3])
 
         def at(row: Row) -> bool:
-            raw = (row.get("properties") or {}).get(name)  # case-sensitive, as KQL on a dynamic column
+            raw = _props(row).get(name)  # case-sensitive, as KQL on a dynamic column
             if not isinstance(raw, str):
                 return False
             try:
@@ -233,7 +240,7 @@ def _condition(text: str) -> Predicate:
         return at
     if m := _PROP_RE.fullmatch(text):
         name, test = m[1], _compare_text(m[2], _literals(m[3]))
-        return lambda row: test((row.get("properties") or {}).get(name))
+        return lambda row: test(_props(row).get(name))
     raise QueryError(f"this condition is not in the emulator's accepted subset: {text!r}")
 
 
@@ -292,6 +299,24 @@ def pascal(value: Any) -> Any:
     return value
 
 
+class Properties(dict[str, Any]):
+    """An alert's `properties` as Resource Graph names them, converted key by key when read (a query over ten
+    thousand alerts reads two of their keys, not all of them): `get("Status")` reads the REST `status`."""
+
+    def __init__(self, rest: dict[str, Any]) -> None:
+        super().__init__()
+        self._rest = rest
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if not key or key.startswith("$") or not key[0].isupper():
+            return default  # PascalCase only: `properties.status` is null, as in KQL on the real column
+        camel = key[0].lower() + key[1:]
+        return pascal(self._rest[camel]) if camel in self._rest else default
+
+    def whole(self) -> dict[str, Any]:
+        return pascal(self._rest)  # type: ignore[no-any-return]
+
+
 def alert_row(doc: dict[str, Any], subscription_id: str, tenant_id: str) -> Row:
     m = ALERT_ID_RE.match(doc.get("id", ""))
     return {
@@ -306,7 +331,7 @@ def alert_row(doc: dict[str, Any], subscription_id: str, tenant_id: str) -> Row:
         "managedBy": "",
         "sku": None,
         "plan": None,
-        "properties": pascal(doc.get("properties") or {}),
+        "properties": Properties(doc.get("properties") or {}),
         "tags": None,
         "identity": None,
         "zones": None,

@@ -264,3 +264,17 @@ def test_no_scale_alert_time_is_later_than_the_anchor() -> None:
     (sid,) = state.subscriptions
     last = state.store(sid).doc_at(999)["properties"]
     assert max(parse_time(last[k]) for k in TIME_KEYS) <= ANCHOR
+
+
+def test_the_fleet_preset_for_sync_at_scale() -> None:
+    """bench/scale_out.py's world: 200 subscriptions in 10 tenants, N lazily generated alerts and 2 vaults each."""
+    state = EmulatorState(preset="fleet", seed=3, page_size=100, clock=Clock())
+    presets.build(state, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), 40)
+    assert len(state.tenants) == presets.FLEET_TENANTS == 10
+    assert len(state.subscriptions) == presets.FLEET_SUBSCRIPTIONS == 200
+    per_tenant = Counter(s.tenant_id for s in state.subscriptions.values())
+    assert set(per_tenant.values()) == {20}
+    for sid in list(state.subscriptions)[:5]:
+        assert len(state.alerts[sid]) == 40 and len(state.vaults[sid]) == 2
+        docs = list(state.alerts[sid].iter_docs())
+        assert len({d["id"] for d in docs}) == 40 and all(sid in d["id"].lower() for d in docs)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts import hooks
 from alerts.filters import AlertFilterForm, FilterState
-from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup
+from alerts.models import OPEN_STATUSES, Alert, AlertEvent, AlertRollup, Status
 from portal.accounts.selectors import get_for_user, scope_to_user, subscriptions_visible_to
 from portal.inventory.selectors import vaults_visible_to
 
@@ -138,28 +138,7 @@ def _rollup_rows(user: User, state: FilterState) -> QuerySet[AlertRollup]:
     return qs
 
 
-def severity_counts(user: User, state: FilterState) -> dict[str, Any]:
-    """Counters per severity for the current filter: from the rollup (days), else counted with a cap."""
-    rollup = _rollup_scope(user, state)
-    approximate = state.data.get("range") == "24h"
-    if rollup is not None:
-        counts = dict(rollup.values_list("severity").annotate(n=Sum("count")).order_by())
-        return {
-            "counts": [(s, counts.get(s, 0) or 0) for s in SEVERITY_ORDER],
-            "capped": False,
-            "approximate": approximate,
-        }
-    qs = state.apply(alerts_visible_to(user), with_cursor=False).order_by()
-    counts = Counter()
-    capped = False
-    for severity in SEVERITY_ORDER:
-        n = qs.filter(severity=severity).values("pk")[: COUNT_CAP + 1].count()
-        counts[severity] = min(n, COUNT_CAP)
-        capped = capped or n > COUNT_CAP
-    return {"counts": [(s, counts[s]) for s in SEVERITY_ORDER], "capped": capped, "approximate": False}
-
-
-STATUS_ORDER = ["Active", "InProgress", "Resolved", "Dismissed"]
+STATUS_ORDER = [s.value for s in Status]
 
 
 def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
@@ -171,7 +150,6 @@ def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
     chosen_statuses = set(d.get("status") or STATUS_ORDER)
     wide = FilterState({**d, "severity": [], "status": []})
     rollup = _rollup_scope(user, wide)
-    capped = False
     over: set[str] = set()  # the values counted up to the cap only
     if rollup is not None:
         grid: Counter[tuple[str, str]] = Counter()
@@ -200,12 +178,11 @@ def facet_counts(user: User, state: FilterState) -> dict[str, Any]:
             by_status[s] = min(n, COUNT_CAP)
             if n > COUNT_CAP:
                 over.add(s)
-        capped = bool(over)
     return {
         "severity": by_severity,
         "status": by_status,
         "total": sum(n for s, n in by_severity.items() if s in chosen_severities),
-        "capped": capped,
+        "capped": bool(over),
         "over": over,
         "approximate": d.get("range") == "24h" and rollup is not None,
     }

@@ -43,28 +43,16 @@ def _state_or_errors(request: AuthedRequest) -> tuple[AlertFilterForm, FilterSta
     return selectors.filter_state(request.user, request.GET)
 
 
-def _pills(form: AlertFilterForm, state: FilterState | None) -> dict[str, str]:
+def _pills(state: FilterState | None) -> dict[str, str]:
     """What each pill of the filter bar says when closed: the chosen values, or "All"."""
     if state is None:
         return {"range": "", "severity": "", "status": "", "more": ""}
     d = state.data
-    ranges = dict(RANGES)
-    status_labels = dict(Status.choices)
-    more = [
-        name
-        for name, label in (
-            ("subscription", "subscription"),
-            ("type", "type"),
-            ("plan", "plan"),
-            ("vault", "key vault"),
-            ("assignee", "owner"),
-        )
-        if d.get(name)
-    ]
+    more = [name for name in ("subscription", "type", "plan", "vault", "assignee") if d.get(name)]
     severities = [s for s in SEVERITY_ORDER if s in (d.get("severity") or [])]
-    statuses = [status_labels[s] for s in STATUS_ORDER if s in (d.get("status") or [])]
+    statuses = [labels.status_label(s) for s in STATUS_ORDER if s in (d.get("status") or [])]
     return {
-        "range": ranges.get(d.get("range") or "all", "All time"),
+        "range": dict(RANGES).get(d.get("range") or "all", "All time"),
         "severity": ", ".join(severities) if severities and len(severities) < 4 else "All",
         "status": ", ".join(statuses) if statuses and len(statuses) < 4 else "All",
         "more": f"{len(more)} more" if more else "",
@@ -99,7 +87,7 @@ def _list_page(request: AuthedRequest, *, open_pk: int | None) -> HttpResponse:
         "can_write_any": can_write_any,
         "statuses": Status.choices,
         "classifications": CLASSIFICATIONS,
-        "pills": _pills(form, state),
+        "pills": _pills(state),
     }
     if state is None:
         context.update(page=None, invalid=True)
@@ -110,11 +98,12 @@ def _list_page(request: AuthedRequest, *, open_pk: int | None) -> HttpResponse:
         selectors.alerts_visible_to(request.user).order_by("-id").values_list("id", flat=True).first() or 0
     )
     pane_alert = _pane_alert(request, open_pk)
+    pane_query = state.urlencode(cursor=state.data.get("cursor") or None)
     context.update(
         page=page,
         state=state,
         query=state.urlencode(),
-        pane_query=state.urlencode(cursor=state.data.get("cursor") or None),
+        pane_query=pane_query,
         sort_links={key: state.urlencode(sort=key) for key, _label in SORTS},
         newest_id=newest,
         poll_seconds=settings.LIVE_POLL_SECONDS,
@@ -123,7 +112,7 @@ def _list_page(request: AuthedRequest, *, open_pk: int | None) -> HttpResponse:
         pane_alert=pane_alert,
     )
     if pane_alert is not None:
-        context.update(_pane_context(request, pane_alert))
+        context.update(_pane_context(request, pane_alert, pane_query))
     template = (
         "alerts/list.html#results"
         if request.htmx and request.htmx.target == "results"
@@ -132,14 +121,14 @@ def _list_page(request: AuthedRequest, *, open_pk: int | None) -> HttpResponse:
     return render(request, template, context)
 
 
-def _pane_context(request: AuthedRequest, alert: Alert) -> dict[str, Any]:
-    _form, state = _state_or_errors(request)
+def _pane_context(request: AuthedRequest, alert: Alert, pane_query: str) -> dict[str, Any]:
+    """The pane's template context; `pane_query`: the list's filter (and page) the pane's close link returns to."""
     return {
         "alert": alert,
         "can_write": access.can_write(request.user, alert.subscription_id),
         "statuses": Status.choices,
         "classifications": CLASSIFICATIONS,
-        "pane_query": state.urlencode(cursor=state.data.get("cursor") or None) if state else "",
+        "pane_query": pane_query,
     }
 
 
@@ -151,7 +140,9 @@ def alert_pane(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = selectors.alert_get_for_user(request.user, pk)
     if not request.htmx:  # a bookmarked or copied pane address: the list, with this alert open beside it
         return redirect(f"{reverse('alerts:list')}?open={alert.pk}")
-    return render(request, "alerts/_pane.html", _pane_context(request, alert))
+    _form, state = _state_or_errors(request)
+    pane_query = state.urlencode(cursor=state.data.get("cursor") or None) if state else ""
+    return render(request, "alerts/_pane.html", _pane_context(request, alert, pane_query))
 
 
 @login_required

@@ -119,10 +119,8 @@ def plan_listing(
             budget.take(principal, "resourcegraph", deadline=settings.SYNC_INTERVAL_SECONDS / 2)
         try:
             answer = operations.resource_graph_query(config, ids, text)
-        except (
-            errors.ArmThrottled
-        ) as exc:  # found the quota empty anyway: every worker holds off, not only this one
-            if shared:
+        except errors.ArmThrottled as exc:
+            if shared:  # found the quota empty anyway: every worker holds off, not only this one
                 budget.observe(principal, "resourcegraph", 0, exc.retry_after or 5.0)
             raise
         if shared:
@@ -171,7 +169,7 @@ def plan_listing(
                     plan.listed[sub.pk] = "alert counts by status differ"
                 else:
                     plan.skipped.append(sub.pk)
-    except Exception as exc:
+    except Exception as exc:  # any doubt (a refusal, a throttle, a malformed row, Redis) lists everything
         reason = f"Resource Graph did not answer for certain ({exc.__class__.__name__}: {exc}); listing every subscription"
         log.warning("%s: %s", connection, reason)
         plan.fallback = reason

@@ -94,11 +94,6 @@ def alert_type_label(value: str) -> SafeString | str:
 
 
 @register.filter
-def alert_type_name(value: str) -> str:
-    return labels.alert_type_name(value)
-
-
-@register.filter
 def status_label(value: str) -> str:
     return labels.status_label(value)
 

@@ -35,7 +35,6 @@ API_CONTACTS = "2020-01-01-preview"
 API_RULES = "2019-01-01-preview"
 API_SUBSCRIPTIONS = "2022-12-01"
 API_VAULTS = "2026-05-15"  # azure-mgmt-keyvault 14.1.0's default
-API_RESOURCE_GRAPH = "2021-03-01"  # azure-mgmt-resourcegraph 8.0.1's default
 
 
 @dataclass(frozen=True)

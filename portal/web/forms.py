@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, User
 
 from portal.accounts.models import Role
 from portal.web.formfields import BoundedIntegerField, SingleLineField
+from portal.web.pending import SCOPE_RE
 
 TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
@@ -77,7 +78,7 @@ class NextForm(forms.Form):
 class PendingScopeForm(forms.Form):
     """The prefix of a pending element's id when the object is shown twice on a page (portal.web.pending)."""
 
-    scope = forms.RegexField(regex=r"^[a-z][a-z0-9]{0,19}$", required=False)
+    scope = forms.RegexField(regex=SCOPE_RE, required=False)
 
 
 class VaultFilterForm(forms.Form):

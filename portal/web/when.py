@@ -1,14 +1,12 @@
 """The portal's one date-time format: "2 Dec 2026, 13:27 UTC" in the active time zone (the user's), and the relative
-time ("3 h ago") shown on hover. Templates use the `when` filters (portal/web/templatetags/when.py)."""
+time ("3 h ago") shown on hover. The format itself is DATETIME_FORMAT / DATE_FORMAT in portal/formats (the admin
+reads it there too). Templates use the `when` filters (portal/web/templatetags/when.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.utils import dateformat, timezone
-
-FORMAT = "j M Y, H:i T"
-DATE_FORMAT = "j M Y"
+from django.utils import formats, timezone
 
 
 def relative(value: datetime, now: datetime | None = None) -> str:
@@ -30,5 +28,5 @@ def as_text(value: datetime | date | None, tz: object = None) -> str:
         return ""
     if isinstance(value, datetime):
         local = timezone.localtime(value, tz) if timezone.is_aware(value) else value  # type: ignore[arg-type]  # tz: a tzinfo or None
-        return dateformat.format(local, FORMAT)
-    return dateformat.format(value, DATE_FORMAT)
+        return formats.date_format(local, "DATETIME_FORMAT")
+    return formats.date_format(value, "DATE_FORMAT")

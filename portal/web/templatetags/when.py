@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from django import template
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from portal.web.when import DATE_FORMAT, as_text, relative
+from portal.web.when import as_text, relative
 
 register = template.Library()
 
@@ -45,6 +45,6 @@ def when_date(value: datetime | date | None) -> SafeString | str:
     if value is None or value == "":
         return ""
     day = timezone.localdate(value) if isinstance(value, datetime) and timezone.is_aware(value) else value
-    return format_html(
-        '<time datetime="{}">{}</time>', day.isoformat()[:10], dateformat.format(day, DATE_FORMAT)
-    )
+    if isinstance(day, datetime):
+        day = day.date()
+    return format_html('<time datetime="{}">{}</time>', day.isoformat()[:10], as_text(day))

@@ -1,4 +1,4 @@
-"""`python -m emulator --port PORT --preset demo|scale [--alerts N] [--seed S] [--data-dir DIR]
+"""`python -m emulator --port PORT --preset demo|scale|fleet|lighthouse [--alerts N] [--seed S] [--data-dir DIR]
 [--page-size N] [--throttle] [--fresh] [--no-persist]`: start the emulator, print the portal's environment, serve
 until SIGINT/SIGTERM (which save Azure's state in the data dir first, see persist.py)."""
 
@@ -25,12 +25,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="host name clients use (printed URLs and the certificate's SAN); default 127.0.0.1",
     )
-    p.add_argument("--preset", choices=("demo", "scale", "fleet"), default="demo")
+    p.add_argument("--preset", choices=("demo", "scale", "fleet", "lighthouse"), default="demo")
     p.add_argument(
         "--alerts",
         type=int,
         default=None,
-        help="scale preset: number of alerts (max 1,000,000); fleet: alerts per subscription (200 of them)",
+        help="scale preset: number of alerts (max 1,000,000); fleet, lighthouse: alerts per subscription (200, "
+        "2,000 of them)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data-dir", type=Path, default=Path("var/emulator"))

@@ -18,6 +18,7 @@ OTHER_KINDS = {
     "latency",
     "malformed",
     "truncated",
+    "result_truncated",
     "nextlink_loop",
     "relative_nextlink",
     "expired_token",

@@ -55,7 +55,7 @@ class World:
 
 
 def world_of(preset: str, seed: int, alerts: int | None) -> World:
-    if preset not in ("scale", "fleet"):
+    if preset not in ("scale", "fleet", "lighthouse"):
         return World(preset, seed, None)
     return World(preset, seed, alerts if alerts is not None else DEFAULT_SCALE_ALERTS)
 

@@ -561,18 +561,34 @@ DEFAULT_SCALE_ALERTS = 100_000
 FLEET_TENANTS = 10
 FLEET_SUBSCRIPTIONS = 200
 DEFAULT_FLEET_ALERTS = 500  # per subscription
+LIGHTHOUSE_SUBSCRIPTIONS = 2000
+DEFAULT_LIGHTHOUSE_ALERTS = 3  # per subscription
 
 
-def build_fleet(state: EmulatorState, anchor: dt.datetime, per_subscription: int) -> None:
-    """Sync at scale (bench/scale_out.py): FLEET_SUBSCRIPTIONS subscriptions spread over FLEET_TENANTS tenants (one
-    service principal each), `per_subscription` lazily generated alerts and 2 key vaults each."""
+def build_fleet(
+    state: EmulatorState,
+    anchor: dt.datetime,
+    per_subscription: int,
+    *,
+    subscriptions: int = FLEET_SUBSCRIPTIONS,
+    managed_by: str | None = None,
+) -> None:
+    """Sync at scale (bench/scale_out.py): `subscriptions` subscriptions spread over FLEET_TENANTS tenants (one
+    service principal each), `per_subscription` lazily generated alerts and 2 key vaults each; every one delegated
+    through Azure Lighthouse to the tenant `managed_by` when given."""
     rng = random.Random(state.seed)
     tenants = [_tenant(rng, f"Fleet{i:02d} Corp", f"fleet{i:02d}.example") for i in range(FLEET_TENANTS)]
     for tenant in tenants:
         state.tenants[tenant.tenant_id.lower()] = tenant
-    for i in range(FLEET_SUBSCRIPTIONS):
+    for i in range(subscriptions):
         tenant = tenants[i % FLEET_TENANTS]
-        sub = Subscription(_guid(rng), f"Fleet subscription {i:03d}", tenant.tenant_id, "westeurope")
+        sub = Subscription(
+            _guid(rng),
+            f"Fleet subscription {i:04d}" if subscriptions > 1000 else f"Fleet subscription {i:03d}",
+            tenant.tenant_id,
+            "westeurope",
+            managed_by_tenants=[managed_by] if managed_by else [],
+        )
         sid = sub.subscription_id.lower()
         state.subscriptions[sid] = sub
         _add_vaults(state, rng, sub, [(f"rg-fleet-{i:03d}", "westeurope")], 2, anchor, tenant.domain)
@@ -592,6 +608,20 @@ def build_fleet(state: EmulatorState, anchor: dt.datetime, per_subscription: int
         state.rules[sid] = {}
 
 
+LIGHTHOUSE_MANAGER = "Fleet SOC"
+
+
+def build_lighthouse(state: EmulatorState, anchor: dt.datetime, per_subscription: int) -> None:
+    """A managed SOC (bench/scale_out.py's throttled variant): LIGHTHOUSE_SUBSCRIPTIONS subscriptions in
+    FLEET_TENANTS customer tenants, all delegated through Azure Lighthouse to one managing tenant, whose one service
+    principal syncs them all (so they share its Resource Graph quota and tenant-level budget)."""
+    soc = _tenant(random.Random(state.seed + 7), LIGHTHOUSE_MANAGER, "fleet-soc.example")
+    state.tenants[soc.tenant_id.lower()] = soc
+    build_fleet(
+        state, anchor, per_subscription, subscriptions=LIGHTHOUSE_SUBSCRIPTIONS, managed_by=soc.tenant_id
+    )
+
+
 def build(state: EmulatorState, anchor: dt.datetime, alerts: int | None) -> None:
     if state.preset == "demo":
         build_demo(state, anchor)
@@ -599,7 +629,9 @@ def build(state: EmulatorState, anchor: dt.datetime, alerts: int | None) -> None
         build_scale(state, anchor, alerts if alerts is not None else DEFAULT_SCALE_ALERTS)
     elif state.preset == "fleet":
         build_fleet(state, anchor, alerts if alerts is not None else DEFAULT_FLEET_ALERTS)
+    elif state.preset == "lighthouse":
+        build_lighthouse(state, anchor, alerts if alerts is not None else DEFAULT_LIGHTHOUSE_ALERTS)
     else:
-        raise ValueError(f"unknown preset {state.preset!r} (demo, scale or fleet)")
+        raise ValueError(f"unknown preset {state.preset!r} (demo, scale, fleet or lighthouse)")
     for store in state.alerts.values():
         store.mark_seeded()

@@ -456,7 +456,7 @@ def resources(ctx: Ctx, m: re.Match[str]) -> Response:
     answer: dict[str, Any] = {
         "totalRecords": len(rows),
         "count": len(page),
-        "resultTruncated": "false",
+        "resultTruncated": "true" if ctx.result_truncated else "false",
         "facets": [],
     }
     if offset + top < len(rows):

@@ -188,7 +188,7 @@ class Runtime:
                 "tenant_id": t.tenant_id,
                 "client_id": t.client_id,
                 "client_secret": t.client_secret,
-                "subscription_ids": [s.subscription_id for s in self.state.subscriptions_of(t.tenant_id)],
+                "subscription_ids": [s.subscription_id for s in self.state.own_subscriptions(t.tenant_id)],
             }
             for t in self.state.tenants.values()
         ]
@@ -222,7 +222,7 @@ class Runtime:
                 sid = m["sub"]
                 info["subscription_id"] = sid
                 sub = self.state.subscription(sid)
-                if sub is None or sub.tenant_id.lower() != ctx.principal.tenant_id.lower():
+                if sub is None or not self.state.can_access(sub, ctx.principal.tenant_id):
                     return error_response(
                         404, "SubscriptionNotFound", f"The subscription '{sid}' could not be found."
                     )
@@ -251,6 +251,7 @@ class Runtime:
             truncate = fault.kind == "truncated"
             ctx.loop_next = fault.kind == "nextlink_loop"
             ctx.relative_next = fault.kind == "relative_nextlink"
+            ctx.result_truncated = fault.kind == "result_truncated"
         limit_header: tuple[str, str] | None = None
         if ctx.principal is not None:
             scope_name = "subscription" if ctx.sub is not None else "tenant"

@@ -319,7 +319,18 @@ class EmulatorState:
         return self.subscriptions.get(subscription_id.lower())
 
     def subscriptions_of(self, tenant_id: str) -> list[Subscription]:
+        """What a principal of `tenant_id` sees: its tenant's subscriptions, and those delegated to its tenant
+        through Azure Lighthouse (`managedByTenants`), as ARM shows them."""
+        return [s for s in self.subscriptions.values() if self.can_access(s, tenant_id)]
+
+    def own_subscriptions(self, tenant_id: str) -> list[Subscription]:
+        """The subscriptions whose home is `tenant_id` (connections.json lists these)."""
         return [s for s in self.subscriptions.values() if s.tenant_id.lower() == tenant_id.lower()]
+
+    @staticmethod
+    def can_access(sub: Subscription, tenant_id: str) -> bool:
+        tid = tenant_id.lower()
+        return sub.tenant_id.lower() == tid or any(t.lower() == tid for t in sub.managed_by_tenants)
 
     def store(self, subscription_id: str) -> AlertStore:
         return self.alerts[subscription_id.lower()]

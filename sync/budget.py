@@ -7,8 +7,10 @@ per-user quota (15 queries in 5 s; `x-ms-user-quota-remaining`, `x-ms-user-quota
 calls. Scheduling from those headers, rather than from 429s (Resource Graph documents no `Retry-After`):
 
 - `take(principal, kind)` waits until the bucket has a token (the script answers how long to wait), then takes it;
-- `observe(principal, kind, remaining, resets_after)` sets the bucket to what Azure says is left, and when nothing
-  is left, holds every worker off until the quota resets.
+- `observe(principal, kind, remaining, resets_after)` sets the bucket to what Azure says is left until its quota
+  resets: no more than `remaining` tokens, none refilled before `resets_after` (so workers racing on a bucket that
+  refills at the quota's average rate cannot overrun a quota counted over a window), and when nothing is left every
+  worker waits for the reset.
 
 The bucket's state and its clock (Redis `TIME`) live in Redis, updated by one Lua script, so every worker on every
 machine sees the same bucket. Without Redis (the embedded demo: one worker), the same bucket lives in the process.
@@ -47,17 +49,17 @@ local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'hold')
 local tokens = tonumber(b[1]) or capacity
 local ts = tonumber(b[2]) or now
 local hold = tonumber(b[3]) or 0
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+tokens = math.min(capacity, tokens + math.max(0, now - math.max(ts, hold)) * rate)
 if seen >= 0 then
   tokens = math.min(tokens, seen)
-  if seen < 1 then hold = math.max(hold, now + resets) else hold = 0 end
+  hold = math.max(hold, now + resets)
 end
 local wait = 0
 if want > 0 then
-  if now < hold then
-    wait = hold - now
-  elseif tokens >= want then
+  if tokens >= want then
     tokens = tokens - want
+  elseif now < hold then
+    wait = hold - now + (want - tokens) / rate
   else
     wait = (want - tokens) / rate
   end
@@ -79,16 +81,16 @@ class _LocalBuckets:
         now = time.monotonic()
         with self._lock:
             tokens, ts, hold = self._state.get(key, (kind.capacity, now, 0.0))
-            tokens = min(kind.capacity, tokens + max(0.0, now - ts) * kind.refill_per_second)
+            tokens = min(kind.capacity, tokens + max(0.0, now - max(ts, hold)) * kind.refill_per_second)
             if seen >= 0:
                 tokens = min(tokens, seen)
-                hold = max(hold, now + resets) if seen < 1 else 0.0
+                hold = max(hold, now + resets)
             wait = 0.0
             if want > 0:
-                if now < hold:
-                    wait = hold - now
-                elif tokens >= want:
+                if tokens >= want:
                     tokens -= want
+                elif now < hold:
+                    wait = hold - now + (want - tokens) / kind.refill_per_second
                 else:
                     wait = (want - tokens) / kind.refill_per_second
             self._state[key] = (tokens, now, hold)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
 
 from portal.arm import errors
 from portal.inventory.models import AzureConnection, Subscription
@@ -35,36 +36,83 @@ def queue_order(groups: list[list[Subscription]]) -> list[Subscription]:
     return order
 
 
+def record_plan(listed: dict[int, str], skipped: list[int], *, at: datetime) -> None:
+    """Keep each subscription's decision of this round (shown on the Sync status page): one UPDATE per reason."""
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in listed.items():
+        by_reason.setdefault(f"listed: {reason}", []).append(pk)
+    if skipped:
+        by_reason["skipped: Resource Graph saw no change"] = list(skipped)
+    for reason, pks in by_reason.items():
+        Subscription.objects.filter(pk__in=pks).update(last_planned_at=at, last_plan=reason[:300])
+
+
 @shared_task(name="portal.inventory.tasks.sync_all")
 def sync_all() -> int:
-    """Discover each connection's subscriptions, then queue one sync per subscription."""
+    """Discover each connection's subscriptions, then queue one sync per subscription to list, and one plan_group
+    per group of subscriptions Resource Graph decides for (connections above RESOURCE_GRAPH_THRESHOLD). Returns the
+    tasks queued."""
     connection_from_environment()
 
     def failed_listing(connection: AzureConnection, exc: errors.ArmError) -> None:
         log.warning("cannot list subscriptions of %s: %s", connection, exc)
 
+    now = timezone.now()
     found = sync.discover_all(only=settings.AZURE_SUBSCRIPTION_IDS or None, on_error=failed_listing)
     by_connection: dict[int, list[Subscription]] = {}
     for subscription, _seen_by in found:  # each subscription once, through the connection that syncs it
         by_connection.setdefault(subscription.connection_id, []).append(subscription)
     listed: list[list[Subscription]] = []
+    planned: list[list[tuple[int, list[int]]]] = []
     for subscriptions in by_connection.values():
-        plan = graph.plan_listing(subscriptions[0].connection, subscriptions)
-        if plan.used_graph:
+        if graph.applies(subscriptions):
+            direct, candidates = graph.triage(subscriptions, now=now)
+            groups = graph.groups(candidates)
+            planned.append([(subscriptions[0].connection_id, [s.pk for s in g]) for g in groups])
             log.info(
-                "Resource Graph: %d of %d subscriptions of %s to list (%d queries)%s",
-                len(plan.listed),
+                "Resource Graph decides for %d of %d subscriptions of %s (%d groups)",
+                len(candidates),
                 len(subscriptions),
                 subscriptions[0].connection,
-                plan.queries,
-                f"; {plan.fallback}" if plan.fallback else "",
+                len(groups),
             )
-        listed.append([s for s in subscriptions if s.pk in plan.listed])
+        else:
+            direct = {s.pk: "below the Resource Graph threshold" for s in subscriptions}
+        record_plan(direct, [], at=now)
+        listed.append([s for s in subscriptions if s.pk in direct])
     queued = 0
+    for i in range(max((len(p) for p in planned), default=0)):  # the connections' groups interleaved
+        for connection_groups in planned:
+            if i < len(connection_groups):
+                plan_group.delay(*connection_groups[i])
+                queued += 1
     for subscription in queue_order(listed):
         sync_subscription.delay(subscription.pk, trigger="schedule")
         queued += 1
     return queued
+
+
+@shared_task(name="sync.plan_group")
+def plan_group(connection_pk: int, subscription_pks: list[int]) -> str:
+    """Resource Graph's questions for one group of subscriptions (sync.graph.ask), then one sync per subscription
+    it lists. Planning spreads over the workers; they share the principal's quota (sync/budget.py)."""
+    connection = AzureConnection.objects.filter(pk=connection_pk, is_enabled=True).first()
+    if connection is None:
+        return "skipped: the connection is gone or disabled"
+    by_pk = Subscription.objects.filter(
+        pk__in=subscription_pks, connection=connection, in_azure=True
+    ).in_bulk()
+    group = [by_pk[pk] for pk in subscription_pks if pk in by_pk]  # due soonest first, as queued
+    if not group:
+        return "skipped: no subscription left to decide for"
+    plan = graph.ask(connection, group)
+    record_plan(plan.listed, plan.skipped, at=timezone.now())
+    for sub in group:
+        if sub.pk in plan.listed:
+            sync_subscription.delay(sub.pk, trigger="schedule")
+    return f"{len(plan.listed)} listed, {len(plan.skipped)} skipped, {plan.queries} queries" + (
+        f"; {plan.fallback}" if plan.fallback else ""
+    )
 
 
 @shared_task(

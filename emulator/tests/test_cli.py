@@ -74,7 +74,11 @@ def test_cli_prints_env_serves_and_stops_on_sigint(tmp_path: Path) -> None:
             timeout=10,
         )
         assert subs.status_code == 200
-        assert [s["subscriptionId"] for s in subs.json()["value"]] == conns[0]["subscription_ids"]
+        listed = subs.json()["value"]
+        own = conns[0]["subscription_ids"]
+        assert [s["subscriptionId"] for s in listed[: len(own)]] == own
+        for delegated in listed[len(own) :]:  # Lighthouse: another tenant's, managed by this one
+            assert {"tenantId": conns[0]["tenant_id"]} in delegated["managedByTenants"]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0

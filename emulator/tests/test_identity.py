@@ -134,15 +134,18 @@ def test_token_audience_must_be_arm(http: Http, tenant: dict[str, Any], sub_id: 
     assert resp.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
 
 
-def test_principal_sees_only_its_tenants_subscriptions(
+def test_principal_sees_its_tenants_subscriptions_and_those_delegated_to_it(
     emu: EmulatorServer,
     credential: Any,
     other_credential: Any,
     tenant: dict[str, Any],
     other_tenant: dict[str, Any],
     security: Any,
+    sub_id: str,
     lab_sub_id: str,
 ) -> None:
+    """Fabrikam's lab is delegated to Contoso through Azure Lighthouse (managedByTenants): Contoso's principal sees
+    it beside its own; Fabrikam's principal sees only its lab, and Contoso's subscriptions are not found for it."""
     ca = str(emu.ca_path)
     mine = [
         s.subscription_id
@@ -156,10 +159,11 @@ def test_principal_sees_only_its_tenants_subscriptions(
             other_credential, base_url=emu.base_url, connection_verify=ca
         ).subscriptions.list()
     ]
-    assert mine == tenant["subscription_ids"]
+    assert mine == [*tenant["subscription_ids"], lab_sub_id]
     assert theirs == other_tenant["subscription_ids"]
+    assert list(security(lab_sub_id).alerts.list())  # delegated: readable
     with pytest.raises(ResourceNotFoundError) as err:
-        list(security(lab_sub_id).alerts.list())
+        list(security(sub_id, other_credential).alerts.list())
     assert err.value.error is not None and err.value.error.code == "SubscriptionNotFound"
 
 

@@ -22,8 +22,15 @@ def _kv(emu: EmulatorServer, credential: Any, sub_id: str) -> KeyVaultManagement
 def test_subscriptions_2022_12_01(emu: EmulatorServer, credential: Any, tenant: dict[str, Any]) -> None:
     client = SubscriptionClient(credential, base_url=emu.base_url, connection_verify=str(emu.ca_path))
     subs = list(client.subscriptions.list())
-    assert [s.display_name for s in subs] == ["Contoso Production", "Contoso Development"]
-    assert all(s.tenant_id == tenant["tenant_id"] for s in subs)
+    # and Fabrikam's lab, delegated to Contoso through Azure Lighthouse: its home tenant stays Fabrikam's
+    assert [s.display_name for s in subs] == [
+        "Contoso Production",
+        "Contoso Development",
+        "Fabrikam Security Lab",
+    ]
+    assert all(s.tenant_id == tenant["tenant_id"] for s in subs[:2])
+    assert subs[2].tenant_id != tenant["tenant_id"]
+    assert [t.tenant_id for t in subs[2].managed_by_tenants] == [tenant["tenant_id"]]
     assert subs[0].tags == {"env": "prod", "costCenter": "CC-1001"}
     assert client.subscriptions.get(subs[1].subscription_id).display_name == "Contoso Development"
 

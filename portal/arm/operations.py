@@ -60,6 +60,8 @@ def _translate(exc: Exception) -> errors.ArmError:
         headers = getattr(getattr(exc, "response", None), "headers", {}) or {}
         if headers.get("Retry-After", "").isdigit():
             retry_after = float(headers["Retry-After"])
+        else:  # Resource Graph says when its per-user quota resets instead
+            retry_after = _hms_seconds(headers.get("x-ms-user-quota-resets-after"))
         return errors.ArmThrottled(message, status=status, code=code, retry_after=retry_after)
     if status is not None and status >= 500:
         return errors.ArmTransient(message, status=status, code=code)
@@ -260,10 +262,19 @@ def _hms_seconds(value: str | None) -> float | None:
 
 
 def resource_graph_query(
-    config: ConnectionConfig, subscriptions: list[str], query: str, *, page_size: int = 1000
+    config: ConnectionConfig,
+    subscriptions: list[str],
+    query: str,
+    *,
+    page_size: int = 1000,
+    sdk_retries_status: bool = True,
 ) -> GraphAnswer:
     """One KQL query over `subscriptions` through ResourceGraphClient, every page (1 call per 1,000 rows). The quota
-    headers (x-ms-user-quota-remaining, -resets-after) come back with the rows: the caller schedules from them."""
+    headers (x-ms-user-quota-remaining, -resets-after) come back with the rows: the caller schedules from them. A
+    caller that schedules from them passes `sdk_retries_status=False`: the SDK's own retries of a 429 (without
+    Retry-After: its backoff) would spend the quota behind the scheduler's back; the 429 comes back as ArmThrottled
+    with `retry_after` from the quota's reset."""
+    extra: dict[str, Any] = {} if sdk_retries_status else {"retry_status": 0}
     from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
     def run(session: ArmSession) -> GraphAnswer:
@@ -284,6 +295,7 @@ def resource_graph_query(
                     options=QueryRequestOptions(top=page_size, skip_token=token, result_format="objectArray"),
                 ),
                 raw_response_hook=keep,
+                **extra,
             )
             answer.calls += 1
             if not isinstance(page.data, list):

@@ -81,6 +81,9 @@ class Subscription(models.Model):
     visible_through = models.JSONField(default=list, blank=True)
     first_sync_completed_at = models.DateTimeField(null=True, blank=True)
     last_sync_completed_at = models.DateTimeField(null=True, blank=True)
+    # The last round's decision for it (sync.graph): listed and why, or skipped because Resource Graph saw no change.
+    last_planned_at = models.DateTimeField(null=True, blank=True)
+    last_plan = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

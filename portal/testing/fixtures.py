@@ -416,12 +416,10 @@ class EmulatorHandle:
 
     def discover(self) -> list[Any]:
         """Load connections and discover their subscriptions (what an operator's first sync does)."""
-        from sync.orchestrator import discover
+        from sync.orchestrator import discover_all
 
-        subscriptions = []
-        for connection in self.load_connections():
-            subscriptions.extend(discover(connection))
-        return sorted(subscriptions, key=lambda s: s.subscription_id)
+        self.load_connections()
+        return sorted((s for s, _seen_by in discover_all()), key=lambda s: s.subscription_id)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 def contoso(emulator, settings):
     """Contoso's two subscriptions (one connection), synced once; the graph path on for more than one."""
     settings.RESOURCE_GRAPH_THRESHOLD = 1
-    subs = [s for s in emulator.discover() if s.connection.name == emulator.connections[0]["name"]]
+    own = {i.lower() for i in emulator.connections[0]["subscription_ids"]}
+    subs = list({s.pk: s for s in emulator.discover() if s.subscription_id.lower() in own}.values())
     assert len(subs) == 2
     for sub in subs:
         sync.sync_subscription(sub.pk, trigger="test")
@@ -85,13 +86,13 @@ def test_below_the_threshold_every_subscription_is_listed_without_asking(emulato
     assert not [r for r in emulator.requests() if r["op"] == "resourcegraph.query"]
 
 
-@pytest.mark.parametrize("how", ["500", "quota", "malformed"])
+@pytest.mark.parametrize("how", ["500", "quota", "malformed", "result_truncated"])
 def test_when_resource_graph_cannot_answer_every_subscription_is_listed(emulator, contoso, how):
     if (
         how == "quota"
     ):  # exhausted for longer than a round can wait (the shared budget waits for shorter resets)
         emulator.control("POST", "resource-graph-quota", json={"limit": 1, "window_seconds": 3600})
-    else:
+    else:  # result_truncated: a well-formed answer that says `"resultTruncated": "true"`
         emulator.fault("resourcegraph.query", how, times=20)
     plan = _plan(contoso)
     assert plan.used_graph and plan.fallback
@@ -115,3 +116,31 @@ def test_a_round_queues_due_soonest_first_and_interleaves_tenants() -> None:
     order = [s.subscription_id for s in queue_order([big, small])]
     assert order == ["big-3", "small-2", "big-2", "small-1", "big-4", "big-1"]
     assert queue_order([]) == []
+
+
+def test_a_round_spreads_the_questions_over_tasks_and_records_each_decision(
+    emulator, contoso, settings, monkeypatch
+):
+    """sync_all queues one plan_group per group (here 1 subscription each) and lists the never-synced lab at once;
+    each plan_group lists what changed and skips the rest; every subscription's decision is kept."""
+    from sync import tasks
+
+    settings.RESOURCE_GRAPH_GROUP_SIZE = 1
+    prod, dev = contoso
+    lab = Subscription.objects.exclude(pk__in=[prod.pk, dev.pk]).get()  # Fabrikam's, delegated to Contoso
+    assert lab.connection_id == prod.connection_id and lab.last_sync_completed_at is None
+    emulator.add_alerts(prod.subscription_id, count=2)
+    groups, syncs = [], []
+    monkeypatch.setattr(tasks.plan_group, "delay", lambda *args: groups.append(args))
+    monkeypatch.setattr(tasks.sync_subscription, "delay", lambda pk, **kw: syncs.append(pk))
+    assert tasks.sync_all() == 3
+    assert sorted(pks for _c, pks in groups) == sorted([[prod.pk], [dev.pk]]) and syncs == [lab.pk]
+    for connection_pk, pks in groups:
+        tasks.plan_group(connection_pk, pks)
+    assert syncs == [lab.pk, prod.pk]
+    plans = dict(Subscription.objects.values_list("pk", "last_plan"))
+    assert plans == {
+        prod.pk: "listed: new alerts",
+        dev.pk: "skipped: Resource Graph saw no change",
+        lab.pk: "listed: never listed",
+    }

@@ -368,7 +368,12 @@ def test_a_service_principal_from_the_environment(emulator, settings, monkeypatc
     conn = connection_from_environment()
     assert conn.auth_method == "environment" and not conn.secret_encrypted
     subscriptions = sync.discover(conn)
-    assert {s.subscription_id for s in subscriptions} == {sid.lower() for sid in entry["subscription_ids"]}
+    delegated = {
+        sid.lower() for sid in emulator.connections[1]["subscription_ids"]
+    }  # Fabrikam's lab (Lighthouse)
+    assert {s.subscription_id for s in subscriptions} == {
+        sid.lower() for sid in entry["subscription_ids"]
+    } | delegated
     assert connection_from_environment().pk == conn.pk  # idempotent
 
 
@@ -415,6 +420,8 @@ def test_the_command_syncs_a_subscription_seen_by_two_connections_once(two_conne
         assert run.alerts_new > 0  # the one run stored the alerts
         if run.subscription.subscription_id in shared:
             assert len(run.subscription.visible_through) == 2
+        else:  # Fabrikam's lab: its own tenant's connection, and Contoso's twice (Lighthouse delegation)
+            assert sorted(run.subscription.visible_through) == ["Contoso", "Environment", "Fabrikam"]
     # the next round keeps the connection that synced it
     owners = {r.subscription_id: r.subscription.connection_id for r in runs}
     call_command("sync_azure", stdout=StringIO())

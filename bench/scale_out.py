@@ -17,7 +17,19 @@ a status-only change of an old alert (outside the new-alert window), through the
 listing, in that order: calls and wall time of each, and the full listing must find nothing left to change (the two
 paths end with identical databases).
 
-Not here yet (issue 23): the throttled 2,000-subscription variant comparing a naive pool with the shared budget.
+Throttled variant (`--variant throttled`; `both`, the default, runs it after the above in a process of its own):
+the emulator's `lighthouse` preset, 2,000 subscriptions with 3 alerts each in 10 customer tenants, all delegated
+through Azure Lighthouse to one managing tenant whose one service principal syncs them (so every worker spends one
+Resource Graph quota: 15 queries per 5 s). A template database is synced once in full, then 20 subscriptions get new
+alerts and 20 others a status-only change of an old alert. Then, per mode and worker count, a copy of the template
+and one real round: `sync_all` through the worker (discovery, 20 plan_group tasks of 100 subscriptions with 2
+queries each, the syncs they queue), timed until every subscription has this round's decision and every listed one
+a finished run. The naive pool (RESOURCE_GRAPH_SHARED_BUDGET=0: each worker calls when it likes, the SDK retrying
+429s with its backoff) against the scheduler (the shared budget in Redis, fed by the quota headers). Reported: wall
+time, Resource Graph queries and 429s, subscriptions listed and why; checked: the scheduler lists exactly the 40
+changed, every round lists at least them, every run succeeded, none ran twice. The target (issue 23): at 4 workers
+the scheduler meets at most a tenth of the naive pool's 429s, and its rounds are no slower; the naive pool's 429s
+must be above zero or the variant proves nothing.
 """
 
 from __future__ import annotations
@@ -112,9 +124,32 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", DEFAULT_PG))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9"))
+    parser.add_argument("--variant", choices=("fleet", "throttled", "both"), default="both")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    if args.variant == "throttled":
+        throttled(args, counts, tmp)
+        return
+    fleet(args, counts, tmp)
+    if (
+        args.variant == "both"
+    ):  # Django is set up on the fleet's database here: the variant gets its own process
+        print(flush=True)
+        variant = [
+            "--variant",
+            "throttled",
+            "--workers",
+            args.workers,
+            "--pg",
+            args.pg,
+            "--redis",
+            args.redis,
+        ]
+        subprocess.run([PY, "-m", "bench.scale_out", *variant], cwd=ROOT, check=True)
+
+
+def fleet(args: argparse.Namespace, counts: list[int], tmp: Path) -> None:
     emulator, emu_env = start_emulator(
         tmp / "emulator",
         "--preset",
@@ -292,6 +327,229 @@ def main() -> None:
         drop_database(args.pg, db)
         emulator.terminate()
         emulator.wait(30)
+
+
+CHANGED = 20  # subscriptions with new alerts, and as many others with a status-only change of an old alert
+
+
+def _clone(admin_url: str, template: str, prefix: str) -> str:
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns() % 1_000_000}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _use_database(url: str) -> None:
+    """Point this process's Django at another database of the same server (no connection may stay open on a
+    template that is being copied)."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = url.rsplit("/", 1)[1]
+
+
+def throttled(args: argparse.Namespace, counts: list[int], tmp: Path) -> None:
+    import json
+
+    emulator, emu_env = start_emulator(
+        tmp / "emulator-lighthouse",
+        "--preset",
+        "lighthouse",
+        "--alerts",
+        "3",
+        "--page-size",
+        "100",
+        "--throttle",
+    )
+    connections = json.loads((tmp / "emulator-lighthouse" / "connections.json").read_text())
+    soc = [c for c in connections if c["name"] == "Fleet SOC"]
+    assert len(soc) == 1, [c["name"] for c in connections]
+    (tmp / "soc.json").write_text(json.dumps(soc))
+    template = fresh_database(args.pg, "bench_lighthouse")
+    queue = f"bench-throttled-{os.getpid()}"
+    env = {
+        **emu_env,
+        "CELERY_DEFAULT_QUEUE": queue,
+        "DATABASE_URL": template,
+        "REDIS_URL": args.redis,
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "1",
+        "RESOURCE_GRAPH_THRESHOLD": "50",
+        "RESOURCE_GRAPH_GROUP_SIZE": "100",
+    }
+    for key in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"):
+        env.pop(key, None)
+    setup_django(env)
+    from django.core.management import call_command
+
+    from alerts.models import Alert
+    from portal.inventory.models import AzureConnection, Subscription
+    from sync import budget, graph
+    from sync.models import SyncRun
+    from sync.orchestrator import discover_all
+
+    print(
+        "throttled variant: lighthouse preset, 2,000 subscriptions × 3 alerts in 10 customer tenants, delegated to "
+        "one managing tenant's principal; Resource Graph quota 15 queries / 5 s; groups of 100",
+        flush=True,
+    )
+    clones: list[str] = []
+    try:
+        call_command("migrate", verbosity=0)
+        call_command("load_connections", str(tmp / "soc.json"), stdout=io.StringIO())
+        subs = [s for s, _ in discover_all()]
+        assert len(subs) == 2000, len(subs)
+        worker = start_worker(env, max(counts), queue)
+        try:
+            time.sleep(3)
+            t0 = time.perf_counter()
+            queue_round(subs)
+            wait_runs(len(subs), 0, timeout=1800)
+            print(
+                f"  template: 2,000 subscriptions synced in full in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+        finally:
+            worker.terminate()
+            worker.wait(60)
+        assert not SyncRun.objects.exclude(status="succeeded").exists(), "a first sync failed"
+        rng = random.Random(23)
+        with_new = rng.sample(subs, CHANGED)
+        rest = [s for s in subs if s not in with_new]
+        rng.shuffle(rest)
+        with_status: list[object] = []
+        for sub in rest:
+            old = (
+                Alert.objects.filter(subscription=sub, azure_status="Active")
+                .order_by("time_generated")
+                .first()
+            )
+            if old is None:
+                continue
+            control(
+                emu_env, "PATCH", "alerts", json={"id": old.azure_id, "properties": {"status": "Dismissed"}}
+            )
+            with_status.append(sub)
+            if len(with_status) == CHANGED:
+                break
+        for sub in with_new:
+            control(emu_env, "POST", "alerts", json={"subscription_id": sub.subscription_id, "count": 3})
+        changed = {s.pk for s in with_new} | {s.pk for s in with_status}
+        connection = AzureConnection.objects.get()
+        principal = graph.principal_of(connection)
+        _use_database(args.pg)  # nothing open on the template while it is copied
+
+        rows = []
+        for mode, shared in (("naive pool", "0"), ("scheduler", "1")):
+            for workers in counts:
+                db = _clone(args.pg, template, "bench_round")
+                clones.append(db)
+                _use_database(db)
+                budget.forget(principal, "resourcegraph")
+                control(emu_env, "POST", "resource-graph-quota", json={"limit": 15, "window_seconds": 5})
+                worker = start_worker(
+                    {**env, "DATABASE_URL": db, "RESOURCE_GRAPH_SHARED_BUDGET": shared}, workers, queue
+                )
+                try:
+                    time.sleep(3)
+                    _, seq = request_log(emu_env, 0)
+                    start_pk = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+                    started = timezone_now()
+                    t0 = time.perf_counter()
+                    from sync.tasks import sync_all
+
+                    sync_all.delay()
+                    deadline = time.monotonic() + 1200
+                    while True:
+                        decided = dict(
+                            Subscription.objects.filter(last_planned_at__gte=started).values_list(
+                                "pk", "last_plan"
+                            )
+                        )
+                        listed = {pk for pk, why in decided.items() if why.startswith("listed")}
+                        runs = list(SyncRun.objects.filter(pk__gt=start_pk).exclude(status="running"))
+                        if len(decided) == len(subs) and listed <= {r.subscription_id for r in runs}:
+                            break
+                        if time.monotonic() > deadline:
+                            raise SystemExit(f"{mode}, {workers} workers: the round did not finish")
+                        time.sleep(0.2)
+                    wall = time.perf_counter() - t0
+                finally:
+                    worker.terminate()
+                    worker.wait(60)
+                log, _ = request_log(emu_env, seq)
+                graph_calls = [e for e in log if e["op"] == "resourcegraph.query"]
+                per_sub: dict[int, int] = {}
+                for r in runs:
+                    per_sub[r.subscription_id] = per_sub.get(r.subscription_id, 0) + 1
+                failed = [r for r in runs if r.status != "succeeded"]
+                reasons: dict[str, int] = {}
+                for why in decided.values():
+                    key = why.split(";")[0]
+                    reasons[key] = reasons.get(key, 0) + 1
+                row = {
+                    "mode": mode,
+                    "workers": workers,
+                    "wall": wall,
+                    "graph": len(graph_calls),
+                    "graph_429": sum(1 for e in graph_calls if e["status"] == 429),
+                    "calls": len(log),
+                    "arm_429": sum(1 for e in log if e["status"] == 429 and e["op"] != "resourcegraph.query"),
+                    "listed": len(listed),
+                    "reasons": reasons,
+                }
+                rows.append(row)
+                print(
+                    f"  {mode}, {workers} worker process(es): {wall:.1f} s, {row['graph']} Resource Graph calls "
+                    f"({row['graph_429']} × 429), {row['listed']} of 2,000 listed, {row['calls']:,} calls in all",
+                    flush=True,
+                )
+                for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+                    print(f"      {n:5} {why}")
+                assert changed <= listed, f"{mode}: a changed subscription was not listed"
+                assert not failed, f"{mode}: {len(failed)} runs failed"
+                assert all(n == 1 for n in per_sub.values()), f"{mode}: a subscription synced twice"
+                if mode == "scheduler":
+                    assert listed == changed, (
+                        f"the scheduler listed {len(listed)}, not the {len(changed)} changed"
+                    )
+                _use_database(args.pg)
+
+        print("\nmode        workers  round s  RG calls  RG 429s  listed  calls  ARM 429s")
+        for r in rows:
+            print(
+                f"{r['mode']:<11} {r['workers']:>7}  {r['wall']:7.1f}  {r['graph']:8}  {r['graph_429']:7}  "
+                f"{r['listed']:6}  {r['calls']:5,}  {r['arm_429']:8}"
+            )
+        naive = {r["workers"]: r for r in rows if r["mode"] == "naive pool"}
+        sched = {r["workers"]: r for r in rows if r["mode"] == "scheduler"}
+        top = max(counts)
+        print(
+            f"\nnaive pool's Resource Graph 429s above zero: {'yes' if naive[top]['graph_429'] > 0 else 'NO'}"
+        )
+        print(
+            f"at {top} workers the scheduler met {sched[top]['graph_429']} 429s, the naive pool {naive[top]['graph_429']}"
+            f" (target: at most a tenth): {'met' if sched[top]['graph_429'] * 10 <= naive[top]['graph_429'] else 'MISSED'}"
+        )
+        for w in counts:
+            print(
+                f"  {w} worker(s): scheduler round {sched[w]['wall']:.1f} s, naive {naive[w]['wall']:.1f} s: "
+                f"{'no slower' if sched[w]['wall'] <= naive[w]['wall'] else 'SLOWER'}"
+            )
+    finally:
+        _use_database(args.pg)
+        for db in [*clones, template]:
+            drop_database(args.pg, db)
+        emulator.terminate()
+        emulator.wait(30)
+
+
+def timezone_now() -> object:
+    from django.utils import timezone
+
+    return timezone.now()
 
 
 def _by_connection(subs: list[object]) -> dict[int, list[object]]:

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -258,6 +258,17 @@ def discover(connection: AzureConnection, *, only: list[str] | None = None) -> l
         subscription, _ = inventory.subscription_upsert(connection=connection, data=data)
         result.append(subscription)
     return result
+
+
+def record_plan(listed: dict[int, str], skipped: list[int], *, at: datetime) -> None:
+    """Keep each subscription's decision of this round (shown on the Sync status page): one UPDATE per reason."""
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in listed.items():
+        by_reason.setdefault(f"listed: {reason}", []).append(pk)
+    if skipped:
+        by_reason["skipped: Resource Graph saw no change"] = list(skipped)
+    for reason, pks in by_reason.items():
+        Subscription.objects.filter(pk__in=pks).update(last_planned_at=at, last_plan=reason[:300])
 
 
 def discover_all(

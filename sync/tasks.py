@@ -36,17 +36,6 @@ def queue_order(groups: list[list[Subscription]]) -> list[Subscription]:
     return order
 
 
-def record_plan(listed: dict[int, str], skipped: list[int], *, at: datetime) -> None:
-    """Keep each subscription's decision of this round (shown on the Sync status page): one UPDATE per reason."""
-    by_reason: dict[str, list[int]] = {}
-    for pk, reason in listed.items():
-        by_reason.setdefault(f"listed: {reason}", []).append(pk)
-    if skipped:
-        by_reason["skipped: Resource Graph saw no change"] = list(skipped)
-    for reason, pks in by_reason.items():
-        Subscription.objects.filter(pk__in=pks).update(last_planned_at=at, last_plan=reason[:300])
-
-
 @shared_task(name="portal.inventory.tasks.sync_all")
 def sync_all() -> int:
     """Discover each connection's subscriptions, then queue one sync per subscription to list, and one plan_group
@@ -78,7 +67,7 @@ def sync_all() -> int:
             )
         else:
             direct = {s.pk: "below the Resource Graph threshold" for s in subscriptions}
-        record_plan(direct, [], at=now)
+        sync.record_plan(direct, [], at=now)
         listed.append([s for s in subscriptions if s.pk in direct])
     queued = 0
     for i in range(max((len(p) for p in planned), default=0)):  # the connections' groups interleaved
@@ -106,7 +95,7 @@ def plan_group(connection_pk: int, subscription_pks: list[int]) -> str:
     if not group:
         return "skipped: no subscription left to decide for"
     plan = graph.ask(connection, group)
-    record_plan(plan.listed, plan.skipped, at=timezone.now())
+    sync.record_plan(plan.listed, plan.skipped, at=timezone.now())
     for sub in group:
         if sub.pk in plan.listed:
             sync_subscription.delay(sub.pk, trigger="schedule")

@@ -7,10 +7,10 @@ per-user quota (15 queries in 5 s; `x-ms-user-quota-remaining`, `x-ms-user-quota
 calls. Scheduling from those headers, rather than from 429s (Resource Graph documents no `Retry-After`):
 
 - `take(principal, kind)` waits until the bucket has a token (the script answers how long to wait), then takes it;
-- `observe(principal, kind, remaining, resets_after)` sets the bucket to what Azure says is left until its quota
-  resets: no more than `remaining` tokens, none refilled before `resets_after` (so workers racing on a bucket that
-  refills at the quota's average rate cannot overrun a quota counted over a window), and when nothing is left every
-  worker waits for the reset.
+- `observe(principal, kind, remaining, resets_after)` sets the bucket to what Azure says is left: no more than
+  `remaining` tokens (so the refill at the quota's average rate cannot run ahead of a quota counted over a window),
+  and when nothing is left, every worker waits for the reset, after which the bucket refills from empty (not in a
+  burst of what it would have gathered meanwhile).
 
 The bucket's state and its clock (Redis `TIME`) live in Redis, updated by one Lua script, so every worker on every
 machine sees the same bucket. Without Redis (the embedded demo: one worker), the same bucket lives in the process.
@@ -52,7 +52,7 @@ local hold = tonumber(b[3]) or 0
 tokens = math.min(capacity, tokens + math.max(0, now - math.max(ts, hold)) * rate)
 if seen >= 0 then
   tokens = math.min(tokens, seen)
-  hold = math.max(hold, now + resets)
+  if seen < 1 then hold = math.max(hold, now + resets) end
 end
 local wait = 0
 if want > 0 then
@@ -84,7 +84,8 @@ class _LocalBuckets:
             tokens = min(kind.capacity, tokens + max(0.0, now - max(ts, hold)) * kind.refill_per_second)
             if seen >= 0:
                 tokens = min(tokens, seen)
-                hold = max(hold, now + resets)
+                if seen < 1:
+                    hold = max(hold, now + resets)
             wait = 0.0
             if want > 0:
                 if tokens >= want:

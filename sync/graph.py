@@ -130,7 +130,8 @@ def principal_of(connection: AzureConnection) -> str:
 
 def _query(connection: AzureConnection, ids: list[str], text: str) -> operations.GraphAnswer:
     """One query. With the shared budget (RESOURCE_GRAPH_SHARED_BUDGET): a token first, the quota headers fed back,
-    and a 429 waited out from the quota's reset (without the SDK's own retries), within half a round interval."""
+    and a 429 waited out from the quota's reset, within half a round interval. Without it, a 429 is an answer the
+    group cannot use (azure-core does not retry a POST's 429): the group is listed in full."""
     config = config_for(connection)
     if not settings.RESOURCE_GRAPH_SHARED_BUDGET:
         return operations.resource_graph_query(config, ids, text)
@@ -140,7 +141,7 @@ def _query(connection: AzureConnection, ids: list[str], text: str) -> operations
     while True:
         waited += budget.take(principal, "resourcegraph", deadline=max(0.0, deadline - waited))
         try:
-            answer = operations.resource_graph_query(config, ids, text, sdk_retries_status=False)
+            answer = operations.resource_graph_query(config, ids, text)
         except (
             errors.ArmThrottled
         ) as exc:  # found the quota empty anyway: every worker holds off, not only this one

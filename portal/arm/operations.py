@@ -267,14 +267,11 @@ def resource_graph_query(
     query: str,
     *,
     page_size: int = 1000,
-    sdk_retries_status: bool = True,
 ) -> GraphAnswer:
     """One KQL query over `subscriptions` through ResourceGraphClient, every page (1 call per 1,000 rows). The quota
-    headers (x-ms-user-quota-remaining, -resets-after) come back with the rows: the caller schedules from them. A
-    caller that schedules from them passes `sdk_retries_status=False`: the SDK's own retries of a 429 (without
-    Retry-After: its backoff) would spend the quota behind the scheduler's back; the 429 comes back as ArmThrottled
+    headers (x-ms-user-quota-remaining, -resets-after) come back with the rows: the caller schedules from them.
+    azure-core does not retry a POST's 429 (only its 500, 503 and 504): a 429 comes back at once as ArmThrottled,
     with `retry_after` from the quota's reset."""
-    extra: dict[str, Any] = {} if sdk_retries_status else {"retry_status": 0}
     from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
     def run(session: ArmSession) -> GraphAnswer:
@@ -295,7 +292,6 @@ def resource_graph_query(
                     options=QueryRequestOptions(top=page_size, skip_token=token, result_format="objectArray"),
                 ),
                 raw_response_hook=keep,
-                **extra,
             )
             answer.calls += 1
             if not isinstance(page.data, list):

@@ -42,15 +42,17 @@ def test_an_empty_quota_holds_every_taker_off_until_it_resets(redis_budget) -> N
         budget.take(redis_budget, "resourcegraph", deadline=1)
 
 
-def test_what_azure_says_is_left_holds_until_its_quota_resets(redis_budget) -> None:
-    """2 left for the next 1.2 s: two queries go at once, the third waits for the reset (the bucket does not refill
-    at its average rate meanwhile, which would overrun a quota counted over a window)."""
-    budget.observe(redis_budget, "resourcegraph", remaining=2, resets_after=1.2)
+def test_what_azure_says_is_left_caps_the_bucket_and_an_empty_quota_refills_from_empty(redis_budget) -> None:
+    """2 left: two queries go at once, the third waits for a token (1/3 s). Then nothing left for 1.2 s: the next
+    waits for the reset and one refill more, not for the reset alone (no burst of what it gathered meanwhile)."""
+    budget.observe(redis_budget, "resourcegraph", remaining=2, resets_after=4)
+    assert budget.take(redis_budget, "resourcegraph") == 0.0
+    assert budget.take(redis_budget, "resourcegraph") == 0.0
+    assert 0.2 < budget.take(redis_budget, "resourcegraph") < 0.6
+    budget.observe(redis_budget, "resourcegraph", remaining=0, resets_after=1.2)
     started = time.monotonic()
-    assert budget.take(redis_budget, "resourcegraph") == 0.0
-    assert budget.take(redis_budget, "resourcegraph") == 0.0
     budget.take(redis_budget, "resourcegraph")
-    assert time.monotonic() - started >= 1.1
+    assert time.monotonic() - started >= 1.4  # 1.2 s hold + 1/3 s refill
 
 
 def test_workers_share_one_bucket(redis_budget) -> None:

@@ -342,9 +342,11 @@ def test_sync_status_page_and_sync_now_permissions(
         status="failed",
         errors=["ArmTransient: 503 boom"],
     )
+    sync.record_plan({}, [personas.sub.pk], at=timezone.now())  # the last round's decision is shown
     client.force_login(personas.reader)
     body = client.get(reverse("sync:sync_status")).content.decode()
     assert "503 boom" in body and "Sync now" not in body
+    assert "skipped: Resource Graph saw no change" in body
     assert client.post(reverse("sync:sync_now", args=[personas.sub.pk])).status_code == 403
     client.force_login(personas.outsider)
     assert client.post(reverse("sync:sync_now", args=[personas.sub.pk])).status_code == 404

@@ -27,11 +27,17 @@ from .web import (
 
 def page_link(ctx: Ctx, token: str | None) -> str | None:
     """A list page's nextLink: absolute, to the page after `token` (None: no more pages). Faults: `nextlink_loop`
-    points it at the request itself; `relative_nextlink` leaves out scheme and host (path and query only)."""
+    points it at the request itself; `relative_nextlink` leaves out scheme and host (path and query only);
+    `foreign_nextlink` names another host (`localhost` for `127.0.0.1`, and the other way round: this server, which a
+    client must still not send its token to, since it is not the endpoint it was configured with)."""
     link = ctx.req.url if ctx.loop_next else (next_link(ctx.req, token) if token is not None else None)
     if link and ctx.relative_next:
         parts = urlsplit(link)
         link = urlunsplit(("", "", parts.path, parts.query, ""))
+    if link and ctx.foreign_next:
+        parts = urlsplit(link)
+        other = "localhost" if parts.hostname != "localhost" else "127.0.0.1"
+        link = urlunsplit((parts.scheme, f"{other}:{parts.port}", parts.path, parts.query, ""))
     return link
 
 

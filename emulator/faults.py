@@ -19,6 +19,7 @@ OTHER_KINDS = {
     "malformed",
     "truncated",
     "result_truncated",
+    "foreign_nextlink",
     "nextlink_loop",
     "relative_nextlink",
     "expired_token",

@@ -27,9 +27,8 @@ class Ctx:
     sub: Subscription | None = None
     loop_next: bool = False  # the `nextlink_loop` fault: make this page's nextLink point at itself
     relative_next: bool = False  # the `relative_nextlink` fault: this page's nextLink is path and query only
-    result_truncated: bool = (
-        False  # the `result_truncated` fault: Resource Graph says `resultTruncated: "true"`
-    )
+    result_truncated: bool = False  # `result_truncated` fault: Resource Graph says `resultTruncated: "true"`
+    foreign_next: bool = False  # the `foreign_nextlink` fault: this page's nextLink names another host
     notes: dict[str, str] = field(default_factory=dict)
 
 

@@ -252,6 +252,7 @@ class Runtime:
             ctx.loop_next = fault.kind == "nextlink_loop"
             ctx.relative_next = fault.kind == "relative_nextlink"
             ctx.result_truncated = fault.kind == "result_truncated"
+            ctx.foreign_next = fault.kind == "foreign_nextlink"
         limit_header: tuple[str, str] | None = None
         if ctx.principal is not None:
             scope_name = "subscription" if ctx.sub is not None else "tenant"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNGS: list[set[str]] = [
     {"portal"},
     {"alerts"},
-    {"pricing", "notifications", "suppression"},
+    {"pricing", "notifications", "suppression", "accesslogs"},
     {"feedback"},
     {"triage"},
     {"sync"},

@@ -14,7 +14,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["portal", "alerts", "suppression", "notifications", "pricing", "feedback", "triage", "sync"]
+PACKAGES = ["portal", "alerts", "suppression", "notifications", "pricing", "accesslogs", "feedback", "triage", "sync"]
 
 
 class State:

@@ -148,6 +148,11 @@ def _absolute(config: ConnectionConfig, link: str) -> str:
     return urljoin(config.arm_endpoint.rstrip("/") + "/", link)
 
 
+def _same_origin(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    return (a.scheme.lower(), a.hostname, a.port or 443) == (b.scheme.lower(), b.hostname, b.port or 443)
+
+
 def _with_api_version(url: str, api_version: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api-version"]
@@ -177,6 +182,11 @@ def iter_pages(
     for _ in range(max_pages):
         if url:
             url = _with_api_version(_absolute(config, url), api_version)
+            if not _same_origin(url, config.arm_endpoint):
+                raise errors.ArmMalformed(
+                    f"a nextLink to another host ({urlsplit(url).netloc}) than the ARM endpoint: not followed, "
+                    "so that the connection's token never leaves its endpoint"
+                )
         else:
             url = _url(config, first_url_path, api_version)
         if url in seen:

@@ -527,6 +527,18 @@ def test_relative_next_links_are_resolved_against_the_arm_endpoint(emulator, sub
     assert len([r for r in emulator.requests() if r["op"] == "alerts.list"]) == 2
 
 
+def test_a_next_link_to_another_host_is_not_followed(emulator, subs):
+    """The connection's token goes only to its ARM endpoint: a nextLink naming another host (here the emulator under
+    another name, which would answer) fails the run as malformed instead of being requested."""
+    sub = subs[0]  # 250 alerts: 3 pages
+    emulator.clear_requests()
+    emulator.fault("alerts.list", "foreign_nextlink", times=1)
+    with pytest.raises(sync.SyncFailed) as info:
+        _sync(sub)
+    assert isinstance(info.value.error, errors.ArmMalformed) and "another host" in str(info.value.error)
+    assert len([r for r in emulator.requests() if r["op"] == "alerts.list"]) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_throttled_subscription_slows_down_and_completes_and_the_others_do_not_wait(emulator, subs):
     """ARM's bucket of one subscription made small (4 reads, refilling 2/s; a demo sync is ~9 reads): its sync meets

@@ -7,6 +7,9 @@ per-user quota (15 queries in 5 s; `x-ms-user-quota-remaining`, `x-ms-user-quota
 calls. Scheduling from those headers, rather than from 429s (Resource Graph documents no `Retry-After`):
 
 - `take(principal, kind)` waits until the bucket has a token (the script answers how long to wait), then takes it;
+- a take from a full bucket starts a burst: the bucket does not refill for the quota's window (capacity / rate,
+  5 s for Resource Graph), so a burst of 15 and the refill cannot add up to more than the quota counts in any window
+  (a plain bucket of 15 refilling 3/s would allow 30 in the first 5 s);
 - `observe(principal, kind, remaining, resets_after)` sets the bucket to what Azure says is left: no more than
   `remaining` tokens (so the refill at the quota's average rate cannot run ahead of a quota counted over a window),
   and when nothing is left, every worker waits for the reset, after which the bucket refills from empty (not in a
@@ -57,6 +60,7 @@ end
 local wait = 0
 if want > 0 then
   if tokens >= want then
+    if tokens >= capacity then hold = math.max(hold, now + capacity / rate) end
     tokens = tokens - want
   elseif now < hold then
     wait = hold - now + (want - tokens) / rate
@@ -89,6 +93,8 @@ class _LocalBuckets:
             wait = 0.0
             if want > 0:
                 if tokens >= want:
+                    if tokens >= kind.capacity:  # a burst starts: no refill within the quota's window
+                        hold = max(hold, now + kind.capacity / kind.refill_per_second)
                     tokens -= want
                 elif now < hold:
                     wait = hold - now + (want - tokens) / kind.refill_per_second

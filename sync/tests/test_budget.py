@@ -24,12 +24,25 @@ def redis_budget(settings):
     budget.forget(principal, "resourcegraph")
 
 
-def test_a_bucket_of_15_refilling_3_a_second(redis_budget) -> None:
-    for _ in range(15):
-        assert budget.take(redis_budget, "resourcegraph") == 0.0
+@pytest.fixture
+def small_quota(monkeypatch):
+    """Resource Graph's bucket scaled down for speed: 3 queries per second (a window of 1 s), same shape."""
+    monkeypatch.setitem(budget.KINDS, "resourcegraph", budget.Kind(3, 3.0))
+
+
+def test_a_burst_then_nothing_until_the_window_has_passed_then_the_average_rate(
+    redis_budget, small_quota
+) -> None:
+    """A full bucket's burst (3) is all the window (1 s) allows; then one token each 1/3 s. A plain bucket would
+    have refilled during the burst's window and let a 4th and 5th through within it."""
     started = time.monotonic()
-    waited = budget.take(redis_budget, "resourcegraph")
-    assert 0.2 < waited < 0.6 and time.monotonic() - started >= 0.2  # one token: 1/3 s
+    for _ in range(3):
+        assert budget.take(redis_budget, "resourcegraph") == 0.0
+    budget.take(redis_budget, "resourcegraph")
+    fourth = time.monotonic() - started
+    budget.take(redis_budget, "resourcegraph")
+    fifth = time.monotonic() - started
+    assert 1.2 < fourth < 1.8 and 0.2 < fifth - fourth < 0.6
 
 
 def test_an_empty_quota_holds_every_taker_off_until_it_resets(redis_budget) -> None:
@@ -42,7 +55,9 @@ def test_an_empty_quota_holds_every_taker_off_until_it_resets(redis_budget) -> N
         budget.take(redis_budget, "resourcegraph", deadline=1)
 
 
-def test_what_azure_says_is_left_caps_the_bucket_and_an_empty_quota_refills_from_empty(redis_budget) -> None:
+def test_what_azure_says_is_left_caps_the_bucket_and_an_empty_quota_refills_from_empty(
+    redis_budget, small_quota
+) -> None:
     """2 left: two queries go at once, the third waits for a token (1/3 s). Then nothing left for 1.2 s: the next
     waits for the reset and one refill more, not for the reset alone (no burst of what it gathered meanwhile)."""
     budget.observe(redis_budget, "resourcegraph", remaining=2, resets_after=4)
@@ -55,12 +70,13 @@ def test_what_azure_says_is_left_caps_the_bucket_and_an_empty_quota_refills_from
     assert time.monotonic() - started >= 1.4  # 1.2 s hold + 1/3 s refill
 
 
-def test_workers_share_one_bucket(redis_budget) -> None:
-    """Two workers taking 10 each from one bucket of 15: five of the twenty wait for the refill (≈ 1.7 s)."""
+def test_workers_share_one_bucket(redis_budget, small_quota) -> None:
+    """Two workers taking 3 each from one bucket of 3 (1 s window): three of the six wait (the window, then 1/3 s
+    each: ≈ 2 s)."""
     waits: list[float] = []
 
     def worker() -> None:
-        waits.extend(budget.take(redis_budget, "resourcegraph") for _ in range(10))
+        waits.extend(budget.take(redis_budget, "resourcegraph") for _ in range(3))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     started = time.monotonic()
@@ -68,8 +84,8 @@ def test_workers_share_one_bucket(redis_budget) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sum(1 for w in waits if w > 0) >= 5
-    assert time.monotonic() - started >= 1.4
+    assert sum(1 for w in waits if w > 0) == 3
+    assert time.monotonic() - started >= 1.6
 
 
 @pytest.fixture
@@ -111,9 +127,9 @@ def test_without_it_the_quota_is_found_by_429s_and_everything_is_listed(emulator
     assert 429 in _graph_answers(emulator)
 
 
-def test_without_redis_the_bucket_lives_in_the_process(settings) -> None:
+def test_without_redis_the_bucket_lives_in_the_process(settings, small_quota) -> None:
     settings.REDIS_URL = ""
     principal = f"local-{time.monotonic_ns()}"
-    assert [budget.take(principal, "resourcegraph") for _ in range(15)] == [0.0] * 15
-    assert budget.take(principal, "resourcegraph") > 0.2
+    assert [budget.take(principal, "resourcegraph") for _ in range(3)] == [0.0] * 3
+    assert budget.take(principal, "resourcegraph") > 1.2
     budget.forget(principal, "resourcegraph")

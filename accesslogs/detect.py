@@ -1,0 +1,308 @@
+"""Detections over a vault's AuditEvent records (issue 24), in memory: fed records in time order, it answers the
+detections they complete, each with its explanation and its evidence records.
+
+Two kinds:
+
+- rules, from a vault's first record: access from a TOR exit node or a listed suspicious address (user-maintained
+  lists), sensitive operations (vault delete or purge, access policy changes, key or secret delete, purge, backup),
+  mass secret retrieval (`mass_secrets` reads by one identity within `mass_window`);
+- baselines, once the vault has learnt for `learning_days` from its first record: an identity, application or
+  identity-application pair unseen on the vault for `window_days` (once each), a listing followed by many reads, a
+  policy change followed by a secret read, an hour's reads far above the identity's `window_days` hourly maximum, a
+  spray of denied requests, one identity reaching many vaults in an hour.
+
+State is per vault and identity (last-seen tables, hourly counts over the window), bounded by identities, not
+records. A detection of one type, vault and identity is not repeated within `quiet` of the last one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from accesslogs.auditevent import Record
+
+READS = frozenset({"SecretGet", "KeyGet", "CertificateGet", "SecretBackup", "KeyBackup"})
+LISTS = frozenset({"SecretList", "KeyList", "CertificateList", "SecretListVersions", "KeyListVersions"})
+POLICY = frozenset({"VaultPut", "VaultPatch", "VaultAccessPolicyChangedEventGridNotification"})
+SENSITIVE = frozenset(
+    {
+        "VaultDelete",
+        "VaultPurge",
+        "KeyDelete",
+        "KeyPurge",
+        "SecretDelete",
+        "SecretPurge",
+        "SecretBackup",
+        "KeyBackup",
+        "VaultAccessPolicyChangedEventGridNotification",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    learning_days: int = 7
+    window_days: int = 14
+    mass_secrets: int = 50
+    mass_window: timedelta = timedelta(minutes=10)
+    list_then_reads: int = 10  # distinct secrets read after a listing, within list_window
+    list_window: timedelta = timedelta(minutes=10)
+    policy_window: timedelta = timedelta(minutes=30)
+    volume_factor: float = 3.0  # an hour's reads above factor × the identity's hourly maximum of the window
+    volume_floor: int = 30  # ... and above this many
+    denied_spray: int = 10  # denied requests by one identity on one vault within mass_window
+    many_vaults: int = 5  # distinct vaults one identity reaches within an hour, never reached before
+    quiet: timedelta = timedelta(hours=1)
+    tor_exits: frozenset[str] = frozenset()
+    suspicious_ips: frozenset[str] = frozenset()
+
+
+@dataclass
+class Detection:
+    alert_type: str  # the catalog's KV_* type, or LOCAL_* for the peers' families
+    vault: str
+    identity: str
+    start: datetime
+    end: datetime
+    explanation: str
+    evidence: list[Record]
+
+
+@dataclass
+class _Identity:
+    last_seen: datetime
+    hourly: dict[datetime, int] = field(default_factory=dict)  # hour -> reads
+    recent: deque[Record] = field(default_factory=deque)  # reads within mass_window
+    denied: deque[Record] = field(default_factory=deque)
+    last_list: Record | None = None
+    after_list: dict[str, Record] = field(default_factory=dict)  # secret -> read, after the last listing
+    last_policy: Record | None = None
+
+
+@dataclass
+class _Vault:
+    name: str
+    first: datetime
+    identities: dict[str, _Identity] = field(default_factory=dict)
+    apps: dict[str, datetime] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def vault_name(arm_id: str) -> str:
+    return arm_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+class Detector:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.vaults: dict[str, _Vault] = {}
+        self.reach: dict[str, dict[str, datetime]] = defaultdict(dict)  # identity -> vault -> last seen
+        self.last: dict[tuple[str, str, str], datetime] = {}  # (type, vault, identity) -> last detection
+
+    def feed(self, records: Iterable[Record]) -> list[Detection]:
+        found: list[Detection] = []
+        for record in records:
+            found += self._one(record)
+        return found
+
+    # -- one record --------------------------------------------------------------------------------------------
+    def _one(self, r: Record) -> list[Detection]:
+        s = self.settings
+        vault = self.vaults.get(r.vault)
+        if vault is None:
+            vault = self.vaults[r.vault] = _Vault(vault_name(r.vault), r.time)
+        learnt = r.time - vault.first >= timedelta(days=s.learning_days)
+        window = timedelta(days=s.window_days)
+        out: list[Detection] = []
+        who = r.identity or f"ip:{r.caller_ip}"
+        if r.caller_ip in s.tor_exits:
+            out += self._emit(
+                "KV_TORAccess",
+                vault,
+                who,
+                [r],
+                f"{vault.name}: {r.operation} from TOR exit node {r.caller_ip}",
+            )
+        elif r.caller_ip in s.suspicious_ips:
+            kind = "KV_SuspiciousIPAccess" if r.succeeded else "KV_SuspiciousIPAccessDenied"
+            out += self._emit(
+                kind, vault, who, [r], f"{vault.name}: {r.operation} from listed address {r.caller_ip}"
+            )
+        if r.operation in SENSITIVE and r.succeeded:
+            out += self._emit(
+                "LOCAL_SensitiveOperation", vault, who, [r], f"{vault.name}: {r.operation} by {who}"
+            )
+        ident = vault.identities.get(who)
+        if ident is None:
+            ident = vault.identities[who] = _Identity(last_seen=r.time)
+            if learnt and r.identity:
+                out += self._emit(
+                    "KV_UserAnomaly",
+                    vault,
+                    who,
+                    [r],
+                    f"{vault.name}: {who} had not accessed it in {s.window_days} days",
+                )
+        elif r.time - ident.last_seen > window and learnt and r.identity:
+            out += self._emit(
+                "KV_UserAnomaly",
+                vault,
+                who,
+                [r],
+                f"{vault.name}: {who} had not accessed it in {s.window_days} days",
+            )
+        ident.last_seen = max(ident.last_seen, r.time)
+        if r.app_id:
+            app_seen = vault.apps.get(r.app_id)
+            if learnt and (app_seen is None or r.time - app_seen > window):
+                out += self._emit(
+                    "KV_AppAnomaly",
+                    vault,
+                    r.app_id,
+                    [r],
+                    f"{vault.name}: application {r.app_id} is new to it",
+                )
+            vault.apps[r.app_id] = r.time
+            if r.object_id:
+                pair = (r.object_id, r.app_id)
+                pair_seen = vault.pairs.get(pair)
+                if learnt and (pair_seen is None or r.time - pair_seen > window) and app_seen is not None:
+                    out += self._emit(
+                        "KV_UserAppAnomaly",
+                        vault,
+                        who,
+                        [r],
+                        f"{vault.name}: {r.object_id} through application {r.app_id}, a pair it has not seen",
+                    )
+                vault.pairs[pair] = r.time
+        if not r.succeeded and r.status in (401, 403):
+            out += self._denied(vault, ident, who, r)
+        if r.succeeded:
+            out += self._reads(vault, ident, who, r, learnt)
+            out += self._reach(vault, who, r, learnt)
+        return out
+
+    def _denied(self, vault: _Vault, ident: _Identity, who: str, r: Record) -> list[Detection]:
+        s = self.settings
+        ident.denied.append(r)
+        while ident.denied and r.time - ident.denied[0].time > s.mass_window:
+            ident.denied.popleft()
+        if len(ident.denied) >= s.denied_spray:
+            evidence = list(ident.denied)
+            ident.denied.clear()
+            return self._emit(
+                "KV_UserAccessDeniedAnomaly",
+                vault,
+                who,
+                evidence,
+                f"{vault.name}: {len(evidence)} denied requests by {who} within {int(s.mass_window.total_seconds() // 60)} minutes",
+            )
+        return []
+
+    def _reads(self, vault: _Vault, ident: _Identity, who: str, r: Record, learnt: bool) -> list[Detection]:
+        s = self.settings
+        out: list[Detection] = []
+        if r.operation in LISTS:
+            ident.last_list, ident.after_list = r, {}
+        if r.operation in POLICY:
+            ident.last_policy = r
+        if r.operation not in READS:
+            return out
+        hour = _hour(r.time)
+        ident.hourly[hour] = ident.hourly.get(hour, 0) + 1
+        cutoff = hour - timedelta(days=s.window_days)
+        for old in [h for h in ident.hourly if h < cutoff]:
+            del ident.hourly[old]
+        ident.recent.append(r)
+        while ident.recent and r.time - ident.recent[0].time > s.mass_window:
+            ident.recent.popleft()
+        minutes = int(s.mass_window.total_seconds() // 60)
+        if len(ident.recent) >= s.mass_secrets:
+            evidence = list(ident.recent)
+            ident.recent.clear()
+            out += self._emit(
+                "LOCAL_MassSecretRetrieval",
+                vault,
+                who,
+                evidence,
+                f"{vault.name}: {len(evidence)} secrets read by {who} in {minutes} minutes",
+            )
+        if learnt:
+            before = [n for h, n in ident.hourly.items() if h < hour]
+            usual = max(before, default=0)
+            now_n = ident.hourly[hour]
+            if now_n > max(s.volume_floor, s.volume_factor * usual) and now_n - 1 <= max(
+                s.volume_floor, s.volume_factor * usual
+            ):
+                out += self._emit(
+                    "KV_OperationVolumeAnomaly",
+                    vault,
+                    who,
+                    [r],
+                    f"{vault.name}: {now_n} reads by {who} this hour; its {s.window_days}-day hourly maximum was {usual}",
+                )
+        if ident.last_list is not None and r.time - ident.last_list.time <= s.list_window:
+            ident.after_list[r.target or r.request_uri] = r
+            if len(ident.after_list) == s.list_then_reads:
+                out += self._emit(
+                    "KV_ListGetAnomaly",
+                    vault,
+                    who,
+                    [ident.last_list, *ident.after_list.values()],
+                    f"{vault.name}: {who} listed secrets, then read {s.list_then_reads} of them within {int(s.list_window.total_seconds() // 60)} minutes",
+                )
+        if (
+            learnt
+            and r.operation == "SecretGet"
+            and ident.last_policy is not None
+            and r.time - ident.last_policy.time <= s.policy_window
+        ):
+            policy, ident.last_policy = ident.last_policy, None
+            out += self._emit(
+                "KV_PutGetAnomaly",
+                vault,
+                who,
+                [policy, r],
+                f"{vault.name}: {who} changed the vault's policy ({policy.operation}), then read a secret",
+            )
+        return out
+
+    def _reach(self, vault: _Vault, who: str, r: Record, learnt: bool) -> list[Detection]:
+        s = self.settings
+        seen = self.reach[who]
+        new = r.vault not in seen
+        seen[r.vault] = r.time
+        if not (learnt and new):
+            return []
+        recent = [v for v, t in seen.items() if r.time - t <= timedelta(hours=1)]
+        if len(recent) == s.many_vaults:
+            return self._emit(
+                "KV_AccountVolumeAnomaly",
+                vault,
+                who,
+                [r],
+                f"{who} reached {len(recent)} key vaults within an hour, {vault.name} among them",
+            )
+        return []
+
+    def _emit(self, kind: str, vault: _Vault, who: str, evidence: list[Record], why: str) -> list[Detection]:
+        key = (kind, vault.name, who)
+        last = self.last.get(key)
+        end = evidence[-1].time
+        if last is not None and end - last < self.settings.quiet:
+            return []
+        self.last[key] = end
+        return [Detection(kind, evidence[-1].vault, who, evidence[0].time, end, why, evidence)]
+
+
+def read_list(path: str) -> frozenset[str]:
+    """An address list (accesslogs/lists/README.md): one address per line, `#` comments."""
+    with open(path, encoding="utf-8") as handle:
+        return frozenset(line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip())

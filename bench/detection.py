@@ -176,7 +176,7 @@ class World:
             "properties": {
                 "id": target or f"https://{name}.vault.azure.net/",
                 "clientInfo": "azsdk-python-keyvault-secrets/4.8.0 Python/3.11.9",
-                "requestUri": f"https://{name}.vault.azure.net/{op.lower()}?api-version=7.4",
+                "requestUri": f"{target or f'https://{name}.vault.azure.net/'}?api-version=7.4",
                 "httpStatusCode": status,
             },
         }
@@ -265,33 +265,47 @@ class World:
             family = rng.choice(families)
             start = START + timedelta(days=rng.uniform(EVAL_FROM, DAYS - 2.5))
             oid = _guid(rng)
+            upn = (
+                f"mallory{rng.randint(1, 9999)}@contoso.com" if rng.random() < 0.5 else ""
+            )  # a person, or not
             ip = f"203.0.113.{rng.randint(1, 150)}"  # not on the suspicious list: only TOR is listed here
             t = start
             if family == "tor":
                 ip = rng.choice(self.tor)
                 for k in range(rng.randint(1, 5)):
                     t = start + timedelta(minutes=k)
-                    self.emit(vault, t, "SecretGet", oid=oid, ip=ip, target=self.secret(vault, k))
+                    self.emit(vault, t, "SecretGet", oid=oid, upn=upn, ip=ip, target=self.secret(vault, k))
             elif family == "mass_dump":
-                self.emit(vault, t, "SecretList", oid=oid, ip=ip)
+                self.emit(vault, t, "SecretList", oid=oid, upn=upn, ip=ip)
                 count = rng.randint(100, 300)
                 for k in range(count):
                     t = start + timedelta(seconds=1 + k * 600 / count)
-                    self.emit(vault, t, "SecretGet", oid=oid, ip=ip, target=self.secret(vault, k % 80))
+                    self.emit(
+                        vault, t, "SecretGet", oid=oid, upn=upn, ip=ip, target=self.secret(vault, k % 80)
+                    )
             elif family == "new_identity":
                 for k in range(rng.randint(2, 8)):
                     t = start + timedelta(minutes=k * 3)
-                    self.emit(vault, t, "SecretGet", oid=oid, ip=ip, target=self.secret(vault, k))
+                    self.emit(vault, t, "SecretGet", oid=oid, upn=upn, ip=ip, target=self.secret(vault, k))
             elif family == "policy_then_read":
-                self.emit(vault, t, "VaultAccessPolicyChangedEventGridNotification", oid=oid, ip=ip)
-                self.emit(vault, t + timedelta(seconds=5), "VaultPut", oid=oid, ip=ip)
+                self.emit(vault, t, "VaultAccessPolicyChangedEventGridNotification", oid=oid, upn=upn, ip=ip)
+                self.emit(vault, t + timedelta(seconds=5), "VaultPut", oid=oid, upn=upn, ip=ip)
                 for k in range(rng.randint(1, 4)):
                     t = start + timedelta(minutes=2 + k)
-                    self.emit(vault, t, "SecretGet", oid=oid, ip=ip, target=self.secret(vault, k))
+                    self.emit(vault, t, "SecretGet", oid=oid, upn=upn, ip=ip, target=self.secret(vault, k))
             elif family == "denied_spray":
                 for k in range(rng.randint(20, 50)):
                     t = start + timedelta(seconds=k * 6)
-                    self.emit(vault, t, "SecretGet", oid=oid, ip=ip, target=self.secret(vault, k), status=403)
+                    self.emit(
+                        vault,
+                        t,
+                        "SecretGet",
+                        oid=oid,
+                        upn=upn,
+                        ip=ip,
+                        target=self.secret(vault, k),
+                        status=403,
+                    )
             elif family == "slow_exfil":  # a known principal, from its usual address, slowly
                 known = [
                     orjson.loads(line)

@@ -74,7 +74,11 @@ class Detection:
 @dataclass
 class _Identity:
     last_seen: datetime
-    hourly: dict[datetime, int] = field(default_factory=dict)  # hour -> reads
+    hour: datetime | None = None  # the hour being counted
+    count: int = 0  # reads in it
+    # the window's earlier hours that can still be its maximum: (hour, reads), reads decreasing (a sliding-window
+    # maximum: O(1) a record, at most one entry per hour of the window)
+    peaks: deque[tuple[datetime, int]] = field(default_factory=deque)
     recent: deque[Record] = field(default_factory=deque)  # reads within mass_window
     denied: deque[Record] = field(default_factory=deque)
     last_list: Record | None = None
@@ -216,10 +220,16 @@ class Detector:
         if r.operation not in READS:
             return out
         hour = _hour(r.time)
-        ident.hourly[hour] = ident.hourly.get(hour, 0) + 1
-        cutoff = hour - timedelta(days=s.window_days)
-        for old in [h for h in ident.hourly if h < cutoff]:
-            del ident.hourly[old]
+        if hour != ident.hour:  # a new hour: the one that ended joins the peaks, what left the window goes
+            if ident.hour is not None and hour > ident.hour:
+                while ident.peaks and ident.peaks[-1][1] <= ident.count:
+                    ident.peaks.pop()
+                ident.peaks.append((ident.hour, ident.count))
+            cutoff = hour - timedelta(days=s.window_days)
+            while ident.peaks and ident.peaks[0][0] < cutoff:
+                ident.peaks.popleft()
+            ident.hour, ident.count = hour, 0
+        ident.count += 1
         ident.recent.append(r)
         while ident.recent and r.time - ident.recent[0].time > s.mass_window:
             ident.recent.popleft()
@@ -235,9 +245,8 @@ class Detector:
                 f"{vault.name}: {len(evidence)} secrets read by {who} in {minutes} minutes",
             )
         if learnt:
-            before = [n for h, n in ident.hourly.items() if h < hour]
-            usual = max(before, default=0)
-            now_n = ident.hourly[hour]
+            usual = ident.peaks[0][1] if ident.peaks else 0
+            now_n = ident.count
             if now_n > max(s.volume_floor, s.volume_factor * usual) and now_n - 1 <= max(
                 s.volume_floor, s.volume_factor * usual
             ):

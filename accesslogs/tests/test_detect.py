@@ -112,4 +112,4 @@ def test_state_is_bounded_by_identities_not_records() -> None:
     d = Detector(Settings(mass_secrets=10_000))
     d.feed(rec(i * 0.01) for i in range(100_000))  # ~17 hours of one identity
     ident = d.vaults[VAULT].identities["svc"]
-    assert len(ident.hourly) <= 18 and len(ident.recent) <= 1001
+    assert len(ident.peaks) <= 18 and len(ident.recent) <= 1001

@@ -7,8 +7,9 @@ Two kinds:
   lists), sensitive operations (vault delete or purge, access policy changes, key or secret delete, purge, backup),
   mass secret retrieval (`mass_secrets` reads by one identity within `mass_window`);
 - baselines, once the vault has learnt for `learning_days` from its first record: an identity, application or
-  identity-application pair unseen on the vault for `window_days` (once each), a listing followed by many reads, a
-  policy change followed by a secret read, an hour's reads far above the identity's `window_days` hourly maximum, a
+  identity-application pair unseen on the vault for `window_days` (once each), a listing followed by many reads by
+  an identity that has not done so within the window, a policy change followed by a secret read, many secrets an
+  identity had not read within the window read within a day (slow exfiltration under the volume thresholds), an hour's reads far above the identity's `window_days` hourly maximum, a
   spray of denied requests, one identity reaching many vaults in an hour.
 
 State is per vault and identity (last-seen tables, hourly counts over the window), bounded by identities, not
@@ -55,6 +56,8 @@ class Settings:
     volume_floor: int = 30  # ... and above this many
     denied_spray: int = 10  # denied requests by one identity on one vault within mass_window
     many_vaults: int = 5  # distinct vaults one identity reaches within an hour, never reached before
+    first_reads: int = 10  # secrets an identity had not read in the window, read within first_window
+    first_window: timedelta = timedelta(hours=24)
     quiet: timedelta = timedelta(hours=1)
     tor_exits: frozenset[str] = frozenset()
     suspicious_ips: frozenset[str] = frozenset()
@@ -84,6 +87,9 @@ class _Identity:
     last_list: Record | None = None
     after_list: dict[str, Record] = field(default_factory=dict)  # secret -> read, after the last listing
     last_policy: Record | None = None
+    pattern_at: datetime | None = None  # its last listing followed by many reads (list then get)
+    secrets: dict[str, datetime] = field(default_factory=dict)  # secret -> last read, within the window
+    firsts: deque[Record] = field(default_factory=deque)  # reads of a secret new to it, within first_window
 
 
 @dataclass
@@ -257,16 +263,43 @@ class Detector:
                     [r],
                     f"{vault.name}: {now_n} reads by {who} this hour; its {s.window_days}-day hourly maximum was {usual}",
                 )
+        secret = r.target or r.request_uri
+        if learnt and r.operation == "SecretGet":
+            last_read = ident.secrets.get(secret)
+            if last_read is None or r.time - last_read > timedelta(days=s.window_days):
+                ident.firsts.append(r)
+                while ident.firsts and r.time - ident.firsts[0].time > s.first_window:
+                    ident.firsts.popleft()
+                if len(ident.firsts) >= s.first_reads:
+                    evidence = list(ident.firsts)
+                    ident.firsts.clear()
+                    out += self._emit(
+                        "LOCAL_FirstSecretRetrieval",
+                        vault,
+                        who,
+                        evidence,
+                        f"{vault.name}: {who} read {len(evidence)} secrets it had not read in {s.window_days} days, "
+                        f"within {int(s.first_window.total_seconds() // 3600)} h",
+                    )
+        if r.operation == "SecretGet":
+            ident.secrets[secret] = r.time
         if ident.last_list is not None and r.time - ident.last_list.time <= s.list_window:
-            ident.after_list[r.target or r.request_uri] = r
+            ident.after_list[secret] = r
             if len(ident.after_list) == s.list_then_reads:
-                out += self._emit(
-                    "KV_ListGetAnomaly",
-                    vault,
-                    who,
-                    [ident.last_list, *ident.after_list.values()],
-                    f"{vault.name}: {who} listed secrets, then read {s.list_then_reads} of them within {int(s.list_window.total_seconds() // 60)} minutes",
+                usual = ident.pattern_at is not None and r.time - ident.pattern_at <= timedelta(
+                    days=s.window_days
                 )
+                ident.pattern_at = r.time
+                if learnt and not usual:  # else its own habit (a CI job): learnt, not reported
+                    out += self._emit(
+                        "KV_ListGetAnomaly",
+                        vault,
+                        who,
+                        [ident.last_list, *ident.after_list.values()],
+                        f"{vault.name}: {who} listed secrets, then read {s.list_then_reads} of them within "
+                        f"{int(s.list_window.total_seconds() // 60)} minutes, which it had not done in "
+                        f"{s.window_days} days",
+                    )
         if (
             learnt
             and r.operation == "SecretGet"

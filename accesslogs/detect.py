@@ -101,6 +101,18 @@ class _Vault:
     pairs: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
+def _burst(queue: deque[Record], r: Record, span: timedelta, threshold: int) -> list[Record] | None:
+    """`r` joins the records of the last `span`; once they are `threshold`, they are the evidence (and start over)."""
+    queue.append(r)
+    while queue and r.time - queue[0].time > span:
+        queue.popleft()
+    if len(queue) < threshold:
+        return None
+    evidence = list(queue)
+    queue.clear()
+    return evidence
+
+
 def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -201,12 +213,8 @@ class Detector:
 
     def _denied(self, vault: _Vault, ident: _Identity, who: str, r: Record) -> list[Detection]:
         s = self.settings
-        ident.denied.append(r)
-        while ident.denied and r.time - ident.denied[0].time > s.mass_window:
-            ident.denied.popleft()
-        if len(ident.denied) >= s.denied_spray:
-            evidence = list(ident.denied)
-            ident.denied.clear()
+        evidence = _burst(ident.denied, r, s.mass_window, s.denied_spray)
+        if evidence:
             return self._emit(
                 "KV_UserAccessDeniedAnomaly",
                 vault,
@@ -236,13 +244,9 @@ class Detector:
                 ident.peaks.popleft()
             ident.hour, ident.count = hour, 0
         ident.count += 1
-        ident.recent.append(r)
-        while ident.recent and r.time - ident.recent[0].time > s.mass_window:
-            ident.recent.popleft()
         minutes = int(s.mass_window.total_seconds() // 60)
-        if len(ident.recent) >= s.mass_secrets:
-            evidence = list(ident.recent)
-            ident.recent.clear()
+        evidence = _burst(ident.recent, r, s.mass_window, s.mass_secrets)
+        if evidence:
             out += self._emit(
                 "LOCAL_MassSecretRetrieval",
                 vault,
@@ -267,12 +271,8 @@ class Detector:
         if learnt and r.operation == "SecretGet":
             last_read = ident.secrets.get(secret)
             if last_read is None or r.time - last_read > timedelta(days=s.window_days):
-                ident.firsts.append(r)
-                while ident.firsts and r.time - ident.firsts[0].time > s.first_window:
-                    ident.firsts.popleft()
-                if len(ident.firsts) >= s.first_reads:
-                    evidence = list(ident.firsts)
-                    ident.firsts.clear()
+                evidence = _burst(ident.firsts, r, s.first_window, s.first_reads)
+                if evidence:
                     out += self._emit(
                         "LOCAL_FirstSecretRetrieval",
                         vault,

@@ -14,7 +14,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["portal", "alerts", "suppression", "notifications", "pricing", "accesslogs", "feedback", "triage", "sync"]
+PACKAGES = [
+    "portal",
+    "alerts",
+    "suppression",
+    "notifications",
+    "pricing",
+    "accesslogs",
+    "feedback",
+    "triage",
+    "sync",
+]
 
 
 class State:

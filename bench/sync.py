@@ -18,7 +18,7 @@ writes to the alert table on the unchanged one; new = raised and changed = chang
 incidents and the rollup equal a recount from the alert table. Printed: alerts/s, the run's own time beside the
 process's wall time, and the per-stage table (seconds and SQL statements) the run recorded.
 
-`--check` (CI's tripwire): also fail below 600 alerts/s on the first sync or 2,000 alerts/s on the unchanged
+`--check` (CI's tripwire): also fail below 400 alerts/s on the first sync or 1,500 alerts/s on the unchanged
 re-sync. Those floors sit far below the targets (5,000 and 10,000): they catch an order-of-magnitude regression on
 a loaded machine, not a few percent.
 """
@@ -55,10 +55,10 @@ from bench._common import (
 
 HOLD_BACK_EVERY = 100  # 1% new on the changed re-sync
 CHANGE_EVERY = 20  # 5% changed
-# --check: alerts/s. Far below the figures (first sync 2,085 in one session, 1,181-1,196 in another on the same kind
-# of 2-core VM, 2026-12-04), above the regression it exists for (d4054a3: 270 alerts/s).
-FLOOR_FIRST = 600
-FLOOR_UNCHANGED = 2_000
+# --check: alerts/s. Far below the figures (first sync 2,085 in one session; 1,181-1,196 and 770 after the test
+# suite in another, on the same kind of 2-core VM, 2026-12-04), above the regression it exists for (d4054a3: 270).
+FLOOR_FIRST = 400
+FLOOR_UNCHANGED = 1_500
 STAGE_ORDER = (
     "fetch",
     "parse",

@@ -162,17 +162,10 @@ class Detector:
                 "LOCAL_SensitiveOperation", vault, who, [r], f"{vault.name}: {r.operation} by {who}"
             )
         ident = vault.identities.get(who)
+        unseen = ident is None or r.time - ident.last_seen > window
         if ident is None:
             ident = vault.identities[who] = _Identity(last_seen=r.time)
-            if learnt and r.identity:
-                out += self._emit(
-                    "KV_UserAnomaly",
-                    vault,
-                    who,
-                    [r],
-                    f"{vault.name}: {who} had not accessed it in {s.window_days} days",
-                )
-        elif r.time - ident.last_seen > window and learnt and r.identity:
+        if unseen and learnt and r.identity:
             out += self._emit(
                 "KV_UserAnomaly",
                 vault,

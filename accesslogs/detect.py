@@ -124,6 +124,8 @@ def vault_name(arm_id: str) -> str:
 class Detector:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self._window = timedelta(days=self.settings.window_days)
+        self._learning = timedelta(days=self.settings.learning_days)
         self.vaults: dict[str, _Vault] = {}
         self.reach: dict[str, dict[str, datetime]] = defaultdict(dict)  # identity -> vault -> last seen
         self.last: dict[tuple[str, str, str], datetime] = {}  # (type, vault, identity) -> last detection
@@ -140,8 +142,8 @@ class Detector:
         vault = self.vaults.get(r.vault)
         if vault is None:
             vault = self.vaults[r.vault] = _Vault(vault_name(r.vault), r.time)
-        learnt = r.time - vault.first >= timedelta(days=s.learning_days)
-        window = timedelta(days=s.window_days)
+        learnt = r.time - vault.first >= self._learning
+        window = self._window
         out: list[Detection] = []
         who = r.identity or f"ip:{r.caller_ip}"
         if r.caller_ip in s.tor_exits:
@@ -232,7 +234,7 @@ class Detector:
                 while ident.peaks and ident.peaks[-1][1] <= ident.count:
                     ident.peaks.pop()
                 ident.peaks.append((ident.hour, ident.count))
-            cutoff = hour - timedelta(days=s.window_days)
+            cutoff = hour - self._window
             while ident.peaks and ident.peaks[0][0] < cutoff:
                 ident.peaks.popleft()
             ident.hour, ident.count = hour, 0
@@ -263,7 +265,7 @@ class Detector:
         secret = r.target or r.request_uri
         if learnt and r.operation == "SecretGet":
             last_read = ident.secrets.get(secret)
-            if last_read is None or r.time - last_read > timedelta(days=s.window_days):
+            if last_read is None or r.time - last_read > self._window:
                 evidence = _burst(ident.firsts, r, s.first_window, s.first_reads)
                 if evidence:
                     out += self._emit(

@@ -23,7 +23,8 @@ UPN_CLAIMS = ("upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 APP_CLAIMS = ("appid", "http://schemas.microsoft.com/identity/claims/appid")
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a third of parsing (object.__setattr__)
+# not frozen: a frozen dataclass's __init__ goes through object.__setattr__ (3% of the bench's time)
+@dataclass(slots=True)
 class Record:
     time: datetime
     vault: str  # the vault's ARM id, lower-cased

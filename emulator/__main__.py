@@ -1,5 +1,6 @@
 """`python -m emulator --port PORT --preset demo|scale|fleet|lighthouse [--alerts N] [--seed S] [--data-dir DIR]
-[--page-size N] [--throttle] [--fresh] [--no-persist]`: start the emulator, print the portal's environment, serve
+[--page-size N] [--throttle] [--fresh] [--no-persist] [--storage auto|azurite|off] [--log-interval S]
+[--attack-interval S]`: start the emulator (and Azurite, see accesslogs.py), print the portal's environment, serve
 until SIGINT/SIGTERM (which save Azure's state in the data dir first, see persist.py)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import persist
+from .blobstore import AzuriteUnavailable
 from .server import EmulatorServer
 
 
@@ -48,6 +50,26 @@ def _parser() -> argparse.ArgumentParser:
         "--no-persist",
         action="store_true",
         help="neither load nor save Azure's state in the data dir (see persist.py); a restart starts from the seed",
+    )
+    p.add_argument(
+        "--storage",
+        choices=("auto", "azurite", "off"),
+        default="auto",
+        help="the blob service of the storage accounts (access logs): auto starts Azurite when Node.js and "
+        "emulator/azurite/node_modules are there, else runs without (printing ACCESS_LOGS_UNAVAILABLE); azurite "
+        "fails the start without them; off never starts it",
+    )
+    p.add_argument(
+        "--log-interval",
+        type=float,
+        default=10.0,
+        help="seconds between two appends of Key Vault AuditEvent logs to storage (0 = no background writer)",
+    )
+    p.add_argument(
+        "--attack-interval",
+        type=float,
+        default=300.0,
+        help="mean seconds between two attacks in a collected vault's logs (0 = none)",
     )
     return p
 
@@ -95,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             control_token=args.control_token,
             start_time=_anchor(args.data_dir, args.fresh, snapshot),
             persist_state=not args.no_persist,
+            storage=args.storage,
+            log_interval=args.log_interval if args.log_interval > 0 else 10.0,
+            attack_interval=max(args.attack_interval, 0.0),
+            log_writer=args.log_interval > 0,
         ).start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, AzuriteUnavailable) as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 2
     stopping = threading.Event()

@@ -205,3 +205,25 @@ def ensure_certificates(data_dir: Path, extra_hosts: list[str] | None = None) ->
         if not _server_cert_ok(paths, ca, hosts):
             _issue_server(paths, ca, ca_key, hosts)
     return paths
+
+
+def ensure_azurite_certificate(data_dir: Path) -> tuple[Path, Path]:
+    """(certificate, key) PEM files for Azurite's HTTPS listener on 127.0.0.1 / localhost, issued by the emulator's
+    CA (created with `ensure_certificates` first), so a client trusting `ca.pem` trusts Azurite too."""
+    ca_paths = ensure_certificates(data_dir)
+    paths = CertPaths(
+        ca_cert=ca_paths.ca_cert,
+        ca_key=ca_paths.ca_key,
+        server_cert=data_dir / "azurite.pem",
+        server_key=data_dir / "azurite-key.pem",
+    )
+    hosts = ["127.0.0.1", "localhost"]
+    with open(data_dir / ".certs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        loaded = _load_ca(paths)
+        if loaded is None:  # ensure_certificates just made it; only a concurrent rewrite gets here
+            raise RuntimeError(f"the emulator CA in {data_dir} could not be loaded")
+        ca, ca_key = loaded
+        if not _server_cert_ok(paths, ca, hosts):
+            _issue_server(paths, ca, ca_key, hosts)
+    return paths.server_cert, paths.server_key

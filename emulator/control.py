@@ -16,6 +16,11 @@
 | GET    /_emulator/state              | a summary (counts per subscription, plans, ...)                   |
 | GET    /_emulator/connections        | the tenants' credentials and subscriptions (connections.json)     |
 | POST   /_emulator/churn              | benchmarks: hold back / release new alerts and change alerts upstream |
+| GET    /_emulator/accesslogs         | Azurite and the access-log writer: available, reason, sinks, ...   |
+| POST   /_emulator/accesslogs/append  | `{"vault", "scenario"?, "count"?, "split"?}` or `{"vault", "lines"}` / `{"vault", "raw"}` |
+| POST   /_emulator/accesslogs/rewrite | `{"blob", "raw", "account"?}`: replace a blob's content            |
+| POST   /_emulator/accesslogs/writer  | `{"enabled"?, "interval_seconds"?, "attack_interval_seconds"?}`     |
+| POST   /_emulator/accesslogs/tick    | one background-writer tick now                                     |
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import actions
+from .accesslogs import AccessLogError
 from .faults import FaultError
 from .web import Request, Response, error_response, json_response
 
@@ -68,6 +74,8 @@ def handle(rt: Runtime, req: Request) -> Response:
         return error_response(exc.status, exc.code, exc.message)
     except FaultError as exc:
         return error_response(400, "InvalidFault", str(exc))
+    except AccessLogError as exc:
+        return error_response(exc.status, exc.code, exc.message)
 
 
 def _dispatch(rt: Runtime, req: Request, path: str, method: str, body: Any) -> Response:
@@ -161,4 +169,23 @@ def _dispatch(rt: Runtime, req: Request, path: str, method: str, body: Any) -> R
         return json_response(200, actions.churn(state, body))
     elif path == "connections" and method == "GET":
         return json_response(200, rt.connections())
+    elif path.startswith("accesslogs"):
+        return _access_logs(rt, path, method, body)
+    return error_response(404, "NotFound", f"No control endpoint {method} /_emulator/{path}")
+
+
+def _access_logs(rt: Runtime, path: str, method: str, body: Any) -> Response:
+    logs = rt.access_logs
+    if method == "POST" and not isinstance(body, dict):
+        return error_response(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    if path == "accesslogs" and method == "GET":
+        return json_response(200, logs.status())
+    if path == "accesslogs/append" and method == "POST":
+        return json_response(200, logs.append(body))
+    if path == "accesslogs/rewrite" and method == "POST":
+        return json_response(200, logs.rewrite(body))
+    if path == "accesslogs/writer" and method == "POST":
+        return json_response(200, logs.set_writer(body))
+    if path == "accesslogs/tick" and method == "POST":
+        return json_response(200, {"written": logs.tick()})
     return error_response(404, "NotFound", f"No control endpoint {method} /_emulator/{path}")

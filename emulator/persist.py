@@ -2,7 +2,7 @@
 
 `<data dir>/state-<preset>-seed<S>[-alerts<N>].json` (orjson) holds what clients changed on top of the seeded world:
 each subscription's changed seeded alerts, appended alerts, removed (and held-back) sequence numbers, plans,
-security contacts, suppression rules, the clock offset and the generator counter. It names the world it applies
+security contacts, suppression rules, vault diagnostic settings, the clock offset and the generator counter. It names the world it applies
 to (preset, seed, alert count, anchor); on start the world is rebuilt from the seed and the snapshot applied on top.
 The scale preset keeps only its overlay, so the snapshot (like memory) grows with the changes, not the alerts.
 
@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from .contacts import Contact
+from .diagnostics import DiagnosticSetting
 from .presets import DEFAULT_SCALE_ALERTS
 from .pricing import PricingPlan
 from .state import AlertRecord, EmulatorState
@@ -119,6 +120,10 @@ def dump(state: EmulatorState, world: World, anchor: dt.datetime) -> bytes:
             ]
             for sid, rules in state.rules.items()
         },
+        "diagnostic_settings": {
+            vault: [dataclasses.asdict(s) for s in settings.values()]
+            for vault, settings in state.diagnostic_settings.items()
+        },
     }
     return orjson.dumps(doc)
 
@@ -206,6 +211,11 @@ def apply(doc: dict[str, Any], state: EmulatorState) -> None:
             )
             for r in rules
         }
+    state.diagnostic_settings = {}
+    for vault, settings in doc.get("diagnostic_settings", {}).items():  # absent in snapshots older than them
+        if state.vault_by_id(vault) is None:
+            raise SnapshotMismatch(f"diagnostic settings of '{vault}', which is not a vault of this world")
+        state.diagnostic_settings[vault] = {s["name"].lower(): DiagnosticSetting(**s) for s in settings}
     state.gen_counter = int(doc["gen_counter"])
     state.clock.set_offset(float(doc["clock_offset_seconds"]))
 

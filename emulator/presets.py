@@ -6,7 +6,10 @@ Everything is drawn from `random.Random(seed)` and placed relative to `anchor` (
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import random
 import uuid
 from typing import Any
@@ -25,7 +28,7 @@ from .alertgen import (
 from .catalog import KEY_VAULT_ALERT_TYPES
 from .pools import AZURE_IPS, EXTERNAL_IPS, PEOPLE
 from .scale import ScaleAlerts
-from .state import AlertStore, EmulatorState, Subscription, Tenant, Vault
+from .state import AlertStore, EmulatorState, StorageAccount, Subscription, Tenant, Vault
 from .util import azure_time
 
 
@@ -141,6 +144,9 @@ _REGION_ABBR = {
     "westus2": "wus2",
     "centralus": "cus",
     "southeastasia": "sea",
+    "uksouth": "uks",
+    "francecentral": "frc",
+    "japaneast": "jpe",
 }
 _PURPOSES = (
     "pay",
@@ -188,6 +194,37 @@ def _add_vaults(
         doc = _vault_doc(rng, sub, rg, name, location, anchor, domain)
         vaults.append(Vault(sub.subscription_id, rg, name, location, doc))
     state.vaults[sub.subscription_id.lower()] = vaults
+
+
+def storage_key(seed: int, name: str) -> str:
+    """A storage account's key (64 bytes, base64, like Azure's), deterministic from the seed and the name."""
+    return base64.b64encode(
+        hmac.new(f"kv-emulator-storage-{seed}".encode(), name.encode(), hashlib.sha512).digest()
+    ).decode()
+
+
+def _add_storage_accounts(state: EmulatorState, sub: Subscription, extra_region: str | None = None) -> None:
+    """One `stkvlogs<region><hash>` account per region the subscription's vaults are in (in the resource group of the
+    first vault there), and optionally one in `extra_region`, where none of its vaults are (the region refusal).
+    Drawn from no random stream, so the rest of the world stays as it was before storage accounts existed."""
+    sid = sub.subscription_id.lower()
+    regions: dict[str, str] = {}
+    for v in state.vaults.get(sid, []):
+        regions.setdefault(v.location, v.resource_group)
+    if extra_region and extra_region not in regions and regions:
+        regions[extra_region] = next(iter(regions.values()))
+    taken = {a.name for accounts in state.storage_accounts.values() for a in accounts}
+    accounts = []
+    for region, rg in regions.items():
+        digest = hashlib.sha256(f"{state.seed}:{sid}:{region}".encode()).hexdigest()
+        length = 6
+        name = f"stkvlogs{_REGION_ABBR[region]}{digest[:length]}"
+        while name in taken:
+            length += 1
+            name = f"stkvlogs{_REGION_ABBR[region]}{digest[:length]}"
+        taken.add(name)
+        accounts.append(StorageAccount(sub.subscription_id, rg, name, region, storage_key(state.seed, name)))
+    state.storage_accounts[sid] = accounts
 
 
 def _ref(v: Vault, tenant_id: str) -> VaultRef:
@@ -394,6 +431,9 @@ def build_demo(state: EmulatorState, anchor: dt.datetime) -> None:
         anchor,
         fabrikam.domain,
     )
+    _add_storage_accounts(state, prod, "uksouth")
+    _add_storage_accounts(state, dev, "francecentral")
+    _add_storage_accounts(state, lab, "japaneast")
     _demo_alerts(
         state,
         rng,
@@ -539,6 +579,7 @@ def build_scale(state: EmulatorState, anchor: dt.datetime, alerts: int) -> None:
         anchor,
         tenant.domain,
     )
+    _add_storage_accounts(state, sub)
     refs = [_ref(v, tenant.tenant_id) for v in state.vaults[sub.subscription_id.lower()]]
     lazy = ScaleAlerts(
         seed=state.seed,

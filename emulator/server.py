@@ -31,12 +31,15 @@ from . import (  # arm modules register their routes on import
     arm,
     arm_alerts,
     control,
+    diagnostics,
     identity,
     persist,
     presets,
     resource_graph,
     signin,
+    storage,
 )
+from .accesslogs import AccessLogService
 from .certs import ensure_certificates
 from .faults import STATUS_KINDS, Fault, FaultRegistry
 from .identity import AuthError, Principal, TokenService
@@ -47,7 +50,7 @@ from .throttle import Throttle
 from .util import Clock
 from .web import Request, Response, error_response, json_response, parse_query
 
-_ROUTE_MODULES = (arm, arm_alerts)
+_ROUTE_MODULES = (arm, arm_alerts, storage, diagnostics)
 _REASONS = {
     200: "OK",
     201: "Created",
@@ -105,6 +108,10 @@ class Runtime:
         anchor: dt.datetime | None = None,
         data_dir: Path | None = None,
         persist_state: bool = True,
+        storage: str = "off",
+        log_interval: float = 10.0,
+        attack_interval: float = 300.0,
+        log_writer: bool = False,
     ) -> None:
         self.preset = preset
         self.seed = seed
@@ -132,6 +139,13 @@ class Runtime:
         self.resource_graph_quota = resource_graph.Quota()  # per user: 15 queries in 5 s
         self.log = RequestLog()
         self.state = self._fresh_state()
+        self.access_logs = AccessLogService(
+            self,
+            mode=storage,
+            interval=log_interval,
+            attack_interval=attack_interval,
+            writer_enabled=log_writer,
+        )
         if path is None:
             return
         if snapshot is not None:
@@ -173,6 +187,7 @@ class Runtime:
             self.persister.discard(back_to_seed)  # and the snapshot goes
         else:
             back_to_seed()
+        self.access_logs.reset()
         self.faults.clear()
         self.log.clear()
         self.throttle.reset(self.initial_throttle)
@@ -534,6 +549,10 @@ class EmulatorServer:
         control_token: str | None = None,
         start_time: dt.datetime | None = None,
         persist_state: bool = True,
+        storage: str = "off",
+        log_interval: float = 10.0,
+        attack_interval: float = 300.0,
+        log_writer: bool = False,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be positive")
@@ -555,7 +574,12 @@ class EmulatorServer:
             anchor=start_time,
             data_dir=self.data_dir,
             persist_state=persist_state,
+            storage=storage,
+            log_interval=log_interval,
+            attack_interval=attack_interval,
+            log_writer=log_writer,
         )
+        self.persist_state = persist_state
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
@@ -567,10 +591,17 @@ class EmulatorServer:
             extra_hosts.append(self.host)
         paths = ensure_certificates(self.data_dir, extra_hosts)
         self.ca_path = paths.ca_cert.resolve()
+        self.runtime.access_logs.start(
+            self.data_dir, self.ca_path, self.persist_state
+        )  # Azurite, if asked for
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(paths.server_cert, paths.server_key)
-        self._httpd = _HTTPServer((self.host, self._port), self.runtime, ctx)
+        try:
+            self._httpd = _HTTPServer((self.host, self._port), self.runtime, ctx)
+        except BaseException:
+            self.runtime.access_logs.stop()
+            raise
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="emulator-http", daemon=True)
         self._thread.start()
         if self.runtime.persister is not None:
@@ -589,6 +620,7 @@ class EmulatorServer:
             self._httpd.server_close()
             if self._thread is not None:
                 self._thread.join(timeout=5)
+            self.runtime.access_logs.stop()
             if self.runtime.persister is not None:
                 self.runtime.persister.stop()
             self._httpd = None
@@ -642,4 +674,30 @@ class EmulatorServer:
             "REQUESTS_CA_BUNDLE": str(self.ca_path),
             "EMULATOR_CONTROL_URL": self.control_url,
             "EMULATOR_CONTROL_TOKEN": self.control_token,
-        }
+        } | self.storage_env
+
+    @property
+    def storage_env(self) -> dict[str, str]:
+        """`ACCESS_LOGS_UNAVAILABLE=<reason>` while Azurite does not run (storage off, or auto without Node.js or
+        Azurite), else nothing."""
+        logs = self.runtime.access_logs
+        return {} if logs.available else {"ACCESS_LOGS_UNAVAILABLE": logs.reason or "Azurite does not run"}
+
+    @property
+    def access_logs(self) -> AccessLogService:
+        return self.runtime.access_logs
+
+    def storage_account(self, name: str) -> dict[str, str]:
+        """A seeded storage account as tests use it: `name`, `id`, `location`, `blob_endpoint`, `key`
+        (SharedKey clients: `credential={"account_name": name, "account_key": key}`)."""
+        for accounts in self.state.storage_accounts.values():
+            for a in accounts:
+                if a.name == name:
+                    return {
+                        "name": a.name,
+                        "id": a.id,
+                        "location": a.location,
+                        "blob_endpoint": self.access_logs.blob_endpoint(a.name),
+                        "key": a.key,
+                    }
+        raise KeyError(name)

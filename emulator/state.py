@@ -75,6 +75,24 @@ class Vault:
         return self._raw
 
 
+@dataclass(frozen=True)
+class StorageAccount:
+    """A seeded storage account: an ARM resource, and an Azurite account (same name) when Azurite runs."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    key: str  # base64, as AZURITE_ACCOUNTS and SharedKey clients want it
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{self.name}"
+        )
+
+
 class AlertRecord:
     """One materialised alert: its JSON document and (cached) serialised bytes."""
 
@@ -309,6 +327,11 @@ class EmulatorState:
         self.contacts: dict[str, Any] = {}
         self.rules: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, Operation] = {}
+        # seeded storage accounts, keyed by lower-cased subscription id (storage.py)
+        self.storage_accounts: dict[str, list[StorageAccount]] = {}
+        # vault diagnostic settings: lower-cased vault ARM id -> lower-cased setting name -> DiagnosticSetting
+        # (diagnostics.py)
+        self.diagnostic_settings: dict[str, dict[str, Any]] = {}
         self.gen_counter = 0  # alerts created since start (control API, simulate): seeds their randomness
 
     # -- lookups -------------------------------------------------------------------------------
@@ -340,8 +363,32 @@ class EmulatorState:
         rg_l = rg.lower()
         if any(v.resource_group.lower() == rg_l for v in self.vaults.get(sid, [])):
             return True
+        if any(a.resource_group.lower() == rg_l for a in self.storage_accounts.get(sid, [])):
+            return True
         store = self.alerts.get(sid)
         return store is not None and rg_l in store.groups
+
+    def vault_by_id(self, arm_id: str) -> Vault | None:
+        parts = arm_id.strip().strip("/").split("/")
+        if len(parts) != 8 or [p.lower() for p in parts[::2]] != [
+            "subscriptions",
+            "resourcegroups",
+            "providers",
+            "vaults",
+        ]:
+            return None
+        if parts[5].lower() != "microsoft.keyvault":
+            return None
+        for v in self.vaults.get(parts[1].lower(), []):
+            if v.resource_group.lower() == parts[3].lower() and v.name.lower() == parts[7].lower():
+                return v
+        return None
+
+    def storage_account_by_id(self, arm_id: str) -> StorageAccount | None:
+        for a in self.storage_accounts.get(_segment(arm_id, 1), []):
+            if a.id.lower() == arm_id.strip().rstrip("/").lower():
+                return a
+        return None
 
     def replace_with(self, fresh: EmulatorState) -> None:
         """Reset in place (so references held by tests stay live): take every field of `fresh`."""
@@ -393,3 +440,8 @@ class EmulatorState:
                 ],
                 "subscriptions": subs,
             }
+
+
+def _segment(arm_id: str, i: int) -> str:
+    parts = arm_id.strip().strip("/").split("/")
+    return parts[i].lower() if len(parts) > i else ""

@@ -20,13 +20,26 @@ KEYS = [
     "REQUESTS_CA_BUNDLE",
     "EMULATOR_CONTROL_URL",
     "EMULATOR_CONTROL_TOKEN",
+    "ACCESS_LOGS_UNAVAILABLE",
     "EMULATOR_READY",
 ]
 
 
 def _start(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str], list[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--preset", "demo", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--preset",
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--storage",
+            "off",
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -15,7 +15,8 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
 from alerts.catalog import KEY_VAULT_ALERT_TYPES
-from alerts.models import SEVERITY_RANK, Alert, Severity, Status
+from alerts.labels import alert_type_name
+from alerts.models import LOCAL_TYPE_PREFIX, SEVERITY_RANK, Alert, Origin, Severity, Status
 from portal.plans import PLANS
 from portal.web.formfields import (
     BoundedIntegerField,
@@ -111,6 +112,9 @@ class AlertFilterForm(forms.Form):
     plan = forms.ChoiceField(
         required=False, label="Plan", choices=[("", "All plans")] + [(p.name, p.label) for p in PLANS]
     )
+    provider = forms.ChoiceField(
+        required=False, label="Provider", choices=[("", "All providers"), *Origin.choices]
+    )
     vault = BoundedIntegerField(required=False, min_value=1, label="Key vault", widget=forms.Select)
     q = SingleLineField(
         required=False,
@@ -150,7 +154,7 @@ class AlertFilterForm(forms.Form):
         self.vault_ids = {pk for pk, _ in vaults}
         types = [(t.alert_type, t.display_name) for t in KEY_VAULT_ALERT_TYPES]
         known = {t for t, _ in types}
-        types += [(t, t) for t in sorted(alert_types or []) if t not in known]
+        types += [(t, alert_type_name(t)) for t in sorted(alert_types or []) if t not in known]
         self._choice_field("type").choices = [("", "All alert types"), *types]
 
     def _choice_field(self, name: str) -> forms.ChoiceField:
@@ -210,6 +214,11 @@ class FilterState:
             qs = qs.filter(plan=d["plan"])
         if d.get("vault"):
             qs = qs.filter(vault_id=d["vault"])
+        if d.get("provider") and qs.model is Alert:
+            qs = qs.filter(origin=d["provider"])
+        elif d.get("provider"):  # the rollup has no provider: local detections' types are LOCAL_*
+            local = Q(alert_type__startswith=LOCAL_TYPE_PREFIX)
+            qs = qs.filter(local) if d["provider"] == Origin.LOCAL else qs.exclude(local)
         return qs
 
     def apply(self, qs: QuerySet[Alert], *, with_cursor: bool = True) -> QuerySet[Alert]:
@@ -260,7 +269,7 @@ class FilterState:
         items: list[tuple[str, str]] = []
         for key in ("subscription", "severity", "status"):
             items += [(key, str(v)) for v in d.get(key) or []]
-        for key in ("range", "type", "plan", "vault", "q", "assignee", "sort"):
+        for key in ("range", "type", "plan", "provider", "vault", "q", "assignee", "sort"):
             value = d.get(key)
             if value and not (key == "range" and value == "all") and not (key == "sort" and value == "time"):
                 items.append((key, str(value)))

@@ -29,7 +29,17 @@ def tactic_label(code: str) -> str:
     return ", ".join(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", p) for p in parts)
 
 
+# Alert types that apps above alerts raise themselves (accesslogs' local detections), named at start-up.
+_MORE_TYPES: dict[str, str] = {}
+
+
+def name_types(names: dict[str, str]) -> None:
+    _MORE_TYPES.update(names)
+
+
 def alert_type_name(code: str) -> str:
     """KV_TORAccess -> "Access from a TOR exit node to a key vault"; an unknown type is shown as its code."""
+    if code in _MORE_TYPES:
+        return _MORE_TYPES[code]
     info = BY_TYPE.get(code.removeprefix("SIMULATED_")) if code else None
     return info.display_name if info is not None else code

@@ -41,6 +41,19 @@ CLASSIFICATIONS = [
 ]
 
 
+LOCAL_TYPE_PREFIX = (
+    "LOCAL_"  # every local detection's alert type (accesslogs.kinds): how the rollup tells them apart
+)
+
+
+class Origin(models.TextChoices):
+    """Who raised an alert: Defender (synced from Azure, status written back) or this console's own detectors over
+    a vault's access log (accesslogs; never written to Azure: status, feedback and rules live only here)."""
+
+    DEFENDER = "defender", "Microsoft Defender for Key Vault"
+    LOCAL = "local", "Local detection"
+
+
 class Alert(models.Model):
     # FK indexes are left to the composite indexes below (fewer indexes: faster sync inserts).
     subscription = models.ForeignKey(
@@ -98,6 +111,7 @@ class Alert(models.Model):
     search_text = models.TextField(blank=True)
     content_hash = models.CharField(max_length=32)
     in_azure = models.BooleanField(default=True)
+    origin = models.CharField("Provider", max_length=10, choices=Origin.choices, default=Origin.DEFENDER)
     gone_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -178,6 +192,9 @@ class Alert(models.Model):
                 condition=~Q(caller_ip=""),
             ),
             models.Index(
+                fields=["-time_generated", "-id"], name="alert_local_time_idx", condition=Q(origin="local")
+            ),
+            models.Index(
                 fields=["assignee", "-time_generated", "-id"],
                 name="alert_assignee_time_idx",
                 condition=Q(assignee__isnull=False),
@@ -199,6 +216,10 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.alert_type
+
+    @property
+    def is_local(self) -> bool:
+        return self.origin == Origin.LOCAL
 
 
 class MalformedAlert(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection
 from typing import Any
 
@@ -12,10 +13,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts import hooks
+from alerts import hooks, rollup
 from alerts.hooks import ChangedAlerts, NewAlerts
-from alerts.models import CLOSED_STATUSES, BulkStatusJob, Status
-from alerts.status import CLASSIFICATION_VALUES, Source, alerts_set_status, check_comment
+from alerts.models import CLOSED_STATUSES, SEVERITY_RANK, BulkStatusJob, Origin, Status
+from alerts.status import CLASSIFICATION_VALUES, Source, alerts_set_status, check_comment, new_local
 from portal.audit.services import audit_record
 from portal.stages import stage
 
@@ -58,6 +59,34 @@ def alerts_on_new(
         len(batch.suppressed),
     )
     return batch
+
+
+def alerts_add_local(*, subscription_pk: int, rows: list[dict[str, Any]]) -> list[int]:
+    """Local detections (accesslogs) join the alert table as Defender's alerts do, in the caller's transaction (which
+    also advances what produced them): one insert, the rollups, then the new-alert hooks (suppression rules,
+    incidents, notifications, webhooks). Each row holds Alert fields; `arm_id` must be unique (a local id, never an
+    Azure one). They are never written to Azure: `origin` local, `in_azure` False. Returns the new ids in order."""
+    if not rows:
+        return []
+    from alerts.sync import insert_alerts  # the sync's insert (COPY on PostgreSQL)
+
+    now = timezone.now()
+    for row in rows:
+        row.update(
+            subscription_id=subscription_pk,
+            origin=Origin.LOCAL,
+            in_azure=False,
+            severity_rank=SEVERITY_RANK.get(row["severity"], 0),
+            first_seen_at=now,
+            updated_at=now,
+        )
+        row.setdefault("azure_id", row["arm_id"])
+        new_local(row)
+    ids = insert_alerts(rows)
+    rollup.apply(Counter(rollup.bucket_of(row) for row in rows))
+    new_ids = [ids[row["arm_id"]] for row in rows]
+    alerts_on_new(alert_ids=new_ids, subscription_pk=subscription_pk, backlog=False)
+    return new_ids
 
 
 def alerts_on_changed(*, subscription_pk: int, correlation_keys: Collection[str]) -> None:

@@ -8,6 +8,7 @@ Sources and what each records (the rule of this module; tests/test_write_paths.p
 | analyst: portal, api, admin, bulk, bulk-filter, incident | the status is set at once and queued for Azure | status requested | `alert.set_status`, the person | when the status changed |
 | rule | a suppression rule dismisses the alert (queued for Azure unless Azure already has it) | suppressed (the rule) | `alert.set_status`, the rule's author or "suppression rule" | when the status changed |
 | azure (the sync) | Azure's status confirms a pending change, or is followed when nothing is pending | confirmed / changed in Azure | none: Azure's change, the event records it | when the status changed |
+| (any, on a local detection) | as above, but nothing is queued: a local detection's status lives only here | as above | as above | as above |
 | write-back (the push task) | Azure accepted the push, or it failed (retried; given up: Azure's status comes back) | confirmed / write-back failed | `alert.status_push_failed` when given up | when given up and the status went back |
 
 Whenever a push is queued, its bookkeeping starts afresh (`pending_attempts`, `pending_error`, `pending_failed`), so a
@@ -35,7 +36,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts import hooks, rollup
-from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Status
+from alerts.models import CLASSIFICATIONS, CLOSED_STATUSES, Alert, AlertEvent, Origin, Status
 from portal import recovery, text
 from portal.accounts.selectors import can_write
 from portal.audit.models import AuditRecord
@@ -189,7 +190,9 @@ def _requested(
     }
     if not unchanged:
         row.status = status
-        if row.azure_status == status and not row.pending_status:
+        if row.origin == Origin.LOCAL:
+            row.azure_status = status  # a local detection: its status lives only here, nothing to write back
+        elif row.azure_status == status and not row.pending_status:
             pass  # Azure has it already: nothing to write back
         else:
             row.pending_status, row.pending_since = status, now
@@ -242,6 +245,11 @@ def _requested(
     )
     effects.status_moved(row, before["status"])
     return True
+
+
+def new_local(row: dict[str, Any]) -> None:
+    """A new local detection's status (alerts.services.alerts_add_local): Active, here only (nothing to push)."""
+    row.update(status=Status.ACTIVE, azure_status=Status.ACTIVE)
 
 
 def from_azure(row: Alert, azure_status: str, effects: Effects) -> None:

@@ -48,7 +48,7 @@ def _pills(state: FilterState | None) -> dict[str, str]:
     if state is None:
         return {"range": "", "severity": "", "status": "", "more": ""}
     d = state.data
-    more = [name for name in ("subscription", "type", "plan", "vault", "assignee") if d.get(name)]
+    more = [name for name in ("subscription", "type", "plan", "provider", "vault", "assignee") if d.get(name)]
     severities = [s for s in SEVERITY_ORDER if s in (d.get("severity") or [])]
     statuses = [labels.status_label(s) for s in STATUS_ORDER if s in (d.get("status") or [])]
     return {

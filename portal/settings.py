@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "suppression",
     "notifications",
     "pricing",
+    "accesslogs",
     "feedback",
     "triage",
     "sync",
@@ -331,6 +332,14 @@ STALE_PUSH_SECONDS = env_int(
     "STALE_PUSH_SECONDS", 300
 )  # pending write-backs older than this are queued again
 WORKER_ALIVE_SECONDS = env_int("WORKER_ALIVE_SECONDS", 15)  # how often beat asks the worker to touch its file
+# Access logs (issue 24): how often collecting vaults' AuditEvent blobs are read; the detector's address lists (one
+# address per line, accesslogs/lists/README.md; the shipped samples by default) and learning period (days, 0-14).
+ACCESS_LOGS_POLL_SECONDS = env_int("ACCESS_LOGS_POLL_SECONDS", 60)
+ACCESS_LOGS_TOR_LIST = env_str("ACCESS_LOGS_TOR_LIST")
+ACCESS_LOGS_SUSPICIOUS_LIST = env_str("ACCESS_LOGS_SUSPICIOUS_LIST")
+ACCESS_LOGS_LEARNING_DAYS = env_int("ACCESS_LOGS_LEARNING_DAYS", 7)
+# Set by the emulator when it runs without Azurite (no Node.js): the Security page says why collection is off.
+ACCESS_LOGS_UNAVAILABLE = env_str("ACCESS_LOGS_UNAVAILABLE")
 # Every schedule of the project, in one place.
 CELERY_BEAT_SCHEDULE = {
     "sync-all-subscriptions": {
@@ -348,6 +357,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.send_due_notifications",
         "schedule": float(NOTIFY_DUE_SECONDS),
     },
+    "poll-access-logs": {"task": "accesslogs.poll_all", "schedule": float(ACCESS_LOGS_POLL_SECONDS)},
 }
 AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
 AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")

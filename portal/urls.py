@@ -40,6 +40,7 @@ urlpatterns = [
     path("pricing/", include("pricing.urls")),
     path("keyvaults/", include("pricing.vault_urls")),
     path("feedback/", include("feedback.urls")),
+    path("", include("accesslogs.urls")),
 ]
 
 handler404 = "portal.web.errors.page_not_found"

@@ -41,6 +41,7 @@ NAMESPACES = {
     "pricing": "pricing",
     "pricing_vault": "pricing",
     "feedback": "feedback",
+    "accesslogs": "accesslogs",
     "triage": "triage",
     "sync": "sync",
     "inventory": "portal",

@@ -19,8 +19,10 @@ from portal.arm import errors
 from portal.arm.session import (
     API_ALERTS,
     API_CONTACTS,
+    API_DIAGNOSTICS,
     API_PRICINGS,
     API_RULES,
+    API_STORAGE,
     API_SUBSCRIPTIONS,
     API_VAULTS,
     ArmSession,
@@ -111,6 +113,25 @@ def _raw_get(session: ArmSession, url: str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise errors.ArmMalformed(
             f"Azure sent a page that is not valid JSON ({len(body)} bytes): {exc}"
+        ) from exc
+
+
+def _raw_send(session: ArmSession, method: str, url: str, body: Any = None) -> Any:
+    """A write (or a read that may be absent) through the SDK pipeline, raw JSON both ways; None for an empty body."""
+    from azure.core.rest import HttpRequest
+
+    request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
+    response = session.pipeline().send_request(request, stream=True)
+    raw = response.read()
+    if response.status_code >= 400:
+        _raise_for_status(response, raw)
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.ArmMalformed(
+            f"Azure sent an answer that is not valid JSON ({len(raw)} bytes): {exc}"
         ) from exc
 
 
@@ -413,3 +434,45 @@ def put_suppression_rule(
 
 def delete_suppression_rule(config: ConnectionConfig, subscription_id: str, name: str) -> None:
     call(config, lambda s: s.security(subscription_id).alerts_suppression_rules.delete(name))
+
+
+# --- access logs (issue 24): storage accounts and a vault's diagnostic settings ---------------------------------------
+
+
+def list_storage_accounts(config: ConnectionConfig, subscription_id: str) -> list[dict[str, Any]]:
+    return _list_all(
+        config, f"/subscriptions/{subscription_id}/providers/Microsoft.Storage/storageAccounts", API_STORAGE
+    )
+
+
+def _setting_path(resource_id: str, name: str) -> str:
+    return f"{resource_id.rstrip('/')}/providers/Microsoft.Insights/diagnosticSettings/{name}"
+
+
+def put_diagnostic_setting(
+    config: ConnectionConfig, resource_id: str, name: str, properties: dict[str, Any]
+) -> dict[str, Any]:
+    """Create or replace a diagnostic setting on a resource (a key vault): the raw PUT through the SDK pipeline,
+    as azure-mgmt-monitor has no operation for it. Returns what Azure stored."""
+    url = _url(config, _setting_path(resource_id, name), API_DIAGNOSTICS)
+    answer = call(config, lambda s: _raw_send(s, "PUT", url, {"properties": properties}))
+    if not isinstance(answer, dict):
+        raise errors.ArmMalformed("Azure answered a diagnostic setting's PUT without the setting")
+    return answer
+
+
+def get_diagnostic_setting(config: ConnectionConfig, resource_id: str, name: str) -> dict[str, Any] | None:
+    """The setting as Azure has it (the read-back that confirms a change), or None when there is none."""
+    url = _url(config, _setting_path(resource_id, name), API_DIAGNOSTICS)
+    try:
+        answer = call(config, lambda s: _raw_send(s, "GET", url))
+    except errors.ArmNotFound:
+        return None
+    if answer is not None and not isinstance(answer, dict):
+        raise errors.ArmMalformed("Azure answered a diagnostic setting that is not a JSON object")
+    return answer
+
+
+def delete_diagnostic_setting(config: ConnectionConfig, resource_id: str, name: str) -> None:
+    url = _url(config, _setting_path(resource_id, name), API_DIAGNOSTICS)
+    call(config, lambda s: _raw_send(s, "DELETE", url))

@@ -35,6 +35,8 @@ API_CONTACTS = "2020-01-01-preview"
 API_RULES = "2019-01-01-preview"
 API_SUBSCRIPTIONS = "2022-12-01"
 API_VAULTS = "2026-05-15"  # azure-mgmt-keyvault 14.1.0's default
+API_STORAGE = "2023-05-01"
+API_DIAGNOSTICS = "2021-05-01-preview"  # azure-mgmt-monitor has no diagnostic settings group (AZURE.md §7.3)
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,14 @@ def vault_cells(user: User, vaults: Iterable[KeyVault]) -> tuple[list[str], dict
         for v in vaults
     }
     return [c.header for c in columns], cells
+
+
+def vault_tab_url(vault_pk: int, tab: str) -> str:
+    """The address of a vault's registered tab (e.g. "security"), else the vault's overview: how an app reaches a
+    tab that another app of its layer owns."""
+    from django.urls import reverse
+
+    for item in REGISTRY.vault_tabs:
+        if item.tab == tab:
+            return reverse(item.url_name, args=[vault_pk])
+    return reverse("inventory:vault_overview", args=[vault_pk])

@@ -1,0 +1,100 @@
+"""Reads for the access-log pages: a vault's collection, the storage accounts it may use, a local detection's
+evidence and the alerts related to it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from accesslogs.models import LocalEvidence, LogCollection
+from alerts.models import Alert, Origin
+from alerts.selectors import alerts_visible_to
+from portal.arm import errors, operations
+from portal.inventory.azure import config_for
+from portal.inventory.models import KeyVault
+
+RELATED_WINDOW = timedelta(hours=1)
+
+
+def collection_of(vault: KeyVault) -> LogCollection | None:
+    return LogCollection.objects.filter(vault=vault).first()
+
+
+def unavailable_reason() -> str:
+    """Why collection cannot work here (the emulator without Azurite), or ""."""
+    return str(getattr(settings, "ACCESS_LOGS_UNAVAILABLE", "") or "")
+
+
+def _region(value: str) -> str:
+    return value.replace(" ", "").lower()
+
+
+def storage_accounts(vault: KeyVault) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The subscription's storage accounts as ARM lists them: (those in the vault's region, the others). Raises
+    portal.arm.errors.ArmError when ARM cannot be asked."""
+    listed = operations.list_storage_accounts(
+        config_for(vault.subscription.connection), vault.subscription.subscription_id
+    )
+    accounts = [a for a in listed if isinstance(a, dict) and a.get("id") and a.get("name")]
+    usable = [a for a in accounts if _region(str(a.get("location") or "")) == _region(vault.location)]
+    others = [a for a in accounts if a not in usable]
+    return sorted(usable, key=lambda a: str(a["name"])), sorted(others, key=lambda a: str(a["name"]))
+
+
+def storage_accounts_or_error(vault: KeyVault) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    try:
+        usable, others = storage_accounts(vault)
+    except errors.ArmError as exc:
+        return [], [], f"Azure did not list the subscription's storage accounts: {exc}"
+    return usable, others, ""
+
+
+def evidence_of(alert: Alert) -> LocalEvidence | None:
+    if alert.origin != Origin.LOCAL:
+        return None
+    return LocalEvidence.objects.filter(alert=alert).first()
+
+
+def _ids_of(alert: Alert, evidence: LocalEvidence | None) -> set[str]:
+    ids = {alert.identity.lower()} if alert.identity else set()
+    for record in (evidence.records if evidence else [])[-1:]:
+        claims = ((record.get("identity") or {}).get("claim") or {}) if isinstance(record, dict) else {}
+        ids |= {str(v).lower() for v in claims.values() if isinstance(v, str) and v}
+    return ids
+
+
+def related(user: User, alert: Alert, evidence: LocalEvidence | None) -> list[Alert]:
+    """Alerts of the other provider naming the same vault and identity (object id, app id or UPN) within an hour of
+    the alert's activity: a local detection's Defender alerts, a Defender alert's local detections."""
+    if alert.vault_id is None:
+        return []
+    start = alert.start_time or alert.time_generated
+    end = alert.end_time or start
+    other = Origin.DEFENDER if alert.origin == Origin.LOCAL else Origin.LOCAL
+    fetched = alerts_visible_to(user).filter(
+        vault_id=alert.vault_id,
+        origin=other,
+        time_generated__gte=start - timedelta(days=1),
+        time_generated__lte=end + timedelta(days=1),
+    )[:500]
+    candidates = [a for a in fetched if _overlaps(a, start - RELATED_WINDOW, end + RELATED_WINDOW)]
+    if alert.origin == Origin.LOCAL:
+        ids = _ids_of(alert, evidence)
+        return [a for a in candidates if _names_one_of(a, ids)][:20]
+    mine = {alert.identity.lower(), *alert.search_text.split()} - {""}
+    return [a for a in candidates if a.identity.lower() in mine or _names_one_of(a, mine)][:20]
+
+
+def _overlaps(alert: Alert, start: datetime, end: datetime) -> bool:
+    """Whether the alert's activity (start to end time; else the detected time) meets [start, end]."""
+    first = alert.start_time or alert.time_generated
+    last = alert.end_time or first
+    return first <= end and last >= start
+
+
+def _names_one_of(alert: Alert, ids: set[str]) -> bool:
+    words = {alert.identity.lower(), *alert.search_text.split()}
+    return bool(words & ids)

@@ -1,0 +1,258 @@
+"""A subscription's access logs polled into local detections, with the database and a storage account in memory:
+detections become alerts (provider "Local detection") with their evidence; a round that fails stores nothing and
+the next one repeats nothing; rewrites, malformed lines, a storage failure and the byte budget; a local detection's
+status never goes to Azure; the evidence download checks the role."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from django.urls import reverse
+
+from accesslogs import reading
+from accesslogs.cursor import day_prefix
+from accesslogs.detect import Settings
+from accesslogs.models import BlobCursor, DetectorState, LocalEvidence, LogCollection
+from alerts.models import Alert, AlertRollup, Origin, Status
+from alerts.status import alert_set_status
+from portal.arm import errors
+from portal.testing.factories import make_vault
+
+pytestmark = pytest.mark.django_db
+
+TOR = "198.51.100.7"
+NOW = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
+SETTINGS = Settings(tor_exits=frozenset({TOR}))
+
+
+class Blobs:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.fail_reads = 0
+
+    def append(self, name: str, data: bytes) -> None:
+        self.blobs[name] = self.blobs.get(name, b"") + data
+
+    def sizes(self, prefix: str) -> list[tuple[str, int]]:
+        return [(n, len(b)) for n, b in sorted(self.blobs.items()) if n.startswith(prefix)]
+
+    def read(self, name: str, offset: int, length: int | None = None) -> bytes:
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise errors.ArmTransient("storage did not answer", status=503)
+        return self.blobs[name][offset : None if length is None else offset + length]
+
+
+def line(
+    vault: Any, minute: int, *, op: str = "SecretGet", ip: str = "10.1.2.3", oid: str = "oid-app", n: int = 0
+) -> bytes:
+    doc = {
+        "time": f"2026-12-04T09:{minute:02d}:{n % 60:02d}.1234567Z",
+        "resourceId": vault.arm_id.upper(),
+        "operationName": op,
+        "category": "AuditEvent",
+        "resultType": "Success",
+        "callerIpAddress": ip,
+        "identity": {"claim": {"oid": oid, "appid": "app-1"}},
+        "properties": {
+            "id": f"https://{vault.name}.vault.azure.net/secrets/s{n}",
+            "httpStatusCode": 200,
+            "clientInfo": "<script>alert(1)</script>",
+        },
+    }
+    return orjson.dumps(doc) + b"\n"
+
+
+def blob_name(vault: Any, hour: int = 9) -> str:
+    return f"{day_prefix(vault.arm_id, NOW.date())}h={hour:02d}/m=00/PT1H.json"
+
+
+@pytest.fixture
+def setup(personas: Any) -> tuple[Any, LogCollection, Blobs]:
+    vault = make_vault(personas.sub, "kv-pay-prod")
+    collection = LogCollection.objects.create(
+        vault=vault,
+        subscription=personas.sub,
+        storage_account_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stlogs",
+        storage_account_name="stlogs",
+        blob_endpoint="https://127.0.0.1:1/stlogs",
+        state=LogCollection.State.ON,
+        first_day=NOW.date(),
+        oldest_unfinished_day=NOW.date(),
+    )
+    return vault, collection, Blobs()
+
+
+def poll(collection: LogCollection, blobs: Blobs, **kw: Any) -> reading.Report:
+    return reading.poll_subscription(
+        collection.subscription_id, source_for=lambda c: blobs, settings=SETTINGS, now=NOW, **kw
+    )
+
+
+def test_records_become_local_detections_with_their_evidence(setup: Any) -> None:
+    vault, collection, blobs = setup
+    name = blob_name(vault)
+    tor = line(vault, 5, ip=TOR, oid="oid-eve", n=1)
+    blobs.append(name, line(vault, 1) + tor + tor[:40])  # the last line is partial: it waits
+    report = poll(collection, blobs)
+    assert (report.records, report.malformed, len(report.alert_ids)) == (2, 0, 1)
+    alert = Alert.objects.get()
+    assert (alert.origin, alert.alert_type, alert.in_azure, alert.vault_id) == (
+        Origin.LOCAL,
+        "LOCAL_TORAccess",
+        False,
+        vault.pk,
+    )
+    assert alert.title == "Access from a TOR exit node to a key vault"
+    assert alert.caller_ip == TOR and TOR in alert.description
+    evidence = LocalEvidence.objects.get(alert=alert)
+    assert evidence.records == [orjson.loads(tor)]
+    cursor = BlobCursor.objects.get()
+    assert cursor.offset == len(line(vault, 1) + tor) and cursor.lines == 2
+    assert AlertRollup.objects.filter(alert_type="LOCAL_TORAccess").get().count == 1
+    # the rest of the partial line, then a mass retrieval by one identity: each detected once
+    blobs.append(name, tor[40:] + b"".join(line(vault, 20, oid="oid-dump", n=i) for i in range(60)))
+    report = poll(collection, blobs)
+    assert report.records == 61
+    types = sorted(Alert.objects.values_list("alert_type", flat=True))
+    assert types == [
+        "LOCAL_MassSecretRetrieval",
+        "LOCAL_TORAccess",
+    ]  # the TOR repeat is within the quiet hour
+    dump = LocalEvidence.objects.get(detection_type="LOCAL_MassSecretRetrieval")
+    assert len(dump.records) == 50 and "50 secrets read by oid-dump" in dump.explanation
+    assert poll(collection, blobs).records == 0  # nothing new: nothing read again
+    collection.refresh_from_db()
+    assert (collection.records_read, collection.detections) == (63, 2)
+
+
+def test_a_round_that_fails_stores_nothing_and_the_next_repeats_nothing(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1) + line(vault, 2, ip=TOR, oid="oid-eve"))
+    real = reading.alerts_add_local
+
+    def killed(**kw: Any) -> list[int]:
+        real(**kw)
+        raise RuntimeError("worker killed after storing the alerts")
+
+    monkeypatch.setattr(reading, "alerts_add_local", killed)
+    with pytest.raises(RuntimeError):
+        poll(collection, blobs)
+    assert not Alert.objects.exists() and not BlobCursor.objects.exists()
+    assert DetectorState.objects.get().state in (b"", memoryview(b""))
+    monkeypatch.setattr(reading, "alerts_add_local", real)
+    assert len(poll(collection, blobs).alert_ids) == 1
+    assert len(poll(collection, blobs).alert_ids) == 0
+    assert Alert.objects.count() == 1 and DetectorState.objects.get().records == 2
+
+
+def test_a_rewritten_blob_and_malformed_lines(setup: Any) -> None:
+    vault, collection, blobs = setup
+    name = blob_name(vault)
+    first = line(vault, 1) + b"not json at all\n" + b'{"time": "2026-12-04T09:02:00Z"}\n'
+    blobs.append(name, first)
+    report = poll(collection, blobs)
+    assert (report.records, report.malformed) == (1, 2)
+    # rewritten: same length of consumed lines but another head; the three lines consumed are skipped
+    blobs.blobs[name] = (
+        line(vault, 1, oid="oid-other") + first[len(line(vault, 1)) :] + line(vault, 3, ip=TOR)
+    )
+    report = poll(collection, blobs)
+    assert (report.rewritten, report.records, report.malformed) == (1, 1, 0)
+    assert Alert.objects.get().alert_type == "LOCAL_TORAccess"
+    collection.refresh_from_db()
+    assert (collection.records_read, collection.malformed_lines) == (2, 2)
+
+
+def test_a_storage_failure_keeps_what_was_read_before_it(setup: Any) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault, 8), line(vault, 1, ip=TOR))
+    blobs.append(blob_name(vault, 9), line(vault, 2, op="SecretPurge", oid="oid-x"))
+    real_read = blobs.read
+    calls = {"n": 0}
+
+    def second_fails(name: str, offset: int, length: int | None = None) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise errors.ArmTransient("storage did not answer", status=503)
+        return real_read(name, offset, length)
+
+    blobs.read = second_fails  # type: ignore[method-assign]
+    report = poll(collection, blobs)
+    assert report.records == 1 and [a.alert_type for a in Alert.objects.all()] == ["LOCAL_TORAccess"]
+    collection.refresh_from_db()
+    assert "storage did not answer" in collection.last_poll_error
+    report = poll(collection, blobs)
+    assert report.records == 1 and Alert.objects.count() == 2
+    collection.refresh_from_db()
+    assert collection.last_poll_error == ""
+
+
+def test_a_small_byte_budget_reads_in_several_rounds_to_the_same_result(setup: Any) -> None:
+    vault, collection, blobs = setup
+    for hour in range(5, 10):
+        blobs.append(blob_name(vault, hour), b"".join(line(vault, m, n=m) for m in range(10)))
+    report = poll(collection, blobs, round_bytes=1)
+    assert report.rounds == 5 and report.records == 50 and report.blobs_read == 5
+
+
+def test_a_local_detection_status_is_never_written_to_azure(setup: Any, personas: Any) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+    poll(collection, blobs)
+    alert = Alert.objects.get()
+    changed = alert_set_status(
+        user=personas.secadmin, alert=alert, status=Status.DISMISSED, classification="BenignPositive"
+    )
+    assert (changed.status, changed.pending_status, changed.azure_status) == ("Dismissed", "", "Dismissed")
+
+
+def test_the_evidence_download_and_page_need_a_role_and_escape_the_log(
+    setup: Any, personas: Any, client: Any
+) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+    poll(collection, blobs)
+    alert = Alert.objects.get()
+    url = reverse("accesslogs:evidence_json", args=[alert.pk])
+    client.force_login(personas.outsider)
+    assert client.get(url).status_code == 404
+    client.force_login(personas.reader)
+    answer = client.get(url)
+    assert answer.status_code == 200 and "attachment" in answer["Content-Disposition"]
+    assert answer.json()["records"][0]["callerIpAddress"] == TOR
+    page = client.get(reverse("alerts:detail", args=[alert.pk])).content.decode()
+    assert (
+        "Evidence from the vault&#x27;s access log" in page or "Evidence from the vault's access log" in page
+    )
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Local detection" in page and "never written to Azure" in page
+    client.logout()
+    assert client.get(url).status_code == 302  # sign-in first
+
+
+def test_the_alert_list_filters_by_provider(setup: Any, personas: Any, client: Any) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+    poll(collection, blobs)
+    client.force_login(personas.reader)
+    link = f'href="{reverse("alerts:detail", args=[Alert.objects.get().pk])}'
+    local = client.get(reverse("alerts:list") + "?provider=local").content.decode()
+    assert link in local
+    defender = client.get(reverse("alerts:list") + "?provider=defender").content.decode()
+    assert link not in defender
+
+
+def test_when_a_vault_goes_the_detections_stay(setup: Any) -> None:
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+    poll(collection, blobs)
+    assert NOW - timedelta(hours=1) < Alert.objects.get().time_generated + timedelta(hours=1)
+    vault.delete()
+    assert not LogCollection.objects.exists()
+    assert Alert.objects.get().vault_id is None and LocalEvidence.objects.get().collection_id is None

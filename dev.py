@@ -250,6 +250,7 @@ def start_emulator(sup: Supervisor, env: dict[str, str]) -> dict[str, str]:
 
 def run() -> int:
     ensure_venv("requirements.txt")
+    ensure_azurite()
     VAR.mkdir(exist_ok=True)
     port = int(os.environ.get("PORT", "8000"))
     env = dict(os.environ)
@@ -341,6 +342,29 @@ def ensure_axe() -> None:
         return
     log("installing axe-core for the accessibility walk (npm ci, first run only)")
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=A11Y, check=True)
+    stamp.touch()
+
+
+AZURITE = ROOT / "emulator" / "azurite"
+
+
+def ensure_azurite() -> None:
+    """Azurite 3.35.0 (pinned in emulator/azurite/package-lock.json, from the npm registry): the local stand-in for
+    Blob Storage that the emulator's access-log writer fills and the console reads. Without npm the demo runs
+    without access-log collection (the Security page says so) and the tests that need it skip (fail under CI)."""
+    stamp = (
+        AZURITE
+        / "node_modules"
+        / f".installed-{hashlib.sha256((AZURITE / 'package-lock.json').read_bytes()).hexdigest()[:16]}"
+    )
+    if stamp.exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        log("npm not found: access-log collection needs Azurite (Node.js 20 and npm); it stays off")
+        return
+    log("installing Azurite 3.35.0 for access-log collection (npm ci, first run only, ~190 MB)")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=AZURITE, check=True)
     stamp.touch()
 
 
@@ -445,6 +469,7 @@ def test(extra: list[str]) -> int:
     for line in use_local_services(env):
         log(line)
     ensure_axe()
+    ensure_azurite()
     for check in (["check"], ["format", "--check"]):
         log("ruff " + " ".join(check))
         lint = subprocess.run([str(VENV / "bin" / "ruff"), *check, "."], cwd=ROOT, env=env)

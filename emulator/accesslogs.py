@@ -352,6 +352,7 @@ class AccessLogService:
         self._lock = threading.RLock()  # writes, the traffic state and the tails
         self._cond = threading.Condition()
         self._stopping = False
+        self._wake = False  # the writer's settings changed: start a new wait with the new interval
         self._thread: threading.Thread | None = None
         self._clients: dict[str, Any] = {}
         self._ready: set[tuple[str, str]] = set()  # (account, blob) created; (account, "") container created
@@ -415,10 +416,6 @@ class AccessLogService:
         port = self.azurite.port if self.azurite is not None else DEFAULT_PORT
         return f"https://127.0.0.1:{port}/{account}/"
 
-    def settings_changed(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
     def reset(self) -> None:
         """Back to the seed: no logs (every account's container is deleted), the writer's memory cleared."""
         with self._lock:
@@ -438,9 +435,12 @@ class AccessLogService:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._stopping, timeout=self.interval)
+                self._cond.wait_for(lambda: self._stopping or self._wake, timeout=self.interval)
                 if self._stopping:
                     return
+                if self._wake:
+                    self._wake = False
+                    continue
             if not self.writer_enabled:
                 continue
             try:
@@ -771,5 +771,7 @@ class AccessLogService:
                     for traffic in self._traffic.values():
                         traffic.last = now
                 self.writer_enabled = enabled
-        self.settings_changed()
+        with self._cond:
+            self._wake = True
+            self._cond.notify_all()
         return self.status()

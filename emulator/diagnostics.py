@@ -281,7 +281,6 @@ def diagnostic_settings_put(ctx: Ctx, m: re.Match[str]) -> Response:
             existing[key] = setting
     except ArmRefusal as exc:
         return _refusal(exc)
-    ctx.rt.access_logs.settings_changed()
     return json_response(200, setting.render())
 
 
@@ -299,5 +298,4 @@ def diagnostic_settings_delete(ctx: Ctx, m: re.Match[str]) -> Response:
             state.diagnostic_settings.pop(vault.id.lower(), None)
     if removed is None:
         return empty(204)
-    ctx.rt.access_logs.settings_changed()
     return empty(200)

@@ -432,7 +432,7 @@ def build_demo(state: EmulatorState, anchor: dt.datetime) -> None:
         fabrikam.domain,
     )
     _add_storage_accounts(state, prod, "uksouth")
-    _add_storage_accounts(state, dev, "francecentral")
+    _add_storage_accounts(state, dev, "westeurope")  # also where a Production vault may send its logs
     _add_storage_accounts(state, lab, "japaneast")
     _demo_alerts(
         state,

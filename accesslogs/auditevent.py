@@ -84,45 +84,71 @@ def _time(value: Any) -> datetime:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise NotARecord(f"time {value!r} is not ISO 8601") from exc
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_EMPTY: dict[str, Any] = {}
+_OID, _OID_URI = OID_CLAIMS
+_UPN, _UPN_URI = UPN_CLAIMS
+_APP, _APP_URI = APP_CLAIMS
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else str(value or "")
+
+
 def parse_record(line: bytes) -> Record:
-    """One line as a Record; NotARecord says why it is not one."""
+    """One line as a Record; NotARecord says why it is not one. Written for speed (most of a poll's time is here):
+    exact type checks, positional construction, the claims' usual spellings looked up directly."""
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise NotARecord(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         raise NotARecord("not a JSON object")
-    operation = doc.get("operationName")
-    if not isinstance(operation, str) or not operation:
+    get = doc.get
+    operation = get("operationName")
+    if type(operation) is not str or not operation:
         raise NotARecord("no operationName")
-    resource = doc.get("resourceId")
-    if not isinstance(resource, str) or "/vaults/" not in resource.lower():
+    resource = get("resourceId")
+    vault = resource.lower() if type(resource) is str else ""
+    if "/vaults/" not in vault:
         raise NotARecord("no key vault resourceId")
-    identity = doc.get("identity")
-    claims = identity.get("claim") if isinstance(identity, dict) else None
-    claims = claims if isinstance(claims, dict) else {}
-    props = doc.get("properties")
-    props = props if isinstance(props, dict) else {}
+    identity = get("identity")
+    claims = identity.get("claim") if type(identity) is dict else None
+    if type(claims) is not dict:
+        claims = _EMPTY
+    object_id = claims.get(_OID_URI) or claims.get(_OID) or ""
+    if type(object_id) is not str:
+        object_id = _claim(claims, OID_CLAIMS)
+    app_id = claims.get(_APP) or claims.get(_APP_URI) or ""
+    if type(app_id) is not str:
+        app_id = _claim(claims, APP_CLAIMS)
+    upn = claims.get(_UPN_URI) or claims.get(_UPN) or ""
+    if type(upn) is not str:
+        upn = _claim(claims, UPN_CLAIMS)
+    props = get("properties")
+    if type(props) is not dict:
+        props = _EMPTY
     status = props.get("httpStatusCode")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
+    if type(status) is not int:
+        status = int(status) if type(status) is str and status.isdigit() else None
     return Record(
-        time=_time(doc.get("time")),
-        vault=resource.lower(),
-        operation=operation,
-        result=str(doc.get("resultType") or ""),
-        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-        caller_ip=str(doc.get("callerIpAddress") or ""),
-        object_id=_claim(claims, OID_CLAIMS).lower(),
-        app_id=_claim(claims, APP_CLAIMS).lower(),
-        upn=_claim(claims, UPN_CLAIMS).lower(),
-        target=str(props.get("id") or ""),
-        request_uri=str(props.get("requestUri") or ""),
-        user_agent=str(props.get("clientInfo") or ""),
-        line=line,
+        _time(get("time")),
+        vault,
+        operation,
+        _text(get("resultType")),
+        status,
+        _text(get("callerIpAddress")),
+        object_id.lower(),
+        app_id.lower(),
+        upn.lower(),
+        _text(props.get("id")),
+        _text(props.get("requestUri")),
+        _text(props.get("clientInfo")),
+        line,
     )
 
 
@@ -135,15 +161,21 @@ def parse_chunk(data: bytes, *, skip_lines: int = 0) -> Chunk:
     if end < 0:
         return chunk
     chunk.consumed = end + 1
+    lines = data[:end].split(b"\n")
+    chunk.lines = len(lines)
+    records, malformed = chunk.records, chunk.malformed
+    append = records.append
     start = 0
-    while start < chunk.consumed:
-        stop = data.index(b"\n", start)
-        line = data[start:stop].rstrip(b"\r")
-        chunk.lines += 1
-        if chunk.lines > skip_lines and line.strip():
-            try:
-                chunk.records.append(parse_record(line))
-            except NotARecord as exc:
-                chunk.malformed.append(Malformed(start, str(exc), line))
-        start = stop + 1
+    for number, line in enumerate(lines, 1):
+        offset, start = start, start + len(line) + 1
+        if number <= skip_lines:
+            continue
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if not line.strip():
+            continue
+        try:
+            append(parse_record(line))
+        except NotARecord as exc:
+            malformed.append(Malformed(offset, str(exc), line))
     return chunk

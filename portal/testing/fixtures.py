@@ -375,6 +375,17 @@ class EmulatorHandle:
     def reset(self) -> None:
         self.control("POST", "reset")
 
+    def need_blob_storage(self) -> None:
+        """Skip (or fail under REQUIRE_SERVICES) unless the emulator runs Azurite for access logs."""
+        logs = self.server.access_logs
+        if not logs.available:
+            services.missing(f"Blob storage for access logs (Azurite): {logs.reason}")
+
+    def append_log(self, vault: str, **body: Any) -> dict[str, Any]:
+        """Append AuditEvent records to a vault's log now (`scenario`, or `lines` / `raw`)."""
+        result: dict[str, Any] = self.control("POST", "accesslogs/append", json={"vault": vault, **body})
+        return result
+
     def add_alerts(self, subscription_id: str, **body: Any) -> list[str]:
         result = self.control("POST", "alerts", json={"subscription_id": subscription_id, **body})
         return result["ids"] if isinstance(result, dict) else result
@@ -426,7 +437,11 @@ class EmulatorHandle:
 def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from emulator.server import EmulatorServer
 
-    server = EmulatorServer(preset="demo", seed=7, port=0, data_dir=tmp_path_factory.mktemp("emulator"))
+    # storage "auto": Azurite (about a second to start) when Node.js and emulator/azurite are installed; the
+    # access-log tests skip otherwise, or fail under REQUIRE_SERVICES (need_blob_storage)
+    server = EmulatorServer(
+        preset="demo", seed=7, port=0, data_dir=tmp_path_factory.mktemp("emulator"), storage="auto"
+    )
     server.start()
     os.environ["REQUESTS_CA_BUNDLE"] = str(server.ca_path)  # the emulator's CA (loopback only in tests)
     yield server

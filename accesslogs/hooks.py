@@ -46,6 +46,7 @@ def _alert_panel(request: HttpRequest, alert: Alert) -> dict[str, Any] | None:
         return None
     return {
         "evidence": evidence,
+        "evidence_rows": selectors.evidence_rows(evidence) if evidence else [],
         "related_other": related,
         "evidence_url": reverse("accesslogs:evidence_json", args=[alert.pk]) if evidence else "",
     }

@@ -98,3 +98,50 @@ def _overlaps(alert: Alert, start: datetime, end: datetime) -> bool:
 def _names_one_of(alert: Alert, ids: set[str]) -> bool:
     words = {alert.identity.lower(), *alert.search_text.split()}
     return bool(words & ids)
+
+
+EVIDENCE_SHOWN = 20
+
+
+def _claims(record: dict[str, Any]) -> dict[str, Any]:
+    identity = record.get("identity")
+    claims = identity.get("claim") if isinstance(identity, dict) else None
+    return claims if isinstance(claims, dict) else {}
+
+
+def evidence_rows(evidence: LocalEvidence) -> list[dict[str, str]]:
+    """The first records of the evidence as the page shows them (all of them are in the JSON download): who is the
+    UPN, else the object id, else the application id, as the record's claims hold them."""
+    rows = []
+    for record in evidence.records[:EVIDENCE_SHOWN]:
+        if not isinstance(record, dict):
+            continue
+        claims = _claims(record)
+        props = record.get("properties") if isinstance(record.get("properties"), dict) else {}
+        who = next(
+            (
+                str(claims[k])
+                for k in (
+                    "upn",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+                    "oid",
+                    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                    "appid",
+                )
+                if claims.get(k)
+            ),
+            "",
+        )
+        status = props.get("httpStatusCode")
+        rows.append(
+            {
+                "time": str(record.get("time") or ""),
+                "operation": str(record.get("operationName") or ""),
+                "result": f"{record.get('resultType') or ''}{f' ({status})' if status else ''}",
+                "ip": str(record.get("callerIpAddress") or ""),
+                "who": who,
+                "object": str(props.get("id") or props.get("requestUri") or ""),
+                "client": str(props.get("clientInfo") or ""),
+            }
+        )
+    return rows

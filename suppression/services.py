@@ -16,7 +16,7 @@ from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.models import Alert, Status
+from alerts.models import LOCAL_TYPE_PREFIX, Alert, Status
 from alerts.status import Source, alerts_set_status
 from portal import recovery
 from portal.accounts.selectors import can_write
@@ -115,7 +115,12 @@ def validate_rule(data: dict[str, Any], *, now: datetime | None = None) -> dict[
             errors.setdefault("conditions", []).append(f"Condition {i + 1}: choose Equals or Contains.")
     if errors:
         raise ValidationError(errors)
-    local_only = bool(data.get("local_only")) or uses_local_fields(conditions)
+    # a rule on local detections' types (accesslogs) lives here only: Azure never sees those alerts
+    local_only = (
+        bool(data.get("local_only"))
+        or uses_local_fields(conditions)
+        or alert_type.startswith(LOCAL_TYPE_PREFIX)
+    )
     return {
         "name": name,
         "alert_type": alert_type,

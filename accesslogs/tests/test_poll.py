@@ -256,3 +256,60 @@ def test_when_a_vault_goes_the_detections_stay(setup: Any) -> None:
     vault.delete()
     assert not LogCollection.objects.exists()
     assert Alert.objects.get().vault_id is None and LocalEvidence.objects.get().collection_id is None
+
+
+def test_a_rule_on_a_local_type_lives_here_only_and_dismisses_new_detections(
+    setup: Any, personas: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.utils import timezone
+
+    from suppression.services import rule_save
+
+    vault, collection, blobs = setup
+    with django_capture_on_commit_callbacks(execute=False) as pushes:
+        rule = rule_save(
+            user=personas.secadmin,
+            subscription=personas.sub,
+            data={
+                "name": "tor-lab-scanner",
+                "alert_type": "LOCAL_TORAccess",
+                "reason": "Noise",
+                "state": "Enabled",
+                "expiration_date": timezone.now() + timedelta(days=30),
+                "conditions": [{"field": "entities.ip.address", "in": [TOR]}],
+            },
+        )
+    assert rule.local_only and rule.push_state == "" and not pushes  # nothing is written to Azure
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+        poll(collection, blobs)
+    alert = Alert.objects.get()
+    assert (alert.status, alert.pending_status) == ("Dismissed", "")
+    assert not [c for c in queued if "push" in repr(c)]
+
+
+def test_related_alerts_of_the_other_provider_both_ways(setup: Any, personas: Any, client: Any) -> None:
+    import uuid
+
+    from portal.testing.factories import alert_item, make_alerts
+
+    vault, collection, blobs = setup
+    oid = str(uuid.UUID(int=4242))  # the account entity's aadUserId of alert_item(n=4242)
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR, oid=oid))
+    poll(collection, blobs)
+    local = Alert.objects.get()
+    near = alert_item(personas.sub, vault=vault, n=4242, when=local.start_time + timedelta(minutes=30))
+    far = alert_item(personas.sub, vault=vault, n=4243, when=local.start_time + timedelta(hours=3))
+    other = alert_item(personas.sub, vault=vault, n=4244, when=local.start_time)  # another identity
+    defender, late, stranger = make_alerts(personas.sub, [near, far, other])
+    client.force_login(personas.reader)
+    page = client.get(reverse("alerts:detail", args=[local.pk])).content.decode()
+    assert "Related Defender alerts" in page
+    links = {
+        pk: f'href="{reverse("alerts:detail", args=[pk])}"' for pk in (defender.pk, late.pk, stranger.pk)
+    }
+    section = page.split("Related Defender alerts", 1)[1]
+    assert links[defender.pk] in section
+    assert links[late.pk] not in section and links[stranger.pk] not in section
+    page = client.get(reverse("alerts:detail", args=[defender.pk])).content.decode()
+    assert "Related local detections" in page and reverse("alerts:detail", args=[local.pk]) in page

@@ -117,7 +117,8 @@ def evidence_rows(evidence: LocalEvidence) -> list[dict[str, str]]:
         if not isinstance(record, dict):
             continue
         claims = _claims(record)
-        props = record.get("properties") if isinstance(record.get("properties"), dict) else {}
+        found = record.get("properties")
+        props: dict[str, Any] = found if isinstance(found, dict) else {}
         who = next(
             (
                 str(claims[k])

@@ -23,6 +23,7 @@ from alerts.models import (
     Alert,
     AlertEvent,
     BulkStatusJob,
+    Origin,
     Severity,
     Status,
 )
@@ -65,6 +66,12 @@ class AlertSerializer(serializers.Serializer[Alert | Iterable[Alert]]):  # one, 
     identity = serializers.CharField()
     caller_ip = serializers.CharField()
     plan = serializers.CharField()
+    provider = serializers.ChoiceField(
+        source="origin",
+        choices=Origin.choices,
+        help_text="defender: synced from Microsoft Defender for Key Vault; local: raised by this console from the "
+        "vault's access log, never written to Azure.",
+    )
     subscription = SubscriptionRefSerializer()
     vault = VaultRefSerializer(allow_null=True)
     assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
@@ -160,6 +167,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="With range=custom"),
     OpenApiParameter("type", OpenApiTypes.STR, description="Alert type, e.g. KV_TORAccess"),
     OpenApiParameter("plan", OpenApiTypes.STR, enum=[p.name for p in PLANS]),
+    OpenApiParameter("provider", OpenApiTypes.STR, enum=Origin.values),
     OpenApiParameter("vault", OpenApiTypes.INT, description="Key vault id"),
     OpenApiParameter("q", OpenApiTypes.STR, description="Free text, an IP address or a UPN"),
     OpenApiParameter("assignee", OpenApiTypes.STR, enum=[a for a, _ in ASSIGNEE_CHOICES if a]),

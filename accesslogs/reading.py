@@ -241,6 +241,9 @@ def _alert_row(collection: LogCollection, d: Detection, now: datetime) -> dict[s
             **({"User agent": last.user_agent} if last.user_agent else {}),
         },
         "remediation_steps": list(kind.remediation),
+        # one incident per vault and identity: that identity's local detections on the vault, grouped
+        "correlation_key": "local-"
+        + hashlib.sha256(f"{vault.arm_id}|{d.identity}".encode()).hexdigest()[:24],
         "search_text": " ".join(
             v for v in (last.object_id, last.app_id, last.upn, last.caller_ip, vault.name.lower()) if v
         ),

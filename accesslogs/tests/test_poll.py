@@ -313,3 +313,35 @@ def test_related_alerts_of_the_other_provider_both_ways(setup: Any, personas: An
     assert links[late.pk] not in section and links[stranger.pk] not in section
     page = client.get(reverse("alerts:detail", args=[defender.pk])).content.decode()
     assert "Related local detections" in page and reverse("alerts:detail", args=[local.pk]) in page
+
+
+def test_clock_skew_late_and_future_records_are_read_once(setup: Any) -> None:
+    vault, collection, blobs = setup
+    name = blob_name(vault)
+    late = line(vault, 1, oid="oid-late").replace(b"T09:01", b"T07:01")  # filed two hours late
+    future = line(vault, 2, oid="oid-future").replace(b"2026-12-04T09", b"2026-12-05T09")  # a day ahead
+    blobs.append(name, line(vault, 30) + late + future + line(vault, 31, ip=TOR, oid="oid-eve"))
+    report = poll(collection, blobs)
+    assert (report.records, report.malformed) == (4, 0)
+    assert [a.alert_type for a in Alert.objects.all()] == ["LOCAL_TORAccess"]
+    assert poll(collection, blobs).records == 0
+    blobs.append(name, line(vault, 32))
+    assert poll(collection, blobs).records == 1
+    assert DetectorState.objects.get().records == 5
+
+
+def test_one_identity_detections_on_a_vault_make_one_incident(setup: Any) -> None:
+    from triage.models import Incident
+
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR, oid="oid-eve"))
+    blobs.append(blob_name(vault), line(vault, 2, op="SecretPurge", oid="oid-eve"))
+    blobs.append(blob_name(vault), line(vault, 3, op="SecretPurge", oid="oid-bob"))
+    poll(collection, blobs)
+    eve = Alert.objects.filter(search_text__contains="oid-eve")
+    assert eve.count() == 2 and len({a.correlation_key for a in eve}) == 1
+    incident = Incident.objects.get(correlation_key=eve[0].correlation_key)
+    assert incident.subscription_id == collection.subscription_id
+    assert not Incident.objects.filter(
+        correlation_key=Alert.objects.get(search_text__contains="oid-bob").correlation_key
+    ).exists()

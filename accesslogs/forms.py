@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django import forms
+
+from accesslogs.models import StorageAccount
 
 
 class StorageAccountForm(forms.Form):
-    """One of the storage accounts ARM listed for the vault's subscription and region (its ARM id)."""
+    """One of the storage accounts ARM listed for the vault's subscription and region (its id here)."""
 
     storage_account = forms.ChoiceField(label="Storage account")
 
-    def __init__(self, data: object, accounts: list[dict[str, object]]) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
+    def __init__(self, data: Mapping[str, Any] | None, accounts: list[StorageAccount]) -> None:
+        super().__init__(data)
         field = self.fields["storage_account"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [(str(a["id"]), str(a["name"])) for a in accounts]
+        field.choices = [(str(a.pk), a.name) for a in accounts]
         field.error_messages["invalid_choice"] = (
             "Pick one of the storage accounts listed for the vault's region."
         )

@@ -12,6 +12,7 @@ from accesslogs import kinds, selectors, services
 from alerts import labels
 from portal import recovery
 from portal.accounts.selectors import can_write
+from portal.inventory.hooks import vault_tab_url
 from portal.inventory.selectors import vault_get_for_user
 from portal.web import pending, slots
 from portal.web.http import signed_in_user
@@ -38,6 +39,22 @@ def _is_pending(vault: KeyVault) -> bool:
     return bool(collection and collection.pending)
 
 
+def _listing_pending(vault: KeyVault) -> bool:
+    listing = selectors.listing_of(vault.subscription_id)
+    return bool(listing and listing.pending)
+
+
+def accounts_context(user: User, vault: KeyVault) -> dict[str, Any]:
+    usable, others = selectors.storage_accounts(vault)
+    return {
+        "vault": vault,
+        "usable": usable,
+        "others": others,
+        "listing": selectors.listing_of(vault.subscription_id),
+        "back_url": vault_tab_url(vault.pk, "security"),
+    }
+
+
 def _alert_panel(request: HttpRequest, alert: Alert) -> dict[str, Any] | None:
     user = signed_in_user(request)
     evidence = selectors.evidence_of(alert)
@@ -62,6 +79,15 @@ def register_all() -> None:
             is_pending=_is_pending,
             template="accesslogs/_collection.html",
             context=collection_context,
+        )
+    )
+    pending.register(
+        pending.PendingKind(
+            name="storage-listing",
+            load=lambda user, pk: vault_get_for_user(user, pk, write=True),
+            is_pending=_listing_pending,
+            template="accesslogs/_accounts.html",
+            context=accounts_context,
         )
     )
     slots.register(slots.Panel("vault.security", "access-logs", "accesslogs/_security_panel.html"))

@@ -102,3 +102,46 @@ class LocalEvidence(models.Model):
 
     def __str__(self) -> str:
         return self.explanation
+
+
+class StorageListing(models.Model):
+    """When a subscription's storage accounts were last asked of ARM (by a task: pages never call Azure), and what
+    answered. A refresh is requested when someone opens Collect access logs and the list is older than a few
+    minutes; the page settles in place when it is listed."""
+
+    subscription = models.OneToOneField(
+        "inventory.Subscription", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    listed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"storage accounts of subscription {self.pk}"
+
+    @property
+    def pending(self) -> bool:
+        return self.requested_at is not None and (
+            self.listed_at is None or self.listed_at < self.requested_at
+        )
+
+
+class StorageAccount(models.Model):
+    """A storage account of a subscription as ARM listed it: where a vault of its region may send its log."""
+
+    subscription = models.ForeignKey("inventory.Subscription", on_delete=models.CASCADE, related_name="+")
+    arm_id = models.CharField(max_length=600)  # as ARM spells it (the diagnostic setting names it so)
+    name = models.CharField(max_length=100)
+    location = models.CharField(max_length=60)
+    blob_endpoint = models.CharField(max_length=600, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "name"], name="storageaccount_subscription_name_unique"
+            )
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

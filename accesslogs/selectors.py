@@ -9,11 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from accesslogs.models import LocalEvidence, LogCollection
+from accesslogs.models import LocalEvidence, LogCollection, StorageAccount, StorageListing
 from alerts.models import Alert, Origin
 from alerts.selectors import alerts_visible_to
-from portal.arm import errors, operations
-from portal.inventory.azure import config_for
 from portal.inventory.models import KeyVault
 
 RELATED_WINDOW = timedelta(hours=1)
@@ -32,24 +30,15 @@ def _region(value: str) -> str:
     return value.replace(" ", "").lower()
 
 
-def storage_accounts(vault: KeyVault) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The subscription's storage accounts as ARM lists them: (those in the vault's region, the others). Raises
-    portal.arm.errors.ArmError when ARM cannot be asked."""
-    listed = operations.list_storage_accounts(
-        config_for(vault.subscription.connection), vault.subscription.subscription_id
-    )
-    accounts = [a for a in listed if isinstance(a, dict) and a.get("id") and a.get("name")]
-    usable = [a for a in accounts if _region(str(a.get("location") or "")) == _region(vault.location)]
-    others = [a for a in accounts if a not in usable]
-    return sorted(usable, key=lambda a: str(a["name"])), sorted(others, key=lambda a: str(a["name"]))
+def listing_of(subscription_pk: int) -> StorageListing | None:
+    return StorageListing.objects.filter(subscription_id=subscription_pk).first()
 
 
-def storage_accounts_or_error(vault: KeyVault) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
-    try:
-        usable, others = storage_accounts(vault)
-    except errors.ArmError as exc:
-        return [], [], f"Azure did not list the subscription's storage accounts: {exc}"
-    return usable, others, ""
+def storage_accounts(vault: KeyVault) -> tuple[list[StorageAccount], list[StorageAccount]]:
+    """The subscription's storage accounts as last listed: (those in the vault's region, the others)."""
+    accounts = list(StorageAccount.objects.filter(subscription_id=vault.subscription_id))
+    usable = [a for a in accounts if _region(a.location) == _region(vault.location)]
+    return usable, [a for a in accounts if a not in usable]
 
 
 def evidence_of(alert: Alert) -> LocalEvidence | None:

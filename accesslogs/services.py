@@ -8,7 +8,7 @@ each state as it settles (portal.web.pending).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accesslogs.detect import Settings, read_list
-from accesslogs.models import LogCollection
+from accesslogs.models import LogCollection, StorageAccount, StorageListing
 from portal import recovery
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
@@ -45,6 +45,10 @@ def detector_settings() -> Settings:
     )
 
 
+def _region(value: str) -> str:
+    return value.replace(" ", "").lower()
+
+
 def setting_properties(storage_account_id: str) -> dict[str, Any]:
     return {
         "storageAccountId": storage_account_id,
@@ -65,23 +69,19 @@ def collection_start(
     *,
     user: User | None,
     vault: KeyVault,
-    storage_account: dict[str, Any],
+    account: StorageAccount,
     request: HttpRequest | None = None,
 ) -> LogCollection:
-    """Ask Azure to send the vault's AuditEvent log to `storage_account` (as listed by ARM: id, name, location,
-    properties.primaryEndpoints.blob). Refused before anything changes: another region, no blob endpoint."""
+    """Ask Azure to send the vault's AuditEvent log to `account` (one ARM listed for the vault's subscription).
+    Refused before anything changes: another subscription's list, another region, no HTTPS blob endpoint."""
     _check_writer(user, vault)
-    account_id = str(storage_account.get("id") or "")
-    name = str(storage_account.get("name") or "")
-    location = str(storage_account.get("location") or "")
-    endpoints = (storage_account.get("properties") or {}).get("primaryEndpoints") or {}
-    blob = str(endpoints.get("blob") or "")
-    if not account_id or not name:
-        raise ValidationError("Pick a storage account of the subscription.")
-    if location.replace(" ", "").lower() != vault.location.replace(" ", "").lower():
+    account_id, name, blob = account.arm_id, account.name, account.blob_endpoint
+    if account.subscription_id != vault.subscription_id:
+        raise ValidationError("Pick a storage account of the vault's subscription.")
+    if _region(account.location) != _region(vault.location):
         raise ValidationError(
-            f"The storage account {name} is in {location or 'an unknown region'}; Azure sends a vault's logs only to "
-            f"a storage account in the vault's region ({vault.location})."
+            f"The storage account {name} is in {account.location or 'an unknown region'}; Azure sends a vault's logs "
+            f"only to a storage account in the vault's region ({vault.location})."
         )
     if not blob.startswith("https://"):
         raise ValidationError(f"The storage account {name} has no HTTPS blob endpoint.")
@@ -222,3 +222,59 @@ def requeue_stale_pushes(now: datetime, cutoff: datetime) -> int:
         push_collection.delay,
         pending_since=now,
     )
+
+
+# --- a subscription's storage accounts, as ARM lists them (by a task: pages never call Azure) ------------------------
+
+LISTING_FRESH = timedelta(minutes=5)
+
+
+def storage_listing_request(*, subscription_pk: int, force: bool = False) -> StorageListing:
+    """Queue a listing of the subscription's storage accounts unless one is under way or the last is recent."""
+    now = timezone.now()
+    with transaction.atomic():
+        listing, _ = StorageListing.objects.select_for_update().get_or_create(subscription_id=subscription_pk)
+        fresh = (
+            listing.listed_at is not None and now - listing.listed_at < LISTING_FRESH and not listing.error
+        )
+        under_way = (
+            listing.pending
+            and listing.requested_at is not None
+            and now - listing.requested_at < LISTING_FRESH
+        )
+        if under_way or (fresh and not force):
+            return listing
+        listing.requested_at = now
+        listing.save(update_fields=["requested_at"])
+        from accesslogs.tasks import list_storage_accounts
+
+        transaction.on_commit(partial(list_storage_accounts.delay, subscription_pk))
+    return listing
+
+
+def storage_accounts_store(*, subscription_pk: int, items: list[dict[str, Any]], error: str = "") -> None:
+    """ARM's answer: the subscription's accounts replace those stored (or the error is kept, the list stays)."""
+    now = timezone.now()
+    with transaction.atomic():
+        listing, _ = StorageListing.objects.select_for_update().get_or_create(subscription_id=subscription_pk)
+        listing.listed_at, listing.error = now, error[:2000]
+        listing.save(update_fields=["listed_at", "error"])
+        if error:
+            return
+        accounts = {}
+        for item in items:
+            if not isinstance(item, dict) or not item.get("id") or not item.get("name"):
+                continue
+            props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+            endpoints = (
+                props.get("primaryEndpoints") if isinstance(props.get("primaryEndpoints"), dict) else {}
+            )
+            accounts[str(item["name"])[:100]] = StorageAccount(
+                subscription_id=subscription_pk,
+                arm_id=str(item["id"])[:600],
+                name=str(item["name"])[:100],
+                location=str(item.get("location") or "")[:60],
+                blob_endpoint=str(endpoints.get("blob") or "")[:600],
+            )
+        StorageAccount.objects.filter(subscription_id=subscription_pk).delete()
+        StorageAccount.objects.bulk_create(list(accounts.values()))

@@ -16,11 +16,13 @@ from accesslogs.services import (
     confirmed_by,
     detector_settings,
     setting_properties,
+    storage_accounts_store,
 )
 from portal.arm import errors, operations
 from portal.arm.blobs import BlobReader
 from portal.celery import retry_transient
 from portal.inventory.azure import config_for
+from portal.inventory.models import Subscription
 
 MAX_RETRIES = 5
 
@@ -98,3 +100,26 @@ def poll_subscription(subscription_pk: int) -> str:
         f"{report.records} records ({report.bytes_read} bytes, {report.blobs_read} blobs), "
         f"{len(report.alert_ids)} detections, {report.malformed} malformed lines"
     )
+
+
+@shared_task(bind=True, max_retries=3, name="accesslogs.list_storage_accounts")
+def list_storage_accounts(self: Task[Any, str], subscription_pk: int) -> str:
+    """ARM's list of the subscription's storage accounts, stored for the Collect access logs page."""
+    subscription = Subscription.objects.select_related("connection").filter(pk=subscription_pk).first()
+    if subscription is None:
+        return "no such subscription"
+    try:
+        items = operations.list_storage_accounts(
+            config_for(subscription.connection), subscription.subscription_id
+        )
+    except errors.TRANSIENT as exc:
+        retry_transient(self, exc, limit=3)
+        storage_accounts_store(
+            subscription_pk=subscription_pk, items=[], error=f"Azure did not answer: {exc}"
+        )
+        return f"failed: {exc}"
+    except errors.ArmError as exc:
+        storage_accounts_store(subscription_pk=subscription_pk, items=[], error=exc.message or str(exc))
+        return f"refused: {exc}"
+    storage_accounts_store(subscription_pk=subscription_pk, items=items)
+    return f"{len(items)} storage accounts"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accesslogs import selectors
 from accesslogs.forms import StorageAccountForm
-from accesslogs.services import collection_start, collection_stop
+from accesslogs.services import collection_start, collection_stop, storage_listing_request
 from alerts.selectors import alert_get_for_user
 from portal.inventory.hooks import vault_tab_url
 from portal.inventory.selectors import vault_get_for_user
@@ -27,15 +27,18 @@ def security_url(vault_pk: int) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def collect(request: AuthedRequest, pk: int) -> HttpResponse:
-    """Collect access logs → pick a storage account of the vault's region → Turn on. The accounts are asked of ARM
-    on each visit (and again on submit: only one of those listed is accepted)."""
+    """Collect access logs → pick a storage account of the vault's region → Turn on. The subscription's accounts
+    are listed by a task (pages never call Azure): opening the page asks for a new listing when the last one is
+    more than a few minutes old, and the list settles in place."""
     vault = vault_get_for_user(request.user, pk, write=True)
-    usable, others, error = selectors.storage_accounts_or_error(vault)
+    if request.method == "GET":
+        storage_listing_request(subscription_pk=vault.subscription_id)
+    usable, _others = selectors.storage_accounts(vault)
     form = StorageAccountForm(request.POST if request.method == "POST" else None, usable)
     if request.method == "POST" and form.is_valid():
-        chosen = next(a for a in usable if str(a["id"]) == form.cleaned_data["storage_account"])
+        chosen = next(a for a in usable if str(a.pk) == form.cleaned_data["storage_account"])
         try:
-            collection_start(user=request.user, vault=vault, storage_account=chosen, request=request)
+            collection_start(user=request.user, vault=vault, account=chosen, request=request)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -48,9 +51,6 @@ def collect(request: AuthedRequest, pk: int) -> HttpResponse:
             "page_title": f"{vault.name} | Collect access logs",
             "vault": vault,
             "form": form,
-            "usable": usable,
-            "others": others,
-            "list_error": error,
             "collection": selectors.collection_of(vault),
             "unavailable": selectors.unavailable_reason(),
             "back_url": security_url(vault.pk),

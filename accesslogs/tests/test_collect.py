@@ -12,7 +12,8 @@ import pytest
 from django.urls import reverse
 
 from accesslogs.models import LogCollection
-from accesslogs.tasks import poll_subscription, push_collection
+from accesslogs.selectors import storage_accounts
+from accesslogs.tasks import list_storage_accounts, poll_subscription, push_collection
 from alerts.models import Alert, Origin
 from portal.accounts.models import Role
 from portal.arm import operations
@@ -38,21 +39,32 @@ def world(emulator: Any) -> dict[str, Any]:
     return {"sub": sub, "vault": vault, "secadmin": secadmin, "reader": reader}
 
 
-def turn_on(client: Any, world: dict[str, Any], capture: Any) -> LogCollection:
+def list_accounts(client: Any, world: dict[str, Any], capture: Any) -> list[Any]:
+    """Open Collect access logs: the listing is asked of ARM by a task (run here), and the page then shows it."""
     vault = world["vault"]
     client.force_login(world["secadmin"])
-    page = client.get(reverse("accesslogs:collect", args=[vault.pk]))
-    assert page.status_code == 200
-    usable = page.context["usable"]
-    assert usable and all(a["location"] == vault.location for a in usable)
-    assert all(a["location"] != vault.location for a in page.context["others"])
+    with capture(execute=False) as queued:
+        page = client.get(reverse("accesslogs:collect", args=[vault.pk])).content.decode()
+    assert "Listing…" in page and 'hx-trigger="every' in page and len(queued) == 1
+    assert list_storage_accounts.apply(args=[world["sub"].pk]).get().endswith("storage accounts")
+    page = client.get(reverse("accesslogs:collect", args=[vault.pk])).content.decode()
+    usable, others = storage_accounts(vault)
+    assert usable and all(a.location == vault.location for a in usable)
+    assert all(a.name in page for a in usable + others) and "another region" in page
+    return usable
+
+
+def turn_on(client: Any, world: dict[str, Any], capture: Any) -> LogCollection:
+    vault = world["vault"]
+    usable = list_accounts(client, world, capture)
     with capture(execute=False) as callbacks:
         answer = client.post(
-            reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": usable[0]["id"]}
+            reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": usable[0].pk}
         )
     assert answer.status_code == 302 and len(callbacks) == 1
     collection = LogCollection.objects.get(vault=vault)
     assert collection.state == LogCollection.State.PENDING_ON
+    assert collection.storage_account_id == usable[0].arm_id
     security = client.get(reverse("pricing_vault:security", args=[vault.pk])).content.decode()
     assert "Being turned on" in security and 'hx-trigger="every' in security
     assert push_collection.apply(args=[collection.pk]).get().endswith("confirmed")
@@ -114,13 +126,12 @@ def test_azure_refusing_the_setting_is_shown_and_nothing_is_collected(
     emulator: Any, world: dict[str, Any], client: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     vault = world["vault"]
-    client.force_login(world["secadmin"])
-    usable = client.get(reverse("accesslogs:collect", args=[vault.pk])).context["usable"]
+    usable = list_accounts(client, world, django_capture_on_commit_callbacks)
     # a storage account not listed for the vault's region is refused before anything is asked of Azure
-    answer = client.post(
-        reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": "/subscriptions/x"}
-    )
-    assert answer.status_code == 200 and "Pick one of the storage accounts" in answer.content.decode()
+    _usable, others = storage_accounts(vault)
+    for wrong in ("/subscriptions/x", str(others[0].pk) if others else "0"):
+        answer = client.post(reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": wrong})
+        assert answer.status_code == 200 and "Pick one of the storage accounts" in answer.content.decode()
     # Azure refuses: the sixth setting on the vault
     config = config_for(world["sub"].connection)
     workspace = "/subscriptions/x/resourceGroups/r/providers/Microsoft.OperationalInsights/workspaces/w"
@@ -132,7 +143,7 @@ def test_azure_refusing_the_setting_is_shown_and_nothing_is_collected(
             {"workspaceId": f"{workspace}{i}", "logs": [{"category": "AuditEvent", "enabled": True}]},
         )
     with django_capture_on_commit_callbacks(execute=False):
-        client.post(reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": usable[0]["id"]})
+        client.post(reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": usable[0].pk})
     collection = LogCollection.objects.get(vault=vault)
     assert push_collection.apply(args=[collection.pk]).get().startswith("refused")
     collection.refresh_from_db()

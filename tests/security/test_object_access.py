@@ -31,7 +31,12 @@ PENDING_KINDS = {
     "contact": "contact",
     "plan-row": "pricing",
     "vault-defender": "vault",
+    "log-collection": "vault",
+    "storage-listing": "vault",
 }
+PENDING_WRITERS_ONLY = {
+    "storage-listing"
+}  # the storage accounts to pick from: Collect access logs is a writer's
 
 # url name -> (object key, reader's POST allowed?, reader's GET allowed?)
 ROUTES: dict[str, tuple[str, bool, bool]] = {
@@ -40,6 +45,9 @@ ROUTES: dict[str, tuple[str, bool, bool]] = {
     "inventory:vault_overview": ("vault", False, True),
     "pricing_vault:security": ("vault", False, True),
     "pricing_vault:upgrade": ("vault", False, False),
+    "accesslogs:collect": ("vault", False, False),  # a reader: 403 (the Security page shows them the state)
+    "accesslogs:stop": ("vault", False, False),
+    "accesslogs:evidence_json": ("alert", False, False),  # a Defender alert has none: 404
     "sync:sync_now": ("sub", False, False),
     "api:token_revoke_page": ("token", False, False),  # someone else's token: 404
     "triage:assign": ("alert", False, False),
@@ -152,7 +160,12 @@ def test_outsiders_get_404_and_readers_cannot_write(
         for name, (key, reader_post, reader_get) in ROUTES.items():
             if name == "web:pending":
                 targets += [
-                    (name, {"kind": kind, "pk": objects[obj]["pk"]}, reader_post, reader_get)
+                    (
+                        name,
+                        {"kind": kind, "pk": objects[obj]["pk"]},
+                        reader_post,
+                        reader_get and kind not in PENDING_WRITERS_ONLY,
+                    )
                     for kind, obj in PENDING_KINDS.items()
                 ]
                 continue

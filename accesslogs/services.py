@@ -252,6 +252,10 @@ def storage_listing_request(*, subscription_pk: int, force: bool = False) -> Sto
     return listing
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def storage_accounts_store(*, subscription_pk: int, items: list[dict[str, Any]], error: str = "") -> None:
     """ARM's answer: the subscription's accounts replace those stored (or the error is kept, the list stays)."""
     now = timezone.now()
@@ -265,10 +269,8 @@ def storage_accounts_store(*, subscription_pk: int, items: list[dict[str, Any]],
         for item in items:
             if not isinstance(item, dict) or not item.get("id") or not item.get("name"):
                 continue
-            props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
-            endpoints = (
-                props.get("primaryEndpoints") if isinstance(props.get("primaryEndpoints"), dict) else {}
-            )
+            props = _dict(item.get("properties"))
+            endpoints = _dict(props.get("primaryEndpoints"))
             accounts[str(item["name"])[:100]] = StorageAccount(
                 subscription_id=subscription_pk,
                 arm_id=str(item["id"])[:600],

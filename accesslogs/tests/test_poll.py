@@ -345,3 +345,39 @@ def test_one_identity_detections_on_a_vault_make_one_incident(setup: Any) -> Non
     assert not Incident.objects.filter(
         correlation_key=Alert.objects.get(search_text__contains="oid-bob").correlation_key
     ).exists()
+
+
+def test_a_storage_listing_keeps_what_it_can_and_an_error_keeps_the_last_list(
+    setup: Any, client: Any, personas: Any
+) -> None:
+    from accesslogs.models import StorageAccount, StorageListing
+    from accesslogs.services import storage_accounts_store
+
+    vault, _collection, _blobs = setup
+    good = {
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stgood",
+        "name": "stgood",
+        "location": "westeurope",
+        "properties": {"primaryEndpoints": {"blob": "https://stgood.blob.core.windows.net/"}},
+    }
+    junk = ["not a dict", {"name": "no-id"}, {"id": "/x", "name": "stbare", "properties": "oops"}]
+    storage_accounts_store(subscription_pk=vault.subscription_id, items=[good, *junk])  # type: ignore[list-item]
+    assert sorted(StorageAccount.objects.values_list("name", "blob_endpoint")) == [
+        ("stbare", ""),
+        ("stgood", "https://stgood.blob.core.windows.net/"),
+    ]
+    storage_accounts_store(
+        subscription_pk=vault.subscription_id, items=[], error="AuthorizationFailed: no read"
+    )
+    assert StorageAccount.objects.count() == 2 and StorageListing.objects.get().error.startswith(
+        "Authorization"
+    )
+    client.force_login(personas.secadmin)
+    page = client.get(reverse("accesslogs:collect", args=[vault.pk])).content.decode()
+    assert "AuthorizationFailed: no read" in page and "stgood" in page
+    # an account without an HTTPS blob endpoint cannot be picked for collection
+    bare = StorageAccount.objects.get(name="stbare")
+    bare.location = vault.location
+    bare.save()
+    answer = client.post(reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": bare.pk})
+    assert "has no HTTPS blob endpoint" in answer.content.decode()

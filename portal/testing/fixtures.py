@@ -244,8 +244,10 @@ def _worker_process(
 
 
 @pytest.fixture
-def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> WorkerProcess:
-    """A real `celery worker` process on Redis, sharing this test's (committed) database."""
+def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> Iterator[WorkerProcess]:
+    """A real `celery worker` process on Redis, sharing this test's (committed) database. After the test, what is
+    still queued is dropped and the task under way finishes (a ping behind it on the solo pool answers) before the
+    database is flushed: a task writing during the flush's TRUNCATE deadlocks it."""
     from portal.celery import ping
 
     if not _worker_process.running():
@@ -255,7 +257,11 @@ def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> Work
         assert result.get(timeout=60) == "ready"
     except Exception as exc:
         raise AssertionError(f"Celery worker did not answer: {exc}\n{_worker_process.logs()}") from exc
-    return _worker_process
+    yield _worker_process
+    if _worker_process.running():
+        _purge_queue()
+        with contextlib.suppress(Exception):  # a worker the test left stopped or broken: the next test starts one
+            ping.delay("idle").get(timeout=60)
 
 
 # --- Headless Chromium (Debian's package, driven by Playwright; never a downloaded browser) -------------------

@@ -10,10 +10,10 @@ Two kinds:
   identity-application pair unseen on the vault for `window_days` (once each), a listing followed by many reads by
   an identity that has not done so within the window, a policy change followed by a secret read, many secrets an
   identity had not read within the window read within a day (slow exfiltration under the volume thresholds), an hour's reads far above the identity's `window_days` hourly maximum, a
-  spray of denied requests, one identity reaching many vaults in an hour.
+  spray of denied requests, one identity reaching many vaults in an hour that it had not reached within the window.
 
-State is per vault and identity (last-seen tables, hourly counts over the window), bounded by identities, not
-records. A detection of one type, vault and identity is not repeated within `quiet` of the last one.
+State is per vault and identity (last-seen tables, hourly counts over the window), bounded by the identities active
+in the window, not by records: once a day of records, what left the window is forgotten (`prune`). A detection of one type, vault and identity is not repeated within `quiet` of the last one.
 """
 
 from __future__ import annotations
@@ -129,12 +129,40 @@ class Detector:
         self.vaults: dict[str, _Vault] = {}
         self.reach: dict[str, dict[str, datetime]] = defaultdict(dict)  # identity -> vault -> last seen
         self.last: dict[tuple[str, str, str], datetime] = {}  # (type, vault, identity) -> last detection
+        self.pruned: datetime | None = None  # the day the state last forgot what left the window
 
     def feed(self, records: Iterable[Record]) -> list[Detection]:
         found: list[Detection] = []
         for record in records:
+            if self.pruned is None or record.time - self.pruned >= timedelta(days=1):
+                self.prune(record.time)
             found += self._one(record)
         return found
+
+    def prune(self, now: datetime) -> None:
+        """Forget what left the window (once a day of records): identities, applications, pairs and vaults reached
+        unseen for `window_days`, secrets not read within it, detections older than `quiet`. What is forgotten is
+        exactly what the detectors would treat as new anyway, so the state is bounded by the identities active in
+        the window, not by the records or the identities ever seen."""
+        self.pruned = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        cutoff = now - self._window
+        for vault in self.vaults.values():
+            gone = [who for who, ident in vault.identities.items() if ident.last_seen < cutoff]
+            for who in gone:
+                del vault.identities[who]
+            for ident in vault.identities.values():
+                if ident.secrets and min(ident.secrets.values()) < cutoff:
+                    ident.secrets = {k: t for k, t in ident.secrets.items() if t >= cutoff}
+            vault.apps = {k: t for k, t in vault.apps.items() if t >= cutoff}
+            vault.pairs = {k: t for k, t in vault.pairs.items() if t >= cutoff}
+        for who in list(self.reach):
+            kept = {v: t for v, t in self.reach[who].items() if t >= cutoff}
+            if kept:
+                self.reach[who] = kept
+            else:
+                del self.reach[who]
+        quiet = now - self.settings.quiet
+        self.last = {k: t for k, t in self.last.items() if t >= quiet}
 
     # -- one record --------------------------------------------------------------------------------------------
     def _one(self, r: Record) -> list[Detection]:

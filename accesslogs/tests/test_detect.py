@@ -128,3 +128,18 @@ def test_state_is_bounded_by_identities_not_records() -> None:
     d.feed(rec(i * 0.01) for i in range(100_000))  # ~17 hours of one identity
     ident = d.vaults[VAULT].identities["svc"]
     assert len(ident.peaks) <= 18 and len(ident.recent) <= 1001
+
+
+def test_the_state_forgets_what_left_the_window() -> None:
+    """60 days, a new contractor every day who reads 20 secrets once: the state holds the last 14 days' worth, and
+    one who comes back after the window is new again (as the unusual-user detection defines it)."""
+    d = Detector(Settings(learning_days=0))
+    for day in range(60):
+        d.feed(
+            rec(day * DAY + i, who=f"contractor-{day}", target=f"https://kv/secrets/s{i}") for i in range(20)
+        )
+    identities = d.vaults[VAULT].identities
+    assert 14 <= len(identities) <= 16 and "contractor-0" not in identities
+    assert len(d.reach) <= 16 and len(d.last) <= 2
+    back = d.feed([rec(60 * DAY + 5, who="contractor-0")])
+    assert "KV_UserAnomaly" in kinds(back)

@@ -113,6 +113,9 @@ def _burst(queue: deque[Record], r: Record, span: timedelta, threshold: int) -> 
     return evidence
 
 
+_DAY = timedelta(days=1)
+
+
 def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -133,9 +136,11 @@ class Detector:
 
     def feed(self, records: Iterable[Record]) -> list[Detection]:
         found: list[Detection] = []
+        due = self.pruned + _DAY if self.pruned is not None else None
         for record in records:
-            if self.pruned is None or record.time - self.pruned >= timedelta(days=1):
+            if due is None or record.time >= due:
                 self.prune(record.time)
+                due = self.pruned + _DAY if self.pruned is not None else None
             found += self._one(record)
         return found
 

@@ -176,16 +176,18 @@ def main() -> int:
         from accesslogs.models import LogCollection
         from accesslogs.selectors import storage_accounts
         from accesslogs.services import collection_start
-        from accesslogs.tasks import push_collection
+        from accesslogs.tasks import list_storage_accounts, push_collection
         from alerts.models import Alert, Origin
         from portal.inventory.models import KeyVault
 
+        for pk in KeyVault.objects.values_list("subscription_id", flat=True).distinct():
+            list_storage_accounts.apply(args=[pk]).get()  # what opening Collect access logs asks a worker for
         vault = next(
             v
             for v in KeyVault.objects.select_related("subscription__connection").order_by("name")
             if storage_accounts(v)[0]
         )
-        collection = collection_start(user=None, vault=vault, storage_account=storage_accounts(vault)[0][0])
+        collection = collection_start(user=None, vault=vault, account=storage_accounts(vault)[0][0])
         push_collection.apply(args=[collection.pk]).get()
         collection.refresh_from_db()
         assert collection.state == LogCollection.State.ON, collection.last_error

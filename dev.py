@@ -326,23 +326,30 @@ def wait_for_http(port: int, timeout: float = 60) -> None:
 A11Y = ROOT / "tests" / "a11y"
 
 
-def ensure_axe() -> None:
-    """axe-core (pinned in tests/a11y/package-lock.json, from the npm registry) for the accessibility walk; it is
-    served to the test browser only. Skipped with a note when npm is missing (the walk then fails under CI)."""
-    stamp = (
-        A11Y
-        / "node_modules"
-        / f".installed-{hashlib.sha256((A11Y / 'package-lock.json').read_bytes()).hexdigest()[:16]}"
-    )
+def _npm_ci(folder: Path, what: str, missing: str) -> None:
+    """`npm ci` in `folder` once per lockfile (a stamp in node_modules names its hash); `missing`: what is logged
+    when npm is not installed (the caller's feature then goes without)."""
+    digest = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()[:16]
+    stamp = folder / "node_modules" / f".installed-{digest}"
     if stamp.exists():
         return
     npm = shutil.which("npm")
     if npm is None:
-        log("npm not found: the accessibility walk will not find axe-core")
+        log(missing)
         return
-    log("installing axe-core for the accessibility walk (npm ci, first run only)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=A11Y, check=True)
+    log(f"installing {what} (npm ci, first run only)")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=folder, check=True)
     stamp.touch()
+
+
+def ensure_axe() -> None:
+    """axe-core (pinned in tests/a11y/package-lock.json, from the npm registry) for the accessibility walk; it is
+    served to the test browser only. Skipped with a note when npm is missing (the walk then fails under CI)."""
+    _npm_ci(
+        A11Y,
+        "axe-core for the accessibility walk",
+        "npm not found: the accessibility walk will not find axe-core",
+    )
 
 
 AZURITE = ROOT / "emulator" / "azurite"
@@ -352,20 +359,11 @@ def ensure_azurite() -> None:
     """Azurite 3.35.0 (pinned in emulator/azurite/package-lock.json, from the npm registry): the local stand-in for
     Blob Storage that the emulator's access-log writer fills and the console reads. Without npm the demo runs
     without access-log collection (the Security page says so) and the tests that need it skip (fail under CI)."""
-    stamp = (
-        AZURITE
-        / "node_modules"
-        / f".installed-{hashlib.sha256((AZURITE / 'package-lock.json').read_bytes()).hexdigest()[:16]}"
+    _npm_ci(
+        AZURITE,
+        "Azurite 3.35.0 for access-log collection (~190 MB)",
+        "npm not found: access-log collection needs Azurite (Node.js 20 and npm); it stays off",
     )
-    if stamp.exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        log("npm not found: access-log collection needs Azurite (Node.js 20 and npm); it stays off")
-        return
-    log("installing Azurite 3.35.0 for access-log collection (npm ci, first run only, ~190 MB)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=AZURITE, check=True)
-    stamp.touch()
 
 
 # When DATABASE_URL / REDIS_URL are unset, `dev.py test` looks for PostgreSQL and Redis at their usual local

@@ -186,6 +186,7 @@ def test_the_test_command_announces_first_and_passes_the_decision_to_pytest(monk
     order: list[str] = []
     monkeypatch.setattr(dev, "ensure_venv", lambda requirements: order.append("venv"))
     monkeypatch.setattr(dev, "ensure_axe", lambda: order.append("axe"))
+    monkeypatch.setattr(dev, "ensure_azurite", lambda: order.append("azurite"))
     runs: list[tuple[list[str], dict[str, str]]] = []
 
     def run(cmd, *, cwd, env):
@@ -194,7 +195,7 @@ def test_the_test_command_announces_first_and_passes_the_decision_to_pytest(monk
 
     monkeypatch.setattr(dev.subprocess, "run", run)
     assert dev.test(["-q", "tests/test_x.py"]) == 0
-    assert order == ["venv", "axe"]
+    assert order == ["venv", "axe", "azurite"]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[dev] using PostgreSQL at 127.0.0.1:5432")
     assert out[1].startswith("[dev] using Redis at 127.0.0.1:6379")

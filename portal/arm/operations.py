@@ -102,22 +102,21 @@ def arm_calls(config: ConnectionConfig) -> int:
 
 
 def _raw_get(session: ArmSession, url: str) -> Any:
-    from azure.core.rest import HttpRequest
-
-    response = session.pipeline().send_request(HttpRequest("GET", url), stream=True)
-    body = response.read()
-    if response.status_code >= 400:
-        _raise_for_status(response, body)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.ArmMalformed(
-            f"Azure sent a page that is not valid JSON ({len(body)} bytes): {exc}"
-        ) from exc
+    """A list page through the SDK pipeline, its raw JSON parsed (an empty body is malformed: a page has a body)."""
+    return _raw_send(session, "GET", url, what="a page", empty_ok=False)
 
 
-def _raw_send(session: ArmSession, method: str, url: str, body: Any = None) -> Any:
-    """A write (or a read that may be absent) through the SDK pipeline, raw JSON both ways; None for an empty body."""
+def _raw_send(
+    session: ArmSession,
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    what: str = "an answer",
+    empty_ok: bool = True,
+) -> Any:
+    """A request through the SDK pipeline (auth, retries, counting), raw JSON both ways; None for an empty body
+    (a write's or a delete's) when `empty_ok`."""
     from azure.core.rest import HttpRequest
 
     request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
@@ -125,13 +124,13 @@ def _raw_send(session: ArmSession, method: str, url: str, body: Any = None) -> A
     raw = response.read()
     if response.status_code >= 400:
         _raise_for_status(response, raw)
-    if not raw:
+    if not raw and empty_ok:
         return None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise errors.ArmMalformed(
-            f"Azure sent an answer that is not valid JSON ({len(raw)} bytes): {exc}"
+            f"Azure sent {what} that is not valid JSON ({len(raw)} bytes): {exc}"
         ) from exc
 
 

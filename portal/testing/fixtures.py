@@ -260,7 +260,8 @@ def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> Iter
     yield _worker_process
     if _worker_process.running():
         _purge_queue()
-        with contextlib.suppress(Exception):  # a worker the test left stopped or broken: the next test starts one
+        # a worker the test left stopped or broken: the next test starts one
+        with contextlib.suppress(Exception):
             ping.delay("idle").get(timeout=60)
 
 

@@ -90,6 +90,8 @@ class _Identity:
     pattern_at: datetime | None = None  # its last listing followed by many reads (list then get)
     secrets: dict[str, datetime] = field(default_factory=dict)  # secret -> last read, within the window
     firsts: deque[Record] = field(default_factory=deque)  # reads of a secret new to it, within first_window
+    first: datetime | None = None  # when it was first seen on the vault (this time round)
+    ops: dict[str, datetime] | None = None  # operation -> last succeeded, within the window
 
 
 @dataclass
@@ -114,6 +116,8 @@ def _burst(queue: deque[Record], r: Record, span: timedelta, threshold: int) -> 
 
 
 _DAY = timedelta(days=1)
+_HOUR = timedelta(hours=1)
+_READ_SUFFIXES = ("Get", "List", "ListVersions", "GetDeleted", "ListDeleted")
 
 
 def _hour(moment: datetime) -> datetime:
@@ -133,6 +137,13 @@ class Detector:
         self.reach: dict[str, dict[str, datetime]] = defaultdict(dict)  # identity -> vault -> last seen
         self.last: dict[tuple[str, str, str], datetime] = {}  # (type, vault, identity) -> last detection
         self.pruned: datetime | None = None  # the day the state last forgot what left the window
+        self.denied_reach: dict[str, dict[str, datetime]] = {}  # identity -> vault -> last denied
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A state pickled by an earlier version gains the fields added since."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("pruned", None)
+        self.__dict__.setdefault("denied_reach", {})
 
     def feed(self, records: Iterable[Record]) -> list[Detection]:
         found: list[Detection] = []
@@ -158,6 +169,8 @@ class Detector:
             for ident in vault.identities.values():
                 if ident.secrets and min(ident.secrets.values()) < cutoff:
                     ident.secrets = {k: t for k, t in ident.secrets.items() if t >= cutoff}
+                if ident.ops and min(ident.ops.values()) < cutoff:
+                    ident.ops = {k: t for k, t in ident.ops.items() if t >= cutoff}
             vault.apps = {k: t for k, t in vault.apps.items() if t >= cutoff}
             vault.pairs = {k: t for k, t in vault.pairs.items() if t >= cutoff}
         for who in list(self.reach):
@@ -166,6 +179,12 @@ class Detector:
                 self.reach[who] = kept
             else:
                 del self.reach[who]
+        for who in list(self.denied_reach):
+            recent = {v: t for v, t in self.denied_reach[who].items() if now - t <= _HOUR}
+            if recent:
+                self.denied_reach[who] = recent
+            else:
+                del self.denied_reach[who]
         quiet = now - self.settings.quiet
         self.last = {k: t for k, t in self.last.items() if t >= quiet}
 
@@ -199,7 +218,7 @@ class Detector:
         ident = vault.identities.get(who)
         unseen = ident is None or r.time - ident.last_seen > window
         if ident is None:
-            ident = vault.identities[who] = _Identity(last_seen=r.time)
+            ident = vault.identities[who] = _Identity(last_seen=r.time, first=r.time)
         if unseen and learnt and r.identity:
             out += self._emit(
                 "KV_UserAnomaly",
@@ -234,10 +253,56 @@ class Detector:
                 vault.pairs[pair] = r.time
         if not r.succeeded and r.status in (401, 403):
             out += self._denied(vault, ident, who, r)
+            out += self._denied_reach(vault, who, r)
         if r.succeeded:
+            out += self._pattern(vault, ident, who, r, learnt and not unseen)
             out += self._reads(vault, ident, who, r, learnt)
             out += self._reach(vault, who, r, learnt)
         return out
+
+    def _pattern(self, vault: _Vault, ident: _Identity, who: str, r: Record, known: bool) -> list[Detection]:
+        """An identity the vault has known for over a day performs a change, export or cryptographic operation it has
+        not performed on it within the window (a reader that starts deleting, a deployment that starts exporting
+        keys). New reads are left out: on the tuning seeds every such detection was a person's first SecretList,
+        VaultGet or KeyGet, and none an attack."""
+        if r.operation.endswith("EventGridNotification"):
+            return []
+        if ident.ops is None:
+            ident.ops = {}
+        last = ident.ops.get(r.operation)
+        ident.ops[r.operation] = r.time
+        first = ident.first or r.time
+        if not known or r.time - first < _DAY or (last is not None and r.time - last <= self._window):
+            return []
+        if r.operation.endswith(_READ_SUFFIXES) or r.operation == "Authentication":
+            return []  # a known identity's first read of another kind is common (tuning seeds: every one of these)
+        usual = ", ".join(sorted(op for op in ident.ops if op != r.operation)[:5])
+        return self._emit(
+            "KV_OperationPatternAnomaly",
+            vault,
+            who,
+            [r],
+            f"{vault.name}: {who} performed {r.operation}, which it had not done in {self.settings.window_days} days"
+            + (f" (its usual operations: {usual})" if usual else ""),
+        )
+
+    def _denied_reach(self, vault: _Vault, who: str, r: Record) -> list[Detection]:
+        """One identity denied on many vaults within an hour (a principal probing what it can reach)."""
+        denied = self.denied_reach.setdefault(who, {})
+        new = r.vault not in denied or r.time - denied[r.vault] > _HOUR
+        denied[r.vault] = r.time
+        if not new:
+            return []
+        recent = [v for v, t in denied.items() if r.time - t <= _HOUR]
+        if len(recent) != self.settings.many_vaults:
+            return []
+        return self._emit(
+            "KV_AccountVolumeAccessDeniedAnomaly",
+            vault,
+            who,
+            [r],
+            f"{who} was denied on {len(recent)} key vaults within an hour, {vault.name} among them",
+        )
 
     def _denied(self, vault: _Vault, ident: _Identity, who: str, r: Record) -> list[Detection]:
         s = self.settings

@@ -70,8 +70,6 @@ def _load(row: DetectorState, settings: Settings) -> Detector:
     if row.state:
         detector: Detector = pickle.loads(bytes(row.state))  # noqa: S301 - written only by this module
         detector.settings = settings  # the operator's current lists and thresholds
-        if not hasattr(detector, "pruned"):  # pickled before the state was pruned daily
-            detector.pruned = None
         return detector
     return Detector(settings)
 

@@ -429,6 +429,7 @@ def main() -> int:
     records_total, bytes_total, cpu_total = 0, 0, 0.0
     attacks_total = 0
     sizes: list[tuple[int, int, int, int]] = []  # (seed, day, records fed, pickled detector bytes)
+    unscored: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind -> [detections, naming an attack]
     for seed in seeds:
         world = World(seed, args.vaults)
         world.build()
@@ -462,6 +463,13 @@ def main() -> int:
         records_total += len(records)
         bytes_total += sum(len(p) for _h, p in payloads)
         ours = [Hit(d.alert_type, d.vault, d.identity, d.start, d.end) for d in found if d.end >= eval_from]
+        scored = set().union(*FAMILIES.values())
+        for hit in (
+            ours
+        ):  # kinds no labelled family covers: what they add to the analysts' queue, and how much of it
+            if hit.kind not in scored:  # names an attack's vault and identity
+                unscored[hit.kind][0] += 1
+                unscored[hit.kind][1] += any(_hits(hit, attack) for attack in world.attacks)
         records.sort(key=lambda r: r.time)
         peers = {
             "Sentinel mass secret retrieval 1.0.7": [
@@ -490,6 +498,10 @@ def main() -> int:
     print("detector state (pickled, as DetectorState stores it) as records accumulate:")
     for seed, day, fed, size in sizes:
         print(f"  seed {seed} day {day:>2}: {fed:>9,} records fed, state {size / 1e6:6.2f} MB")
+    for kind, (n, on_attacks) in sorted(unscored.items()):
+        print(
+            f"not scored (no labelled family): {kind}: {n} detections in the evaluation week, {on_attacks} on attacks"
+        )
     print("\nfamily            who                                         recall        precision     F1")
     for family in FAMILIES:
         for who in ["ours", *PEER_FAMILIES]:

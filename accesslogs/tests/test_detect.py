@@ -93,8 +93,11 @@ def test_listing_then_reads_and_policy_change_then_read() -> None:
     again = d.feed([rec(t + 20, "SecretList"), *(rec(t + 21 + i * 0.1, target=f"s{i}") for i in range(10))])
     assert "KV_ListGetAnomaly" not in kinds(again)
     put = d.feed([rec(t + 100, "VaultPut"), rec(t + 105)])
-    assert kinds(put) == ["KV_PutGetAnomaly"]
-    assert [e.operation for e in put[0].evidence] == ["VaultPut", "SecretGet"]
+    assert kinds(put) == [
+        "KV_OperationPatternAnomaly",
+        "KV_PutGetAnomaly",
+    ]  # a reader changing the vault, too
+    assert [e.operation for e in put[1].evidence] == ["VaultPut", "SecretGet"]
 
 
 def test_denied_spray_and_many_vaults() -> None:
@@ -111,6 +114,38 @@ def test_denied_spray_and_many_vaults() -> None:
     assert "KV_UserAccessDeniedAnomaly" in kinds(denied)
     hop = d.feed(rec(8 * DAY + 30 + i, who="hopper", vault=v) for i, v in enumerate(others))
     assert "KV_AccountVolumeAnomaly" in kinds(hop)
+    probe = d.feed(
+        rec(8 * DAY + 60 + i, who="prober", vault=v, result="Forbidden", status=403)
+        for i, v in enumerate(others)
+    )
+    volume = [f for f in probe if f.alert_type == "KV_AccountVolumeAccessDeniedAnomaly"]
+    assert len(volume) == 1 and volume[0].vault == others[4]  # once: at the fifth vault within the hour
+    assert "denied on 5 key vaults within an hour" in volume[0].explanation
+    spread = d.feed(
+        rec(9 * DAY + i * 30, who="slow-prober", vault=v, result="Forbidden", status=403)
+        for i, v in enumerate(others)
+    )
+    assert "KV_AccountVolumeAccessDeniedAnomaly" not in kinds(
+        spread
+    )  # one vault every 30 minutes: 2 in any hour
+
+
+def test_a_known_identity_doing_what_it_never_does() -> None:
+    d = Detector()
+    learnt(d)  # svc reads secrets for 8 days
+    t = 8 * DAY + 300
+    found = d.feed([rec(t, "KeyBackup"), rec(t + 1, "KeyBackup"), rec(t + 2)])
+    assert kinds(found).count("KV_OperationPatternAnomaly") == 1
+    assert "performed KeyBackup, which it had not done in 14 days (its usual operations: SecretGet)" in next(
+        f.explanation for f in found if f.alert_type == "KV_OperationPatternAnomaly"
+    )
+    # a new identity is the unusual-user detection's, not this one's; nor is an identity's first day
+    newcomer = d.feed([rec(t + 10, "SecretGet", who="new"), rec(t + 11, "SecretDelete", who="new")])
+    assert "KV_OperationPatternAnomaly" not in kinds(newcomer)
+    # while the vault learns, nothing of it
+    early = Detector()
+    early.feed([rec(0)])
+    assert "KV_OperationPatternAnomaly" not in kinds(early.feed([rec(2 * DAY, "KeyDelete")]))
 
 
 def test_a_known_identity_reading_many_secrets_new_to_it_within_a_day() -> None:

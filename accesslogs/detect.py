@@ -255,28 +255,33 @@ class Detector:
             out += self._denied(vault, ident, who, r)
             out += self._denied_reach(vault, who, r)
         if r.succeeded:
-            out += self._pattern(vault, ident, who, r, learnt and not unseen)
+            ops = ident.ops
+            if ops is None:
+                ops = ident.ops = {}
+            last = ops.get(r.operation)
+            ops[r.operation] = r.time
+            if last is None or r.time - last > window:  # the usual case (a repeat) costs one lookup
+                out += self._pattern(vault, ident, who, r, learnt and not unseen)
             out += self._reads(vault, ident, who, r, learnt)
             out += self._reach(vault, who, r, learnt)
         return out
 
     def _pattern(self, vault: _Vault, ident: _Identity, who: str, r: Record, known: bool) -> list[Detection]:
-        """An identity the vault has known for over a day performs a change, export or cryptographic operation it has
+        """(Called for an operation the identity has not performed within the window.) An identity the vault has
+        known for over a day performs a change, export or cryptographic operation it has
         not performed on it within the window (a reader that starts deleting, a deployment that starts exporting
         keys). New reads are left out: on the tuning seeds every such detection was a person's first SecretList,
         VaultGet or KeyGet, and none an attack."""
-        if r.operation.endswith("EventGridNotification"):
-            return []
-        if ident.ops is None:
-            ident.ops = {}
-        last = ident.ops.get(r.operation)
-        ident.ops[r.operation] = r.time
         first = ident.first or r.time
-        if not known or r.time - first < _DAY or (last is not None and r.time - last <= self._window):
+        if not known or r.time - first < _DAY:
             return []
-        if r.operation.endswith(_READ_SUFFIXES) or r.operation == "Authentication":
+        if (
+            r.operation.endswith(_READ_SUFFIXES)
+            or r.operation in ("Authentication",)
+            or r.operation.endswith("EventGridNotification")
+        ):
             return []  # a known identity's first read of another kind is common (tuning seeds: every one of these)
-        usual = ", ".join(sorted(op for op in ident.ops if op != r.operation)[:5])
+        usual = ", ".join(sorted(op for op in ident.ops or {} if op != r.operation)[:5])
         return self._emit(
             "KV_OperationPatternAnomaly",
             vault,

@@ -381,3 +381,18 @@ def test_a_storage_listing_keeps_what_it_can_and_an_error_keeps_the_last_list(
     bare.save()
     answer = client.post(reverse("accesslogs:collect", args=[vault.pk]), {"storage_account": bare.pk})
     assert "has no HTTPS blob endpoint" in answer.content.decode()
+
+
+def test_a_new_local_detection_is_queued_for_the_security_contacts(setup: Any) -> None:
+    from notifications.models import NotificationBatch, SecurityContact
+
+    vault, collection, blobs = setup
+    SecurityContact.objects.create(
+        subscription_id=collection.subscription_id, emails="soc@contoso.com", minimal_severity="Medium"
+    )
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))  # Medium: at the contacts' minimal severity
+    poll(collection, blobs)
+    alert = Alert.objects.get()
+    assert NotificationBatch.objects.get().alert_ids == [
+        alert.pk
+    ]  # mailed by the notifications worker, as any

@@ -243,15 +243,39 @@ def _worker_process(
     worker.stop()
 
 
+def _worker_node() -> str:
+    import socket
+
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}@{socket.gethostname()}"
+
+
+def _consuming(on: bool) -> None:
+    """Start or stop the session's worker consuming this xdist worker's queue (remote control over the broker)."""
+    from portal.celery import app
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    if on:
+        app.control.add_consumer(queue, destination=[_worker_node()], reply=True, timeout=10)
+    else:
+        app.control.cancel_consumer(queue, destination=[_worker_node()], reply=True, timeout=10)
+
+
 @pytest.fixture
 def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> Iterator[WorkerProcess]:
-    """A real `celery worker` process on Redis, sharing this test's (committed) database. After the test, what is
-    still queued is dropped and the task under way finishes (a ping behind it on the solo pool answers) before the
-    database is flushed: a task writing during the flush's TRUNCATE deadlocks it."""
+    """A real `celery worker` process on Redis, sharing this test's (committed) database.
+
+    The process lives for the session but consumes its queue only during the tests that ask for it: a test without
+    it may still queue tasks (a transactional test's on-commit hooks run at once), and a worker running them while
+    that test's database is flushed deadlocks the flush's TRUNCATE. So: before the test, what is queued is dropped
+    and the worker starts consuming; after it, what is still queued is dropped, the task under way finishes (a
+    ping behind it on the solo pool answers), and the worker stops consuming."""
     from portal.celery import ping
 
+    _purge_queue()
     if not _worker_process.running():
         _worker_process.start()
+    else:
+        _consuming(True)
     result = ping.delay("ready")
     try:
         assert result.get(timeout=60) == "ready"
@@ -263,6 +287,7 @@ def celery_worker(_worker_process: WorkerProcess, transactional_db: Any) -> Iter
         # a worker the test left stopped or broken: the next test starts one
         with contextlib.suppress(Exception):
             ping.delay("idle").get(timeout=60)
+            _consuming(False)
 
 
 # --- Headless Chromium (Debian's package, driven by Playwright; never a downloaded browser) -------------------

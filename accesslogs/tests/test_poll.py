@@ -396,3 +396,19 @@ def test_a_new_local_detection_is_queued_for_the_security_contacts(setup: Any) -
     assert NotificationBatch.objects.get().alert_ids == [
         alert.pk
     ]  # mailed by the notifications worker, as any
+
+
+def test_the_api_lists_local_detections_with_their_provider(setup: Any, personas: Any) -> None:
+    from rest_framework.test import APIClient
+
+    vault, collection, blobs = setup
+    blobs.append(blob_name(vault), line(vault, 1, ip=TOR))
+    poll(collection, blobs)
+    api = APIClient()
+    api.force_authenticate(personas.reader)
+    local = api.get("/api/v1/alerts/", {"provider": "local"}).json()["results"]
+    assert [(a["alert_type"], a["provider"]) for a in local] == [("LOCAL_TORAccess", "local")]
+    assert api.get("/api/v1/alerts/", {"provider": "defender"}).json()["results"] == []
+    assert api.get("/api/v1/alerts/", {"provider": "azure"}).status_code == 400  # not a provider
+    detail = api.get(f"/api/v1/alerts/{local[0]['id']}/").json()
+    assert detail["provider"] == "local" and detail["in_azure"] is False

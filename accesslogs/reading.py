@@ -74,27 +74,16 @@ def _load(row: DetectorState, settings: Settings) -> Detector:
     return Detector(settings)
 
 
+# what a BlobCursor row stores of a Cursor, besides its blob's name (the same names on both)
+CURSOR_FIELDS = ("offset", "lines", "head_hash", "size_seen", "grown_at", "finished")
+
+
 def _as_cursor(row: BlobCursor) -> cursors.Cursor:
-    return cursors.Cursor(
-        blob=row.blob,
-        offset=row.offset,
-        lines=row.lines,
-        head_hash=row.head_hash,
-        size_seen=row.size_seen,
-        grown_at=row.grown_at,
-        finished=row.finished,
-    )
+    return cursors.Cursor(blob=row.blob, **{name: getattr(row, name) for name in CURSOR_FIELDS})
 
 
 def _store_cursor(collection: LogCollection, row: BlobCursor | None, moved: cursors.Cursor) -> None:
-    values = {
-        "offset": moved.offset,
-        "lines": moved.lines,
-        "head_hash": moved.head_hash,
-        "size_seen": moved.size_seen,
-        "grown_at": moved.grown_at,
-        "finished": moved.finished,
-    }
+    values = {name: getattr(moved, name) for name in CURSOR_FIELDS}
     if row is None:
         BlobCursor.objects.create(collection=collection, blob=moved.blob, **values)
     else:

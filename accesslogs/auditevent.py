@@ -69,7 +69,8 @@ class NotARecord(ValueError):
     pass
 
 
-def _claim(claims: dict[str, Any], names: tuple[str, ...]) -> str:
+def claim(claims: dict[str, Any], names: tuple[str, ...]) -> str:
+    """The first non-empty string among the claim's spellings `names`, or ""."""
     for name in names:
         value = claims.get(name)
         if isinstance(value, str) and value:
@@ -122,13 +123,13 @@ def parse_record(line: bytes) -> Record:
         claims = _EMPTY
     object_id = claims.get(_OID_URI) or claims.get(_OID) or ""
     if type(object_id) is not str:
-        object_id = _claim(claims, OID_CLAIMS)
+        object_id = claim(claims, OID_CLAIMS)
     app_id = claims.get(_APP) or claims.get(_APP_URI) or ""
     if type(app_id) is not str:
-        app_id = _claim(claims, APP_CLAIMS)
+        app_id = claim(claims, APP_CLAIMS)
     upn = claims.get(_UPN_URI) or claims.get(_UPN) or ""
     if type(upn) is not str:
-        upn = _claim(claims, UPN_CLAIMS)
+        upn = claim(claims, UPN_CLAIMS)
     props = get("properties")
     if type(props) is not dict:
         props = _EMPTY

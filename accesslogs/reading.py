@@ -116,30 +116,29 @@ def _read_collection(
     records = malformed = 0
     full = False
     error = ""
-    unfinished_days = set()
+    unfinished = set()
     for name, size in sorted(listed, key=lambda item: (cursors.blob_hour(item[0]) or now, item[0])):
         row = rows.get(name)
         if row is not None and row.finished:
             continue
         if spent >= budget or error:
             full = full or not error
-            unfinished_days.add(name)
+            unfinished.add(name)
             continue
         current = _as_cursor(row) if row is not None else cursors.Cursor(blob=name)
         try:
             polled = cursors.poll(source, current, size, now)
         except errors.ArmError as exc:
             error = str(exc)
-            unfinished_days.add(name)
+            unfinished.add(name)
             continue
         if polled.bytes_read:
             report.blobs_read += 1
         spent += polled.bytes_read
         report.rewritten += int(polled.rewritten)
         chunk = polled.chunk
-        chunk.records.sort(
-            key=lambda r: r.time
-        )  # filled by receive time: a late record comes after newer ones
+        # filled by receive time: a late record comes after newer ones
+        chunk.records.sort(key=lambda r: r.time)
         found += detector.feed(chunk.records)
         records += len(chunk.records)
         malformed += len(chunk.malformed)
@@ -148,9 +147,9 @@ def _read_collection(
         if polled.cursor != current or row is None:
             _store_cursor(collection, row, polled.cursor)
         if not polled.cursor.finished:
-            unfinished_days.add(name)
+            unfinished.add(name)
     # the oldest day with an unfinished blob is where the next poll starts listing; finished days are forgotten
-    hours = [cursors.blob_hour(name) for name in unfinished_days]
+    hours = [cursors.blob_hour(name) for name in unfinished]
     oldest = min((h.date() for h in hours if h is not None), default=today)
     if oldest != collection.oldest_unfinished_day:
         collection.oldest_unfinished_day = oldest

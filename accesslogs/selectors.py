@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
+from accesslogs.auditevent import APP_CLAIMS, OID_CLAIMS, UPN_CLAIMS, claim
 from accesslogs.models import LocalEvidence, LogCollection, StorageAccount, StorageListing
 from alerts.models import Alert, Origin
 from alerts.selectors import alerts_visible_to
@@ -23,11 +24,12 @@ def collection_of(vault: KeyVault) -> LogCollection | None:
 
 def unavailable_reason() -> str:
     """Why collection cannot work here (the emulator without Azurite), or ""."""
-    return str(getattr(settings, "ACCESS_LOGS_UNAVAILABLE", "") or "")
+    return django_settings.ACCESS_LOGS_UNAVAILABLE
 
 
-def _region(value: str) -> str:
-    return value.replace(" ", "").lower()
+def same_region(a: str, b: str) -> bool:
+    """ARM spells a region "westeurope" or "West Europe": the same region."""
+    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
 
 
 def listing_of(subscription_pk: int) -> StorageListing | None:
@@ -37,7 +39,7 @@ def listing_of(subscription_pk: int) -> StorageListing | None:
 def storage_accounts(vault: KeyVault) -> tuple[list[StorageAccount], list[StorageAccount]]:
     """The subscription's storage accounts as last listed: (those in the vault's region, the others)."""
     accounts = list(StorageAccount.objects.filter(subscription_id=vault.subscription_id))
-    usable = [a for a in accounts if _region(a.location) == _region(vault.location)]
+    usable = [a for a in accounts if same_region(a.location, vault.location)]
     return usable, [a for a in accounts if a not in usable]
 
 
@@ -50,8 +52,7 @@ def evidence_of(alert: Alert) -> LocalEvidence | None:
 def _ids_of(alert: Alert, evidence: LocalEvidence | None) -> set[str]:
     ids = {alert.identity.lower()} if alert.identity else set()
     for record in (evidence.records if evidence else [])[-1:]:
-        claims = ((record.get("identity") or {}).get("claim") or {}) if isinstance(record, dict) else {}
-        ids |= {str(v).lower() for v in claims.values() if isinstance(v, str) and v}
+        ids |= {v.lower() for v in _claims(record).values() if isinstance(v, str) and v}
     return ids
 
 
@@ -74,7 +75,7 @@ def related(user: User, alert: Alert, evidence: LocalEvidence | None) -> list[Al
         ids = _ids_of(alert, evidence)
         return [a for a in candidates if _names_one_of(a, ids)][:20]
     mine = {alert.identity.lower(), *alert.search_text.split()} - {""}
-    return [a for a in candidates if a.identity.lower() in mine or _names_one_of(a, mine)][:20]
+    return [a for a in candidates if _names_one_of(a, mine)][:20]
 
 
 def _overlaps(alert: Alert, start: datetime, end: datetime) -> bool:
@@ -92,15 +93,16 @@ def _names_one_of(alert: Alert, ids: set[str]) -> bool:
 EVIDENCE_SHOWN = 20
 
 
-def _claims(record: dict[str, Any]) -> dict[str, Any]:
-    identity = record.get("identity")
+def _claims(record: Any) -> dict[str, Any]:
+    """A stored record's token claims ({} when it has none, as an unauthenticated request's)."""
+    identity = record.get("identity") if isinstance(record, dict) else None
     claims = identity.get("claim") if isinstance(identity, dict) else None
     return claims if isinstance(claims, dict) else {}
 
 
 def evidence_rows(evidence: LocalEvidence) -> list[dict[str, str]]:
     """The first records of the evidence as the page shows them (all of them are in the JSON download): who is the
-    UPN, else the object id, else the application id, as the record's claims hold them."""
+    UPN, else the object id, else the application id, in either claim spelling."""
     rows = []
     for record in evidence.records[:EVIDENCE_SHOWN]:
         if not isinstance(record, dict):
@@ -108,20 +110,7 @@ def evidence_rows(evidence: LocalEvidence) -> list[dict[str, str]]:
         claims = _claims(record)
         found = record.get("properties")
         props: dict[str, Any] = found if isinstance(found, dict) else {}
-        who = next(
-            (
-                str(claims[k])
-                for k in (
-                    "upn",
-                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
-                    "oid",
-                    "http://schemas.microsoft.com/identity/claims/objectidentifier",
-                    "appid",
-                )
-                if claims.get(k)
-            ),
-            "",
-        )
+        who = claim(claims, UPN_CLAIMS) or claim(claims, OID_CLAIMS) or claim(claims, APP_CLAIMS)
         status = props.get("httpStatusCode")
         rows.append(
             {

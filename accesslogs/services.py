@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accesslogs.detect import Settings, read_list
 from accesslogs.models import LogCollection, StorageAccount, StorageListing
+from accesslogs.selectors import same_region
 from portal import recovery
 from portal.accounts.selectors import can_write
 from portal.audit.services import audit_record
@@ -33,20 +34,13 @@ LISTS = Path(__file__).resolve().parent / "lists"
 
 def detector_settings() -> Settings:
     """The detector's thresholds and address lists, as the operator configured them (README: access logs)."""
-    tor = getattr(django_settings, "ACCESS_LOGS_TOR_LIST", "") or str(LISTS / "tor_exits.txt")
-    suspicious = getattr(django_settings, "ACCESS_LOGS_SUSPICIOUS_LIST", "") or str(
-        LISTS / "suspicious_ips.txt"
-    )
-    learning = int(getattr(django_settings, "ACCESS_LOGS_LEARNING_DAYS", 7))
+    tor = django_settings.ACCESS_LOGS_TOR_LIST or str(LISTS / "tor_exits.txt")
+    suspicious = django_settings.ACCESS_LOGS_SUSPICIOUS_LIST or str(LISTS / "suspicious_ips.txt")
     return Settings(
-        learning_days=max(0, min(learning, 14)),
+        learning_days=max(0, min(django_settings.ACCESS_LOGS_LEARNING_DAYS, 14)),
         tor_exits=read_list(tor),
         suspicious_ips=read_list(suspicious),
     )
-
-
-def _region(value: str) -> str:
-    return value.replace(" ", "").lower()
 
 
 def setting_properties(storage_account_id: str) -> dict[str, Any]:
@@ -78,7 +72,7 @@ def collection_start(
     account_id, name, blob = account.arm_id, account.name, account.blob_endpoint
     if account.subscription_id != vault.subscription_id:
         raise ValidationError("Pick a storage account of the vault's subscription.")
-    if _region(account.location) != _region(vault.location):
+    if not same_region(account.location, vault.location):
         raise ValidationError(
             f"The storage account {name} is in {account.location or 'an unknown region'}; Azure sends a vault's logs "
             f"only to a storage account in the vault's region ({vault.location})."
@@ -229,7 +223,7 @@ def requeue_stale_pushes(now: datetime, cutoff: datetime) -> int:
 LISTING_FRESH = timedelta(minutes=5)
 
 
-def storage_listing_request(*, subscription_pk: int, force: bool = False) -> StorageListing:
+def storage_listing_request(*, subscription_pk: int) -> StorageListing:
     """Queue a listing of the subscription's storage accounts unless one is under way or the last is recent."""
     now = timezone.now()
     with transaction.atomic():
@@ -242,7 +236,7 @@ def storage_listing_request(*, subscription_pk: int, force: bool = False) -> Sto
             and listing.requested_at is not None
             and now - listing.requested_at < LISTING_FRESH
         )
-        if under_way or (fresh and not force):
+        if under_way or fresh:
             return listing
         listing.requested_at = now
         listing.save(update_fields=["requested_at"])

@@ -3,7 +3,8 @@ its records feed the subscription's detector, and what they complete becomes loc
 
 A poll is a series of rounds, each one transaction that holds the subscription's detector row locked:
 
-1. load the detector (accesslogs.models.DetectorState);
+1. lock the subscription's detector row (accesslogs.models.DetectorState; the detector itself is unpickled only
+   once there is a record to feed);
 2. for each collecting vault, list its day prefixes from the oldest unfinished day to today, and read each blob that
    grew since its cursor (accesslogs.cursor.poll: partial last lines wait, a rewrite is re-read skipping the lines
    already consumed), in hour order, until the round has read `ROUND_BYTES`;
@@ -93,7 +94,7 @@ def _store_cursor(collection: LogCollection, row: BlobCursor | None, moved: curs
 def _read_collection(
     collection: LogCollection,
     source: cursors.BlobSource,
-    detector: Detector,
+    detector: Callable[[], Detector],
     now: datetime,
     budget: int,
     report: Report,
@@ -139,7 +140,8 @@ def _read_collection(
         chunk = polled.chunk
         # filled by receive time: a late record comes after newer ones
         chunk.records.sort(key=lambda r: r.time)
-        found += detector.feed(chunk.records)
+        if chunk.records:
+            found += detector().feed(chunk.records)
         records += len(chunk.records)
         malformed += len(chunk.malformed)
         for bad in chunk.malformed[:MALFORMED_LOGGED]:
@@ -308,7 +310,15 @@ def _round(
         )
         if not collections:
             return True
-        detector = _load(state, settings)
+        # the detector is unpickled only when a record is to be fed, and stored only if it was: a poll that finds
+        # nothing new (most of them) costs no pickle of the subscription's state either way
+        loaded: list[Detector] = []
+
+        def detector() -> Detector:
+            if not loaded:
+                loaded.append(_load(state, settings))
+            return loaded[0]
+
         before = report.records
         found: list[tuple[LogCollection, Detection]] = []
         full = False
@@ -333,8 +343,9 @@ def _round(
                 ]
             )
         report.alert_ids += _store(subscription_pk, found, now)
-        state.state = pickle.dumps(detector, protocol=pickle.HIGHEST_PROTOCOL)
-        state.records += report.records - before
-        state.updated_at = now
-        state.save()
+        if loaded:
+            state.state = pickle.dumps(loaded[0], protocol=pickle.HIGHEST_PROTOCOL)
+            state.records += report.records - before
+            state.updated_at = now
+            state.save()
     return not full
